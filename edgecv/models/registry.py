@@ -1,0 +1,97 @@
+"""Registry of named model variants (timm-style): ``create_model("mnv2-dcn", pretrained=True)``."""
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+_REGISTRY: dict[str, Callable] = {}
+
+
+@dataclass
+class TensorSpec:
+    """A static-shape graph input or output."""
+    name: str
+    shape: tuple
+    dtype: str = "float32"
+
+
+@dataclass
+class ExportSpec:
+    """What the exporter needs to know about a model beyond its forward.
+
+    ``int8_metric``: how an int8 artifact is judged against PyTorch — ``top1`` (agreement of the
+    arg-max over the last axis of the first output) or ``cosine`` (mean cosine similarity).
+    ``int8_threshold``: the minimum acceptable value of that metric.
+    """
+    inputs: list[TensorSpec]
+    outputs: list[str]
+    int8_metric: str = "cosine"
+    int8_threshold: float = 0.98
+    description: str = ""
+    extra: dict = field(default_factory=dict)
+
+
+class UnknownModelError(KeyError):
+    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
+        return self.args[0]
+
+
+def register_model(name: str):
+    def deco(fn):
+        if name in _REGISTRY:
+            raise ValueError(f"model {name!r} registered twice")
+        _REGISTRY[name] = fn
+        return fn
+    return deco
+
+
+def list_models() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def weights_path(name: str) -> Path:
+    return Path(str(resources.files("edgecv.weights").joinpath(f"{name}.pt")))
+
+
+def create_model(name: str, pretrained: bool = True, **kwargs):
+    """Build a registered model; ``pretrained`` loads the shipped weights (``edgecv/weights/NAME.pt``)."""
+    import torch
+
+    if name not in _REGISTRY:
+        raise UnknownModelError(f"unknown model {name!r}; registered models: {', '.join(list_models())}")
+    model = _REGISTRY[name](**kwargs)
+    model.model_name = name
+    if pretrained and hasattr(model, "load_pretrained"):
+        model.load_pretrained()  # derived from another model's shipped weights
+    elif pretrained:
+        path = weights_path(name)
+        if not path.exists():
+            raise FileNotFoundError(f"no shipped weights for {name!r} at {path}; train them with "
+                                    f"`edgecv train {name}`")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        model.load_state_dict(state)
+    return model.eval()
+
+
+def save_weights(model, name: str, info: dict, out_dir: Path | None = None) -> Path:
+    """Save a state dict (atomically) plus a JSON card with how it was trained and how it scores."""
+    import os
+
+    import torch
+
+    out_dir = Path(out_dir) if out_dir else weights_path(name).parent
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{name}.pt"
+    tmp = path.with_suffix(".pt.tmp")
+    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, tmp)
+    os.replace(tmp, path)
+    info = dict(info, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), bytes=path.stat().st_size)
+    card = out_dir / f"{name}.json"
+    tmp = card.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(info, indent=2) + "\n")
+    os.replace(tmp, card)
+    return path

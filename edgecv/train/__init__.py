@@ -1,0 +1,1 @@
+"""Training recipes that produce the shipped weights (``edgecv train NAME``)."""

@@ -1,0 +1,281 @@
+"""``export()``: PyTorch model → verified artifact + manifest (ONNX or TFLite, fp32/fp16/int8).
+
+Every artifact is built in a temp folder, run in its own runtime on real held-out frames, compared
+with PyTorch, described by a manifest, and only then moved into place (rename), so a failed or
+interrupted export never leaves a half-written model behind.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import platform
+import shutil
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+
+import numpy as np
+
+from edgecv.runtime.manifest import SCHEMA, manifest_path, sha256_file, write_json_atomic
+
+from .errors import ExportError, ParityError
+
+FORMATS = ("onnx", "tflite")
+PRECISIONS = ("fp32", "fp16", "int8")
+OPS = ("standard", "portable")
+TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}  # max |err| / max |reference|, per output
+
+
+def check_combination(fmt: str, precision: str, ops: str | None) -> str:
+    """Validate format/precision/ops; returns the ops mode to use."""
+    if fmt not in FORMATS:
+        raise ExportError(f"unsupported format {fmt!r}; choose from {', '.join(FORMATS)}")
+    if precision not in PRECISIONS:
+        raise ExportError(f"unsupported precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    if ops is None:
+        ops = "standard" if fmt == "onnx" else "portable"
+    if ops not in OPS:
+        raise ExportError(f"unsupported ops mode {ops!r}; choose from {', '.join(OPS)}")
+    if fmt == "tflite" and ops == "standard":
+        raise ExportError("unsupported combination: --format tflite --ops standard (LiteRT has no DeformConv "
+                          "or GridSample builtin); TFLite exports always use --ops portable")
+    return ops
+
+
+def resolve_model(model):
+    """A registered name, a checkpoint path, or an ``nn.Module`` → (module in eval mode, name)."""
+    import torch
+
+    from edgecv.models import create_model, list_models
+
+    if isinstance(model, torch.nn.Module):
+        return model.eval(), getattr(model, "model_name", type(model).__name__)
+    p = Path(str(model))
+    if p.suffix in (".pt", ".pth") or p.exists():
+        if not p.is_file():
+            raise ExportError(f"checkpoint {p} does not exist")
+        try:
+            ckpt = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception as e:
+            raise ExportError(f"cannot read checkpoint {p}: {str(e).splitlines()[0][:200]}") from None
+        name, state = None, ckpt
+        if isinstance(ckpt, dict) and "state_dict" in ckpt and "model" in ckpt:
+            name, state = ckpt["model"], ckpt["state_dict"]
+        elif p.with_suffix(".json").exists():
+            import json
+            name = json.loads(p.with_suffix(".json").read_text()).get("model")
+        if name is None:
+            raise ExportError(f"checkpoint {p}: cannot tell which model it belongs to; save it as "
+                              "{'model': NAME, 'state_dict': ...} or keep its NAME.json card beside it")
+        m = create_model(name, pretrained=False)
+        try:
+            m.load_state_dict(state)
+        except RuntimeError as e:
+            raise ExportError(f"checkpoint {p} does not fit model {name!r}: {str(e).splitlines()[0][:300]}") from None
+        return m.eval(), name
+    return create_model(str(model), pretrained=True), str(model)
+
+
+def default_check_frames(n: int = 12):
+    """Held-out real frames (never trained on, never used for calibration)."""
+    import cv2
+
+    from edgecv import data
+
+    frames, names = [], []
+    for p in data.photos("heldout"):
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is not None:
+            frames.append(img)
+            names.append(p.name)
+    for v in data.videos("heldout"):
+        fr = data.read_frames(v, step=8, max_frames=max(0, n - len(frames)))
+        frames += fr
+        names.append(f"{v.name}[::8] x{len(fr)}")
+    return frames[:n], f"{len(frames[:n])} held-out frames: " + ", ".join(names)
+
+
+def calib_frames(calib, n: int):
+    """Frames for int8 calibration: ``calib`` (folder or video), default the training split."""
+    import cv2
+
+    from edgecv import data
+
+    if calib is not None:
+        try:
+            frames = data.read_frames(calib, max_frames=n, step=1 if Path(calib).is_dir() else 5)
+        except data.DataError as e:
+            raise ExportError(f"calibration source: {e}") from None
+        return frames, f"{len(frames)} frames of {calib}"
+    frames = []
+    for p in data.photos("train"):
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is not None:
+            frames.append(img)
+    for v in data.videos("train"):
+        frames += data.read_frames(v, step=25, max_frames=max(1, (n - len(frames)) // 2 + 1))
+    return frames[:n], f"{len(frames[:n])} frames of the training split (photos, vtest.avi, Megamind.avi)"
+
+
+def tool_versions() -> dict:
+    out = {"python": platform.python_version()}
+    for pkg in ("edgecv", "torch", "onnx", "onnxruntime", "onnxslim", "litert-torch", "ai-edge-litert",
+                "ai-edge-quantizer", "opencv-python-headless", "numpy"):
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            pass
+    return out
+
+
+def _ref_outputs(model, feeds, output_names):
+    import torch
+
+    outs = []
+    with torch.no_grad():
+        for f in feeds:
+            o = model(**f)
+            o = o if isinstance(o, (tuple, list)) else (o,)
+            outs.append({n: t.detach().numpy() for n, t in zip(output_names, o)})
+    return outs
+
+
+def compare(ref: list[dict], got: list[dict], precision: str, metric: str) -> dict:
+    """Parity figures: max abs / relative error per output, top-1 agreement and cosine of the first."""
+    res = {"outputs": {}}
+    for name in ref[0]:
+        r = np.stack([x[name] for x in ref]).astype(np.float64)
+        g = np.stack([x[name] for x in got]).astype(np.float64).reshape(r.shape)
+        abs_err = float(np.abs(r - g).max())
+        scale = float(np.abs(r).max()) or 1.0
+        flat_r, flat_g = r.reshape(len(r), -1), g.reshape(len(g), -1)
+        cos = float(np.mean(np.sum(flat_r * flat_g, 1) /
+                            (np.linalg.norm(flat_r, axis=1) * np.linalg.norm(flat_g, axis=1) + 1e-12)))
+        entry = {"max_abs_err": abs_err, "max_rel_err": abs_err / scale, "cosine": cos}
+        if r.ndim >= 2 and r.shape[-1] > 1:
+            entry["top1_agreement"] = float(np.mean(r.argmax(-1) == g.argmax(-1)))
+        res["outputs"][name] = entry
+    first = res["outputs"][next(iter(ref[0]))]
+    res["max_rel_err"] = max(e["max_rel_err"] for e in res["outputs"].values())
+    res["max_abs_err"] = max(e["max_abs_err"] for e in res["outputs"].values())
+    if precision == "int8":
+        res["metric"] = metric
+        res["value"] = first["top1_agreement"] if metric == "top1" else min(
+            e["cosine"] for e in res["outputs"].values())
+    return res
+
+
+def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None = None, calib=None,
+           out_dir="artifacts", keep_failed: bool = False, n_calib: int = 48, n_check: int = 12,
+           check_frames=None, progress=print) -> Path:
+    """Export ``model`` (registered name, checkpoint path or module) and return the artifact path.
+
+    Raises ExportError (ParityError when the artifact disagrees with PyTorch beyond tolerance; with
+    ``keep_failed=True`` it is kept and marked ``kept_despite_failure`` in the manifest).
+    """
+    import torch
+
+    from edgecv.runtime import load
+
+    from . import onnx_backend, tflite_backend
+
+    log = progress or (lambda *a, **k: None)
+    ops = check_combination(format, precision, ops)
+    module, name = resolve_model(model)
+    spec = module.export_spec
+    input_names = [t.name for t in spec.inputs]
+    example = tuple(torch.zeros(t.shape) for t in spec.inputs)
+    t0 = time.time()
+
+    if check_frames is None:
+        frames, check_desc = default_check_frames(n_check)
+    else:
+        frames, check_desc = check_frames
+    check_feeds = module.sample_inputs(frames)
+    calib_feeds, calib_desc = None, None
+    if precision == "int8":
+        cframes, calib_desc = calib_frames(calib, n_calib)
+        calib_feeds = module.sample_inputs(cframes)
+    ref = _ref_outputs(module, check_feeds, spec.outputs)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stem = f"{name}-{ops}-{precision}" if format == "onnx" else f"{name}-{precision}"
+    final = out_dir / f"{stem}.{format}"
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
+    try:
+        art = tmpdir / final.name
+        log(f"[export] {name} → {format} {precision} ({ops} ops)")
+        with torch.no_grad():
+            if format == "onnx":
+                fp32 = tmpdir / "fp32.onnx"
+                onnx_backend.torch_to_onnx(module, example, input_names, spec.outputs, ops, fp32)
+                if precision == "fp32":
+                    shutil.move(fp32, art)
+                elif precision == "fp16":
+                    onnx_backend.to_fp16(fp32, art)
+                else:
+                    log(f"[export] calibrating int8 on {calib_desc}")
+                    onnx_backend.quantize_int8(fp32, art, onnx_backend.np_feeds(calib_feeds))
+                op_counts = onnx_backend.onnx_op_counts(art)
+            else:
+                if precision == "int8":
+                    log(f"[export] calibrating int8 on {calib_desc}")
+                    calib_args = [tuple(f[n] for n in input_names) for f in calib_feeds]
+                    tflite_backend.torch_to_tflite_int8(module, example, calib_args, art)
+                else:
+                    fp32 = tmpdir / "fp32.tflite"
+                    tflite_backend.torch_to_tflite(module, example, fp32)
+                    if precision == "fp16":
+                        tflite_backend.tflite_fp16(fp32, art)
+                    else:
+                        shutil.move(fp32, art)
+                op_counts = tflite_backend.tflite_op_counts(art)
+
+        manifest = {
+            "schema": SCHEMA, "model": name, "description": spec.description, "format": format,
+            "precision": precision, "ops_mode": ops, "opset": onnx_backend.OPSET if format == "onnx" else None,
+            "file": final.name, "bytes": art.stat().st_size, "sha256": sha256_file(art),
+            "inputs": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in spec.inputs],
+            "outputs": [], "op_counts": op_counts,
+            "custom_ops": sorted(k for k in op_counts if k in onnx_backend.SPECIAL_OPS),
+            "calibration": {"source": calib_desc} if calib_desc else None,
+            "model_info": spec.extra, "tools": tool_versions(),
+            "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+        }
+        log(f"[export] checking against PyTorch on {check_desc}")
+        sess = load(art, verify=False)
+        sess.manifest = manifest
+        if hasattr(sess, "_rename"):
+            sess._rename()
+        for t in sess.inputs:  # the runtime's view, including any quantisation of the I/O
+            entry = next(i for i in manifest["inputs"] if i["name"] == t.name)
+            entry["quantization"] = t.as_dict()["quantization"]
+        manifest["outputs"] = [dict(t.as_dict(), name=n) for t, n in zip(sess.outputs, spec.outputs)]
+        got = [sess.run(onnx_backend.np_feeds([f])[0]) for f in check_feeds]
+        got = [dict(zip(spec.outputs, g.values())) for g in got]
+        parity = compare(ref, got, precision, spec.int8_metric)
+        if precision == "int8":
+            parity["threshold"] = spec.int8_threshold
+            passed = parity["value"] >= spec.int8_threshold
+            verdict = f"{spec.int8_metric} {parity['value']:.4f} (needs ≥ {spec.int8_threshold})"
+        else:
+            parity["tolerance"] = TOLERANCE[precision]
+            passed = parity["max_rel_err"] <= TOLERANCE[precision]
+            verdict = f"max rel err {parity['max_rel_err']:.2e} (tolerance {TOLERANCE[precision]:.0e})"
+        parity.update(passed=passed, inputs=check_desc, backend=sess.backend, kept_despite_failure=False)
+        manifest["parity"] = parity
+        if not passed:
+            if not keep_failed:
+                raise ParityError(f"{final.name}: parity check failed: {verdict}; nothing was written "
+                                  "(pass --keep-failed to keep it anyway, marked as failed)")
+            parity["kept_despite_failure"] = True
+            log(f"[export] WARNING parity failed ({verdict}); kept because --keep-failed")
+        manifest["export_seconds"] = round(time.time() - t0, 1)
+        write_json_atomic(tmpdir / "manifest.json", manifest)
+        art.replace(final)
+        (tmpdir / "manifest.json").replace(manifest_path(final))
+        log(f"[export] wrote {final} ({manifest['bytes'] / 1e6:.2f} MB), {verdict}")
+        return final
+    finally:
+        shutil.rmtree(tmpdir, ignore_errors=True)

@@ -1,0 +1,171 @@
+"""PyTorch → ONNX (torch.onnx dynamo exporter, opset 19), simplification, checks, int8 QDQ."""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from edgecv.ops import ops_mode
+
+from .errors import ExportError, UnsupportedOpError
+
+OPSET = 19
+# Ops that are not plain arithmetic: the ones runtimes may lack (reported as "custom ops").
+SPECIAL_OPS = {"DeformConv", "GridSample"}
+
+
+@contextlib.contextmanager
+def _quiet():
+    """The dynamo exporter prints progress lines and warnings; keep the CLI readable."""
+    buf = io.StringIO()
+    level = logging.getLogger("torch").level
+    logging.getLogger("torch").setLevel(logging.ERROR)
+    try:
+        with contextlib.redirect_stdout(buf):
+            yield buf
+    finally:
+        logging.getLogger("torch").setLevel(level)
+
+
+def find_unsupported_ops(model: torch.nn.Module, args: tuple) -> list[str]:
+    """Ops in the traced graph that the ONNX exporter has no rule for, with the module they sit in."""
+    from torch.onnx._internal.exporter._registration import ONNXRegistry
+
+    registry = ONNXRegistry.from_torchlib()
+    ep = torch.export.export(model, args, strict=False).run_decompositions()
+    found = []
+    for node in ep.graph.nodes:
+        if node.op != "call_function" or not isinstance(node.target, torch._ops.OpOverload):
+            continue
+        if registry.get_decomps(node.target):
+            continue
+        stack = node.meta.get("nn_module_stack") or {}
+        where = "the top-level forward"
+        if stack:
+            path, cls = list(stack.values())[-1]
+            cls_name = getattr(cls, "__name__", str(cls).rsplit(".", 1)[-1].rstrip("'>"))
+            where = f"module {path or '<root>'} ({cls_name})"
+        found.append(f"{node.target.name()} in {where}")
+    return sorted(set(found))
+
+
+def torch_to_onnx(model, args: tuple, input_names, output_names, ops: str, out_path: Path) -> None:
+    """Export with the given custom-op lowering, then simplify and check the graph."""
+    import onnx
+
+    with ops_mode(ops), _quiet():
+        try:
+            prog = torch.onnx.export(model, args, dynamo=True, opset_version=OPSET, input_names=list(input_names),
+                                     output_names=list(output_names), optimize=True, verify=False,
+                                     report=False)
+        except Exception as e:
+            try:
+                bad = find_unsupported_ops(model, args)
+            except Exception:
+                bad = []
+            if bad:
+                raise UnsupportedOpError(f"no ONNX export rule for: {'; '.join(bad)}") from None
+            raise ExportError(f"torch.onnx.export failed: {str(e).strip().splitlines()[0][:400]}") from None
+    proto = prog.model_proto
+    proto = simplify(proto)
+    onnx.checker.check_model(proto, full_check=True)
+    proto = onnx.shape_inference.infer_shapes(proto, check_type=True, strict_mode=True)
+    onnx.save(proto, str(out_path))
+
+
+def simplify(proto):
+    """onnxslim: constant folding, dead-node and redundant-reshape removal."""
+    import onnxslim
+
+    with _quiet():
+        try:
+            return onnxslim.slim(proto)
+        except Exception as e:  # a failed simplification is not fatal: keep the exporter's graph
+            logging.getLogger(__name__).warning("onnxslim failed (%s); keeping the unsimplified graph", e)
+            return proto
+
+
+def to_fp16(src: Path, dst: Path) -> None:
+    """fp16 weights and activations, fp32 graph inputs/outputs (onnxruntime's float16 converter)."""
+    import onnx
+    from onnxruntime.transformers.float16 import convert_float_to_float16
+
+    proto = onnx.load(str(src))
+    proto = convert_float_to_float16(proto, keep_io_types=True, disable_shape_infer=False,
+                                     op_block_list=["DeformConv", "GridSample", "Floor", "Gather"])
+    onnx.save(proto, str(dst))
+
+
+class _Reader:
+    def __init__(self, feeds: list[dict]):
+        self.it = iter(feeds)
+
+    def get_next(self):
+        return next(self.it, None)
+
+
+def sampling_nodes(proto) -> list[str]:
+    """Nodes that compute sampling coordinates or gather samples (warp/DCN): kept in float for int8."""
+    names = []
+    consumers = {}
+    for n in proto.graph.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    for n in proto.graph.node:
+        if n.op_type in ("Gather", "GridSample", "DeformConv", "Floor"):
+            names.append(n.name)
+    return names
+
+
+def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict]) -> None:
+    """Static QDQ int8: uint8 activations, int8 per-channel weights, calibrated on real frames.
+
+    Only Conv/MatMul/Gemm (and what fuses with them) are quantised; the coordinate arithmetic and
+    gathers of warp/DCN stay in float, where 8 bits would move samples by whole pixels.
+    """
+    import onnx
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    pre = dst.with_name(dst.name + ".pre.onnx")
+    try:
+        quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
+        proto = onnx.load(str(pre))
+        with _quiet():
+            quantize_static(str(pre), str(dst), _Reader(calib_feeds), quant_format=QuantFormat.QDQ,
+                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
+                            calibrate_method=CalibrationMethod.MinMax,
+                            op_types_to_quantize=["Conv", "MatMul", "Gemm", "Add", "GlobalAveragePool",
+                                                  "ReduceMean"],
+                            nodes_to_exclude=sampling_nodes(proto),
+                            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+    finally:
+        pre.unlink(missing_ok=True)
+
+
+def onnx_op_counts(path: Path) -> dict[str, int]:
+    import onnx
+
+    proto = onnx.load(str(path))
+    counts: dict[str, int] = {}
+    for n in proto.graph.node:
+        key = n.op_type if n.domain in ("", "ai.onnx") else f"{n.domain}::{n.op_type}"
+        counts[key] = counts.get(key, 0) + 1
+    return dict(sorted(counts.items()))
+
+
+def onnx_quant_info(path: Path) -> dict:
+    import onnx
+
+    proto = onnx.load(str(path))
+    return {"qdq_pairs": sum(1 for n in proto.graph.node if n.op_type == "QuantizeLinear"),
+            "initializer_dtypes": sorted({onnx.TensorProto.DataType.Name(t.data_type) for t in
+                                          proto.graph.initializer})}
+
+
+def np_feeds(feeds: list[dict]) -> list[dict]:
+    return [{k: v.detach().cpu().numpy().astype(np.float32) for k, v in f.items()} for f in feeds]

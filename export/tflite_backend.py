@@ -1,0 +1,102 @@
+"""PyTorch → TFLite (LiteRT) with litert-torch: fp32, fp16 (weights), int8 (PT2E static)."""
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+from pathlib import Path
+
+import torch
+
+from edgecv.ops import DeformConv2d, FlowWarp, ops_mode
+
+from .errors import ExportError
+
+
+@contextlib.contextmanager
+def _quiet():
+    buf = io.StringIO()
+    old = os.environ.get("TF_CPP_MIN_LOG_LEVEL")
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
+    try:
+        with contextlib.redirect_stdout(buf):
+            yield
+    finally:
+        if old is None:
+            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+        else:
+            os.environ["TF_CPP_MIN_LOG_LEVEL"] = old
+
+
+def _import():
+    try:
+        import litert_torch
+    except ImportError:
+        raise ExportError("TFLite export needs litert-torch: `pip install edgecv[export]`") from None
+    logging.getLogger("absl").setLevel(logging.ERROR)
+    return litert_torch
+
+
+def torch_to_tflite(model, args: tuple, out_path: Path) -> None:
+    """fp32 TFLite; custom ops always take the portable (gather) form."""
+    litert_torch = _import()
+    with ops_mode("portable"), _quiet():
+        try:
+            edge = litert_torch.convert(model, args)
+        except Exception as e:
+            raise ExportError(f"litert-torch conversion failed: {str(e).strip().splitlines()[0][:400]}") from None
+        edge.export(str(out_path))
+
+
+def tflite_fp16(src: Path, dst: Path) -> None:
+    """fp16 weights with DEQUANTIZE, the standard LiteRT fp16 model (GPU delegates run it in fp16)."""
+    from ai_edge_quantizer import quantizer
+
+    recipe = [{"regex": ".*", "operation": "*", "algorithm_key": "float_casting",
+               "op_config": {"weight_tensor_config": {"num_bits": 16, "dtype": "FLOAT", "granularity": "TENSORWISE"},
+                             "compute_precision": "FLOAT", "explicit_dequantize": True, "skip_checks": False,
+                             "min_weight_elements": 0}}]
+    with _quiet():
+        q = quantizer.Quantizer(str(src))
+        q.load_quantization_recipe(recipe)
+        q.quantize().export_model(str(dst), overwrite=True)
+
+
+def torch_to_tflite_int8(model, args: tuple, calib: list[tuple], out_path: Path) -> None:
+    """Static int8 via PT2E: per-channel int8 weights, int8 activations, calibrated on real frames.
+
+    Warp and DCN modules are left unannotated, so their coordinate arithmetic and sampling stay in
+    float (an int8 coordinate would move samples by whole pixels); float I/O.
+    """
+    litert_torch = _import()
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from litert_torch.quantize.quant_config import QuantConfig
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    quantizer.set_module_type(FlowWarp, None).set_module_type(DeformConv2d, None)
+    with ops_mode("portable"), _quiet():
+        try:
+            gm = torch.export.export(model, args, strict=False).module()
+            gm = prepare_pt2e(gm, quantizer)
+            with torch.no_grad():
+                for a in calib:
+                    gm(*a)
+            gm = convert_pt2e(gm, fold_quantize=False)
+            edge = litert_torch.convert(gm, args, quant_config=QuantConfig(pt2e_quantizer=quantizer))
+        except Exception as e:
+            raise ExportError(f"litert-torch int8 conversion failed: {str(e).strip().splitlines()[0][:400]}") from None
+        edge.export(str(out_path))
+
+
+def tflite_op_counts(path: Path) -> dict[str, int]:
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    # Without the default XNNPACK delegate, so the model's own ops are listed, not DELEGATE nodes.
+    it = Interpreter(model_path=str(path),
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    counts: dict[str, int] = {}
+    for op in it._get_ops_details():
+        counts[op["op_name"]] = counts.get(op["op_name"], 0) + 1
+    return dict(sorted(counts.items()))

@@ -1,0 +1,1 @@
+"""Inference backends. Each imports its package lazily so a missing one fails only when asked for."""

@@ -1,0 +1,63 @@
+"""Readable tables of manifests and profiles (rich)."""
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from .errors import ArtifactError
+from .manifest import read_manifest
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def print_manifest(artifact, console: Console | None = None) -> dict:
+    console = console or Console()
+    m = read_manifest(artifact)
+    if m is None:
+        raise ArtifactError(f"{artifact} has no manifest ({artifact}.json); it was not made by edgecv export")
+    t = Table(title=f"{m['file']}", show_header=False)
+    t.add_column("field", style="bold")
+    t.add_column("value")
+    for k in ("model", "description", "format", "precision", "ops_mode", "opset", "bytes", "sha256", "created"):
+        t.add_row(k, _fmt(m.get(k)))
+    for io in ("inputs", "outputs"):
+        for x in m.get(io, []):
+            q = x.get("quantization")
+            qs = f" q(scale={q['scale']:.4g}, zp={q['zero_point']})" if q else ""
+            t.add_row(io[:-1], f"{x['name']} {x['dtype']} {x['shape']}{qs}")
+    ops = m.get("op_counts", {})
+    t.add_row("ops", ", ".join(f"{k}×{v}" for k, v in ops.items()))
+    t.add_row("custom ops", ", ".join(m.get("custom_ops") or []) or "none")
+    p = m.get("parity") or {}
+    if p:
+        status = "PASSED" if p.get("passed") else ("FAILED (kept)" if p.get("kept_despite_failure") else "FAILED")
+        line = f"{status}: max rel err {_fmt(p.get('max_rel_err'))}, max abs err {_fmt(p.get('max_abs_err'))}"
+        if "metric" in p:
+            line += f", {p['metric']} {_fmt(p['value'])} (≥ {p.get('threshold')})"
+        elif "tolerance" in p:
+            line += f" (tolerance {p['tolerance']:.0e})"
+        t.add_row("parity", line)
+        t.add_row("parity inputs", f"{p.get('inputs')} on {p.get('backend')}")
+    if m.get("calibration"):
+        t.add_row("calibration", m["calibration"]["source"])
+    t.add_row("tools", ", ".join(f"{k} {v}" for k, v in (m.get("tools") or {}).items()))
+    console.print(t)
+    return m
+
+
+def print_profile(profile: dict, console: Console | None = None) -> None:
+    console = console or Console()
+    d = profile.get("device", {})
+    t = Table(title=f"{d.get('name')} — {d.get('cpu')} ({d.get('cores')} cores)")
+    for c in ("artifact", "backend", "threads", "precision", "median ms", "p90 ms", "provenance"):
+        t.add_column(c, justify="right" if "ms" in c or c == "threads" else "left")
+    for e in profile.get("entries", []):
+        lat = e.get("latency_ms", {})
+        t.add_row(e.get("artifact"), e.get("backend"), str(e.get("threads")), e.get("precision"),
+                  f"{lat.get('median', float('nan')):.3f}", f"{lat.get('p90', float('nan')):.3f}",
+                  (e.get("provenance") or {}).get("kind", "?"))
+    console.print(t)
