@@ -19,13 +19,22 @@ def _errors(fn):
         except EdgeCVError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
+        except ModuleNotFoundError as e:
+            extra = {"torch": "export", "onnx": "export", "onnxscript": "export", "onnxslim": "export",
+                     "litert_torch": "export", "tqdm": "train"}.get((e.name or "").split(".")[0])
+            if extra is None:
+                raise
+            click.echo(f"error: this command needs {e.name!r}, which the bare runtime install does not "
+                       f"include: pip install 'edgecv[{extra}]'", err=True)
+            sys.exit(2)
         except Exception as e:
             from edgecv.data import DataError
             try:
                 from edgecv.models.registry import UnknownModelError
             except ImportError:  # bare install: no torch-side modules needed here
                 UnknownModelError = ()
-            if isinstance(e, (DataError, FileNotFoundError)) or (UnknownModelError and isinstance(e, UnknownModelError)):
+            known = (DataError, FileNotFoundError) + ((UnknownModelError,) if UnknownModelError else ())
+            if isinstance(e, known):
                 click.echo(f"error: {e}", err=True)
                 sys.exit(2)
             raise
@@ -65,8 +74,8 @@ def fetch_data_cmd():
 
 @main.command("train")
 @click.argument("model")
-@click.option("--minutes", type=float, default=9.0, show_default=True, help="Wall-clock budget.")
-@click.option("--steps", type=int, default=None, help="Stop after N steps instead (smoke tests).")
+@click.option("--steps", type=int, default=700, show_default=True, help="Optimiser steps (the shipped weights' count).")
+@click.option("--minutes", type=float, default=None, help="Also stop after this wall-clock budget.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Where to write NAME.pt and NAME.json (default: the shipped weights folder).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -75,7 +84,7 @@ def train_cmd(model, minutes, steps, out_dir, seed):
     """Train MODEL with its recipe and save the weights (reproduces the shipped ones)."""
     from edgecv.train import recipes
 
-    recipes.run(model, minutes=minutes, steps=steps, out_dir=out_dir, seed=seed)
+    recipes.run(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
 
 
 @main.command("export")

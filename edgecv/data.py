@@ -6,7 +6,6 @@ unpacks it with ``dpkg -x`` and keeps only ``examples/data`` under ``$EDGECV_DAT
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import subprocess
@@ -15,14 +14,22 @@ from pathlib import Path
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png"}
 VIDEO_EXTS = {".avi", ".mp4", ".mkv", ".mov"}
-# Images that are drawings, charts, text or calibration patterns rather than natural photos.
-NOT_PHOTOS = {"LinuxLogo", "WindowsLogo", "opencv-logo", "opencv-logo-white", "alphabet_36", "alphabet_94",
-              "chessboard", "digits", "gradient", "notes", "text_defect", "imageTextN", "imageTextR", "mask",
-              "ml", "pic1", "pic2", "pic3", "pic4", "pic5", "pic6", "sudoku", "detect_blob", "ellipses",
-              "box", "box_in_scene", "cards", "board", "graf1", "graf3", "aloeGT", "H1to3p", "data01",
-              "Blender_Suzanne1", "Blender_Suzanne2", "HappyFish", "pca_test1", "licenseplate_motion",
-              "ela_modified", "ela_original", "blox", "smarties", "left_intrinsics", "tmpl", "stuff"}
-HELDOUT_VIDEOS = {"tree.avi"}
+# Scene-recognition classes: each a real photo (or a pair of shots of one scene) or a real video.
+SCENES = {
+    "aero": ["aero1.jpg", "aero3.jpg"], "aloe": ["aloeL.jpg", "aloeR.jpg"], "apple": ["apple.jpg"],
+    "baboon": ["baboon.jpg"], "basketball": ["basketball1.png", "basketball2.png"],
+    "box_in_scene": ["box_in_scene.png"], "building": ["building.jpg"], "butterfly": ["butterfly.jpg"],
+    "chicky": ["chicky_512.png"], "fish": ["HappyFish.jpg"], "fruits": ["fruits.jpg"],
+    "graffiti": ["graf1.png", "graf3.png"], "home": ["home.jpg"], "leuven": ["leuvenA.jpg", "leuvenB.jpg"],
+    "licenseplate": ["licenseplate_motion.jpg"], "messi": ["messi5.jpg"], "orange": ["orange.jpg"],
+    "rubberwhale": ["rubberwhale1.png", "rubberwhale2.png"], "smarties": ["smarties.png"],
+    "squirrel": ["squirrel_cls.jpg"], "starry_night": ["starry_night.jpg"], "stereo_desk": ["left.jpg", "right.jpg"],
+    "text": ["text_defocus.jpg", "text_motion.jpg"],
+    "vtest": ["vtest.avi"], "megamind": ["Megamind.avi"], "tree": ["tree.avi"],
+}
+# Held-out split: the right-most 30% of every photo and the last 30% of every video's frames are
+# never trained on (scene recognition must generalise to unseen parts of the scene).
+HELDOUT_FRACTION = 0.3
 
 
 class DataError(RuntimeError):
@@ -71,30 +78,49 @@ def ensure_samples(verbose: bool = True) -> Path:
     return dest
 
 
-def is_heldout(name: str) -> bool:
-    """Deterministic 25% held-out split of photos by file name (never trained on)."""
-    return int(hashlib.sha1(name.encode()).hexdigest(), 16) % 4 == 0
+def scene_images(split: str = "train", frame_step: int = 10) -> list[tuple]:
+    """(class index, BGR image) pairs for the scene split: ``train`` | ``heldout``.
 
+    Photos are cut at 70% of their width; videos at 70% of their frames (see HELDOUT_FRACTION).
+    """
+    import cv2
 
-def photos(split: str = "train") -> list[Path]:
-    """Natural photos of the sample set; ``split`` is train | heldout | all."""
     root = ensure_samples(verbose=False)
     out = []
-    for p in sorted(root.iterdir()):
-        if p.suffix.lower() not in IMAGE_EXTS or p.stem in NOT_PHOTOS:
-            continue
-        if p.stem.startswith(("left", "right")) and p.stem[-1].isdigit():
-            continue  # chessboard calibration shots
-        if split == "all" or (split == "heldout") == is_heldout(p.name):
-            out.append(p)
+    for cls, files in enumerate(SCENES.values()):
+        for f in files:
+            p = root / f
+            if p.suffix.lower() in VIDEO_EXTS:
+                frames = read_frames(p, step=frame_step)
+                cut = int(round(len(frames) * (1 - HELDOUT_FRACTION)))
+                part = frames[:cut] if split == "train" else frames[cut:]
+            else:
+                img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+                if img is None:
+                    raise DataError(f"cannot read sample image {p}")
+                cut = int(round(img.shape[1] * (1 - HELDOUT_FRACTION)))
+                part = [img[:, :cut] if split == "train" else img[:, cut:]]
+            out += [(cls, im) for im in part]
     return out
 
 
-def videos(split: str = "train") -> list[Path]:
-    root = ensure_samples(verbose=False)
-    names = {"train": ["vtest.avi", "Megamind.avi"], "heldout": sorted(HELDOUT_VIDEOS),
-             "all": ["vtest.avi", "Megamind.avi", *sorted(HELDOUT_VIDEOS)]}[split]
-    return [root / n for n in names if (root / n).exists()]
+def calibration_frames(n: int = 48) -> list:
+    """Training-split frames of the real videos (for int8 calibration)."""
+    frames = []
+    for name in ("vtest.avi", "Megamind.avi"):
+        fr = read_frames(ensure_samples(verbose=False) / name, step=5)
+        frames += fr[: int(len(fr) * (1 - HELDOUT_FRACTION))][:: max(1, len(fr) // n)]
+    return frames[:n]
+
+
+def check_frames(n: int = 12) -> list:
+    """Held-out frames: the last 30% of each real video (never trained on or calibrated with)."""
+    frames = []
+    for name in ("vtest.avi", "Megamind.avi", "tree.avi"):
+        fr = read_frames(ensure_samples(verbose=False) / name)
+        held = fr[int(len(fr) * (1 - HELDOUT_FRACTION)):]
+        frames += held[:: max(1, len(held) // (n // 3 + 1))][: n // 3 + (1 if name == "tree.avi" else 0)]
+    return frames[:n]
 
 
 def read_frames(source, max_frames: int | None = None, step: int = 1, start: int = 0):

@@ -15,7 +15,6 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
-
 from edgecv.runtime.manifest import SCHEMA, manifest_path, sha256_file, write_json_atomic
 
 from .errors import ExportError, ParityError
@@ -46,7 +45,7 @@ def resolve_model(model):
     """A registered name, a checkpoint path, or an ``nn.Module`` → (module in eval mode, name)."""
     import torch
 
-    from edgecv.models import create_model, list_models
+    from edgecv.models import create_model
 
     if isinstance(model, torch.nn.Module):
         return model.eval(), getattr(model, "model_name", type(model).__name__)
@@ -77,28 +76,15 @@ def resolve_model(model):
 
 
 def default_check_frames(n: int = 12):
-    """Held-out real frames (never trained on, never used for calibration)."""
-    import cv2
-
+    """Held-out real frames (the last 30% of each sample video: never trained on, never calibrated on)."""
     from edgecv import data
 
-    frames, names = [], []
-    for p in data.photos("heldout"):
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if img is not None:
-            frames.append(img)
-            names.append(p.name)
-    for v in data.videos("heldout"):
-        fr = data.read_frames(v, step=8, max_frames=max(0, n - len(frames)))
-        frames += fr
-        names.append(f"{v.name}[::8] x{len(fr)}")
-    return frames[:n], f"{len(frames[:n])} held-out frames: " + ", ".join(names)
+    frames = data.check_frames(n)
+    return frames, f"{len(frames)} held-out frames (last 30% of vtest.avi, Megamind.avi, tree.avi)"
 
 
 def calib_frames(calib, n: int):
-    """Frames for int8 calibration: ``calib`` (folder or video), default the training split."""
-    import cv2
-
+    """Frames for int8 calibration: ``calib`` (folder or video), default the training split's videos."""
     from edgecv import data
 
     if calib is not None:
@@ -107,14 +93,8 @@ def calib_frames(calib, n: int):
         except data.DataError as e:
             raise ExportError(f"calibration source: {e}") from None
         return frames, f"{len(frames)} frames of {calib}"
-    frames = []
-    for p in data.photos("train"):
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if img is not None:
-            frames.append(img)
-    for v in data.videos("train"):
-        frames += data.read_frames(v, step=25, max_frames=max(1, (n - len(frames)) // 2 + 1))
-    return frames[:n], f"{len(frames[:n])} frames of the training split (photos, vtest.avi, Megamind.avi)"
+    frames = data.calibration_frames(n)
+    return frames, f"{len(frames)} training-split frames (first 70% of vtest.avi, Megamind.avi)"
 
 
 def tool_versions() -> dict:
@@ -174,7 +154,6 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
     ``keep_failed=True`` it is kept and marked ``kept_despite_failure`` in the manifest).
     """
     import torch
-
     from edgecv.runtime import load
 
     from . import onnx_backend, tflite_backend

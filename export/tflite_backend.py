@@ -100,3 +100,10 @@ def tflite_op_counts(path: Path) -> dict[str, int]:
     for op in it._get_ops_details():
         counts[op["op_name"]] = counts.get(op["op_name"], 0) + 1
     return dict(sorted(counts.items()))
+
+
+def litert_default_convert(model, args: tuple, out_path: Path) -> None:
+    """litert-torch's own lowering of whatever the model calls (benchmark reference only)."""
+    litert_torch = _import()
+    with ops_mode("standard"), _quiet():
+        litert_torch.convert(model, args).export(str(out_path))

@@ -2,8 +2,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from edgecv.ops import (DeformConv2d, FlowWarp, deform_conv2d, flow_warp, flow_warp_gather, flow_warp_grid_sample,
-                        ops_mode)
+from edgecv.ops import (
+    DeformConv2d,
+    FlowWarp,
+    deform_conv2d,
+    flow_warp,
+    flow_warp_gather,
+    flow_warp_grid_sample,
+    ops_mode,
+)
 
 from .reference import deform_conv2d_loop, flow_warp_loop
 

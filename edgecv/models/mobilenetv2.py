@@ -5,8 +5,8 @@ Variants:
 - ``mnv2-dcn`` — the same with a modulated deformable 3x3 conv (DCNv2) closing the last stage,
                  the placement DFF/DCN use for the "conv5" features of dense tasks.
 
-The classifier is trained on rotation prediction of real photos (0/90/180/270 degrees), a
-self-supervised task whose labels are exact; see ``edgecv.train.rotation``.
+The classifier is trained on scene recognition of real photos and videos (see
+``edgecv.train.scenes``): a real task with exact labels, so int8 exports can be judged on it.
 Input: RGB in [0, 1], (N, 3, 128, 128); normalisation is part of the graph.
 """
 from __future__ import annotations
@@ -121,17 +121,20 @@ class ClassifierHead(nn.Module):
 
 
 class MobileNetV2(nn.Module):
-    def __init__(self, width_mult=0.5, output_stride=16, dcn=False, num_classes=4, head_hidden=512,
+    def __init__(self, width_mult=0.5, output_stride=16, dcn=False, num_classes=None, head_hidden=512,
                  input_size=128):
         super().__init__()
+        from ..data import SCENES
+
+        num_classes = num_classes or len(SCENES)
         self.features = MobileNetV2Features(width_mult, output_stride, dcn)
         self.head = ClassifierHead(self.features.out_channels, head_hidden, num_classes)
         self.input_size = input_size
         self.export_spec = ExportSpec(
             inputs=[TensorSpec("image", (1, 3, input_size, input_size))], outputs=["logits"],
             int8_metric="top1", int8_threshold=0.9,
-            description=f"MobileNetV2-{width_mult} {'with DCNv2 last stage ' if dcn else ''}rotation classifier",
-            extra={"input_format": "RGB float [0,1] NCHW", "classes": ["0", "90", "180", "270"]})
+            description=f"MobileNetV2-{width_mult} {'with DCNv2 last stage ' if dcn else ''}scene classifier",
+            extra={"input_format": "RGB float [0,1] NCHW, centre square crop", "classes": list(SCENES)})
 
     def forward(self, image):
         return self.head(self.features(image))

@@ -18,9 +18,12 @@ from .registry import ExportSpec, TensorSpec, create_model, register_model
 
 
 class WarpHead(nn.Module):
-    def __init__(self, channels: int = 160, hidden: int = 512, num_classes: int = 4, feat_size: int = 16,
+    def __init__(self, channels: int = 160, hidden: int = 512, num_classes: int | None = None, feat_size: int = 16,
                  stride: int = 16, source: str = "mnv2-dcn"):
         super().__init__()
+        from ..data import SCENES
+
+        num_classes = num_classes or len(SCENES)
         self.warp = FlowWarp("border")
         self.head = ClassifierHead(channels, hidden, num_classes)
         self.feat_size, self.stride, self.source = feat_size, stride, source

@@ -4,10 +4,10 @@ from __future__ import annotations
 from edgecv.runtime.errors import EdgeCVError
 
 
-def run(model: str, minutes: float = 9.0, steps: int | None = None, out_dir=None, seed: int = 0):
+def run(model: str, steps: int = 700, minutes: float | None = None, out_dir=None, seed: int = 0):
     if model in ("mnv2", "mnv2-dcn"):
-        from .rotation import train
-        return train(model, minutes=minutes, steps=steps, out_dir=out_dir, seed=seed)
+        from .scenes import train
+        return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
     if model == "warp-head":
         raise EdgeCVError("warp-head has no recipe of its own: its weights are mnv2-dcn's trained head "
                           "(`edgecv train mnv2-dcn`)")

@@ -1,0 +1,57 @@
+"""int8 vs fp32 of the trained backbones, same run: onnxruntime CPU (QDQ) and LiteRT (PT2E).
+
+Goal from the spine issue: int8 ≥ 1.7× faster than fp32 for the backbone on onnxruntime CPU.
+Artifacts come from `edgecv.export.export` (so each one passed its parity / int8 agreement check).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import append_benchmarks, interleaved  # noqa: E402
+from edgecv.export import export  # noqa: E402
+
+from edgecv import runtime  # noqa: E402
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=40)
+    ap.add_argument("--models", default="mnv2-dcn")
+    ap.add_argument("--no-append", action="store_true")
+    a = ap.parse_args()
+    rng = np.random.default_rng(0)
+    lines = ["| model | backend | threads | fp32 ms | int8 ms | speed-up int8 vs fp32 | int8 top-1 agreement |",
+             "|---|---|---|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as tmp:
+        for model in a.models.split(","):
+            pairs = {"ort": (export(model, "onnx", "fp32", "standard", out_dir=tmp, progress=None),
+                             export(model, "onnx", "int8", "standard", out_dir=tmp, progress=None)),
+                     "litert": (export(model, "tflite", "fp32", out_dir=tmp, progress=None),
+                                export(model, "tflite", "int8", out_dir=tmp, progress=None))}
+            for backend, (f32, i8) in pairs.items():
+                agree = json.loads(Path(str(i8) + ".json").read_text())["parity"]["value"]
+                for threads in (1, 2):
+                    s = {"fp32": runtime.load(f32, threads=threads), "int8": runtime.load(i8, threads=threads)}
+                    x = rng.random(tuple(s["fp32"].inputs[0].shape), dtype=np.float32)
+                    feeds = {k: {v.input_names[0]: x} for k, v in s.items()}
+                    t = interleaved(s, feeds, runs=a.runs)
+                    ratio = t["fp32"]["median"] / t["int8"]["median"]
+                    lines.append(f"| {model} | {backend} | {threads} | {t['fp32']['median']:.3f} | "
+                                 f"{t['int8']['median']:.3f} | {ratio:.2f}× | {agree:.3f} |")
+                    print(lines[-1], flush=True)
+    body = f"Medians of {a.runs} interleaved runs after 5 warm-up runs.\n\n" + "\n".join(lines)
+    if a.no_append:
+        print(body)
+    else:
+        append_benchmarks("int8 vs fp32 (bench/bench_int8.py)", body)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,146 @@
+"""Export of the trained models: graphs, parity, manifests, and the errors users meet."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from click.testing import CliRunner
+from edgecv.export import ExportError, ParityError, UnsupportedOpError, export
+
+from edgecv import runtime
+from edgecv.cli import main
+
+
+def _ops(path) -> set[str]:
+    return {n.op_type for n in onnx.load(str(path)).graph.node}
+
+
+def _manifest(path) -> dict:
+    return json.loads((path.parent / (path.name + ".json")).read_text())
+
+
+def test_standard_onnx_has_deformconv_and_matches_torch(exported):
+    p = exported("mnv2-dcn", "onnx", "fp32", "standard")
+    assert "DeformConv" in _ops(p)
+    m = _manifest(p)
+    assert m["custom_ops"] == ["DeformConv"] and m["opset"] == 19
+    assert m["parity"]["passed"] and m["parity"]["max_rel_err"] <= 1e-4
+    assert m["parity"]["outputs"]["logits"]["top1_agreement"] == 1.0
+    assert m["sha256"] == runtime.manifest.sha256_file(p)
+
+
+def test_portable_onnx_has_no_special_ops_and_runs_in_opencv(exported):
+    p = exported("mnv2-dcn", "onnx", "fp32", "portable")
+    ops = _ops(p)
+    assert not ops & {"DeformConv", "GridSample"}
+    assert "Gather" in ops and "MatMul" in ops  # the gather + matmul decomposition
+    assert _manifest(p)["parity"]["max_rel_err"] <= 1e-4
+    # The same graph in OpenCV DNN and in onnxruntime, on a real held-out frame.
+    from edgecv import data
+    from edgecv.models.mobilenetv2 import frame_to_tensor
+    x = frame_to_tensor(data.check_frames(3)[-1], 128).numpy()
+    ref = runtime.load(p).run({"image": x})["logits"]
+    cv = runtime.load(p, backend="opencv").run({"image": x})["logits"]
+    assert np.abs(cv - ref).max() <= 1e-4 * np.abs(ref).max()
+
+
+def test_warp_model_standard_and_portable(exported):
+    std = exported("warp-head", "onnx", "fp32", "standard")
+    por = exported("warp-head", "onnx", "fp32", "portable")
+    assert "GridSample" in _ops(std)
+    assert not _ops(por) & {"GridSample", "DeformConv"}
+    for p in (std, por):
+        assert _manifest(p)["parity"]["max_rel_err"] <= 1e-4
+
+
+@pytest.mark.parametrize("precision", ["fp32", "fp16", "int8"])
+def test_tflite_exports_run_in_litert(exported, precision):
+    p = exported("mnv2-dcn", "tflite", precision)
+    m = _manifest(p)
+    assert m["format"] == "tflite" and m["ops_mode"] == "portable"
+    assert m["parity"]["backend"] == "litert" and m["parity"]["passed"]
+    if precision == "int8":
+        assert m["parity"]["metric"] == "top1" and m["parity"]["value"] >= 0.9
+        assert m["calibration"]["source"]
+    else:
+        assert m["parity"]["max_rel_err"] <= {"fp32": 1e-4, "fp16": 1e-2}[precision]
+
+
+def test_onnx_int8_is_qdq_and_agrees(exported):
+    p = exported("mnv2-dcn", "onnx", "int8", "standard")
+    ops = _ops(p)
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    assert "DeformConv" in ops  # the sampling op stays in float
+    par = _manifest(p)["parity"]
+    assert par["metric"] == "top1" and par["value"] >= 0.9
+
+
+def test_parity_failure_writes_nothing(tmp_path, monkeypatch):
+    import edgecv.export.api as api
+
+    monkeypatch.setitem(api.TOLERANCE, "fp32", 0.0)  # no float export can meet a zero tolerance
+    with pytest.raises(ParityError, match="parity check failed: max rel err"):
+        export("warp-head", "onnx", "fp32", "portable", out_dir=tmp_path, progress=None)
+    assert list(tmp_path.iterdir()) == []
+    kept = export("warp-head", "onnx", "fp32", "portable", out_dir=tmp_path, keep_failed=True, progress=None)
+    m = _manifest(kept)
+    assert m["parity"]["passed"] is False and m["parity"]["kept_despite_failure"] is True
+
+
+def test_op_without_export_rule_names_op_and_module(tmp_path):
+    lib = torch.library.Library("edgecv_test", "FRAGMENT")
+    lib.define("mystery(Tensor x) -> Tensor")
+    lib.impl("mystery", lambda x: x * 2, "CompositeExplicitAutograd")
+    lib.impl("mystery", lambda x: torch.empty_like(x), "Meta")
+
+    class Odd(torch.nn.Module):
+        def forward(self, x):
+            return torch.ops.edgecv_test.mystery(x)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 4, 3)
+            self.odd = Odd()
+
+        def forward(self, image):
+            return self.odd(self.conv(image)).mean((2, 3))
+
+    from edgecv.export import onnx_backend
+    net = Net().eval()
+    with pytest.raises(UnsupportedOpError, match=r"edgecv_test::mystery.*module odd \(Odd\)"):
+        onnx_backend.torch_to_onnx(net, (torch.zeros(1, 3, 16, 16),), ["image"], ["out"], "standard",
+                                   tmp_path / "x.onnx")
+    assert not (tmp_path / "x.onnx").exists()
+
+
+def test_cli_errors_are_clear(tmp_path):
+    r = CliRunner()
+    res = r.invoke(main, ["export", "no-such-net", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "unknown model 'no-such-net'" in res.output and "mnv2-dcn" in res.output
+    res = r.invoke(main, ["export", "mnv2-dcn", "--format", "tflite", "--ops", "standard", "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "unsupported combination" in res.output
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    res = r.invoke(main, ["export", "mnv2-dcn", "--precision", "int8", "--calib", str(empty), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "calibration source" in res.output and "no readable frames" in res.output
+    res = r.invoke(main, ["export", "mnv2-dcn", "--precision", "int8", "--calib", str(tmp_path / "nope.avi"),
+                          "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "does not exist" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # nothing half-written
+
+
+def test_checkpoint_as_model(tmp_path):
+    from edgecv.models import create_model
+    m = create_model("mnv2-dcn")
+    ck = tmp_path / "mine.pt"
+    torch.save({"model": "mnv2-dcn", "state_dict": m.state_dict()}, ck)
+    p = export(str(ck), "onnx", "fp32", "portable", out_dir=tmp_path / "a", progress=None)
+    assert _manifest(p)["model"] == "mnv2-dcn"
+    bad = tmp_path / "bad.pt"
+    torch.save({"weight": torch.zeros(1)}, bad)
+    with pytest.raises(ExportError, match="cannot tell which model"):
+        export(str(bad), out_dir=tmp_path / "b", progress=None)
