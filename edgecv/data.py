@@ -113,14 +113,27 @@ def calibration_frames(n: int = 48) -> list:
     return frames[:n]
 
 
-def check_frames(n: int = 12) -> list:
-    """Held-out frames: the last 30% of each real video (never trained on or calibrated with)."""
+def check_frames(n_video: int = 9, photos: bool = True) -> list:
+    """Held-out frames, never trained on or calibrated with: ``n_video`` frames spread over the last
+    30% of the three real videos, then (``photos``) the held-out strip of every photo scene."""
+    root = ensure_samples(verbose=False)
     frames = []
     for name in ("vtest.avi", "Megamind.avi", "tree.avi"):
-        fr = read_frames(ensure_samples(verbose=False) / name)
+        fr = read_frames(root / name)
         held = fr[int(len(fr) * (1 - HELDOUT_FRACTION)):]
-        frames += held[:: max(1, len(held) // (n // 3 + 1))][: n // 3 + (1 if name == "tree.avi" else 0)]
-    return frames[:n]
+        k = n_video // 3
+        frames += held[:: max(1, len(held) // k)][:k]
+    if photos:
+        import cv2
+
+        for files in SCENES.values():
+            for f in files:
+                if Path(f).suffix.lower() in IMAGE_EXTS:
+                    img = cv2.imread(str(root / f), cv2.IMREAD_COLOR)
+                    if img is None:
+                        raise DataError(f"cannot read sample image {root / f}")
+                    frames.append(img[:, int(round(img.shape[1] * (1 - HELDOUT_FRACTION))):])
+    return frames
 
 
 def read_frames(source, max_frames: int | None = None, step: int = 1, start: int = 0):

@@ -75,12 +75,13 @@ def resolve_model(model):
     return create_model(str(model), pretrained=True), str(model)
 
 
-def default_check_frames(n: int = 12):
-    """Held-out real frames (the last 30% of each sample video: never trained on, never calibrated on)."""
+def default_check_frames(n_video: int = 9):
+    """Held-out real frames: never trained on, never calibrated on (see ``edgecv.data.check_frames``)."""
     from edgecv import data
 
-    frames = data.check_frames(n)
-    return frames, f"{len(frames)} held-out frames (last 30% of vtest.avi, Megamind.avi, tree.avi)"
+    frames = data.check_frames(n_video)
+    return frames, (f"{len(frames)} held-out frames: {n_video} from the last 30% of vtest.avi, Megamind.avi, "
+                    f"tree.avi and the held-out 30% strip of {len(frames) - n_video} photos")
 
 
 def calib_frames(calib, n: int):
@@ -146,7 +147,7 @@ def compare(ref: list[dict], got: list[dict], precision: str, metric: str) -> di
 
 
 def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None = None, calib=None,
-           out_dir="artifacts", keep_failed: bool = False, n_calib: int = 48, n_check: int = 12,
+           out_dir="artifacts", keep_failed: bool = False, n_calib: int = 48, n_check: int = 9,
            check_frames=None, progress=print) -> Path:
     """Export ``model`` (registered name, checkpoint path or module) and return the artifact path.
 

@@ -30,6 +30,8 @@ def _quiet():
 
 
 def _import():
+    # torchao warns about CUDA-only kernels it cannot load on a CPU machine; not our concern here
+    logging.getLogger("torchao").setLevel(logging.ERROR)
     try:
         import litert_torch
     except ImportError:
@@ -75,7 +77,9 @@ def torch_to_tflite_int8(model, args: tuple, calib: list[tuple], out_path: Path)
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    quantizer.set_module_type(FlowWarp, None).set_module_type(DeformConv2d, None)
+    for cls in (FlowWarp, DeformConv2d):
+        # torch.export records module types as qualified names (older releases: the classes)
+        quantizer.set_module_type(cls, None).set_module_type(f"{cls.__module__}.{cls.__qualname__}", None)
     with ops_mode("portable"), _quiet():
         try:
             gm = torch.export.export(model, args, strict=False).module()
@@ -84,6 +88,8 @@ def torch_to_tflite_int8(model, args: tuple, calib: list[tuple], out_path: Path)
                 for a in calib:
                     gm(*a)
             gm = convert_pt2e(gm, fold_quantize=False)
+            for mod in gm.modules():  # the graph was captured in eval mode; say so to the converter
+                mod.training = False
             edge = litert_torch.convert(gm, args, quant_config=QuantConfig(pt2e_quantizer=quantizer))
         except Exception as e:
             raise ExportError(f"litert-torch int8 conversion failed: {str(e).strip().splitlines()[0][:400]}") from None

@@ -54,7 +54,7 @@ def print_profile(profile: dict, console: Console | None = None) -> None:
     d = profile.get("device", {})
     t = Table(title=f"{d.get('name')} — {d.get('cpu')} ({d.get('cores')} cores)")
     for c in ("artifact", "backend", "threads", "precision", "median ms", "p90 ms", "provenance"):
-        t.add_column(c, justify="right" if "ms" in c or c == "threads" else "left")
+        t.add_column(c, justify="right" if "ms" in c or c == "threads" else "left", no_wrap=c == "artifact")
     for e in profile.get("entries", []):
         lat = e.get("latency_ms", {})
         t.add_row(e.get("artifact"), e.get("backend"), str(e.get("threads")), e.get("precision"),
