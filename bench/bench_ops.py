@@ -90,7 +90,7 @@ def main():
                 p = tmp / f"{label.replace(' ', '_')}-gridsample-default.tflite"
                 tflite_backend.litert_default_convert(GridSampleLayer().eval(), args, p)
                 paths["litert-default-gridsample"] = p
-            sessions = {k: runtime.load(p, threads=a.threads) for k, p in paths.items()}
+            sessions = {k: runtime.load(p, threads=a.threads, spin=False) for k, p in paths.items()}
             feeds = {k: dict(zip(s.input_names, [t.numpy() for t in args])) for k, s in sessions.items()}
             ref = model(*args).numpy()
             errs = {k: float(np.abs(s.run(feeds[k])[s.output_names[0]] - ref).max() / np.abs(ref).max())

@@ -74,7 +74,7 @@ def fetch_data_cmd():
 
 @main.command("train")
 @click.argument("model")
-@click.option("--steps", type=int, default=700, show_default=True, help="Optimiser steps (the shipped weights' count).")
+@click.option("--steps", type=int, default=1600, show_default=True, help="Optimiser steps (the shipped count).")
 @click.option("--minutes", type=float, default=None, help="Also stop after this wall-clock budget.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Where to write NAME.pt and NAME.json (default: the shipped weights folder).")

@@ -29,6 +29,15 @@ def _preprocess(frame: np.ndarray, size: int) -> np.ndarray:
     return np.ascontiguousarray(crop[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
 
 
+def _letterbox(frame: np.ndarray, w: int, h: int) -> np.ndarray:
+    s = min(w / frame.shape[1], h / frame.shape[0])
+    img = cv2.resize(frame, (max(1, int(frame.shape[1] * s)), max(1, int(frame.shape[0] * s))))
+    out = np.zeros((h, w, 3), np.uint8)
+    y, x = (h - img.shape[0]) // 2, (w - img.shape[1]) // 2
+    out[y:y + img.shape[0], x:x + img.shape[1]] = img
+    return out
+
+
 def _softmax(z):
     z = z - z.max()
     e = np.exp(z)
@@ -69,7 +78,21 @@ def run_demo(out_dir: Path, video=None, model: str = "mnv2-dcn") -> dict:
 
     con.rule("held-out video frames: ONNX Runtime fp32 vs LiteRT int8")
     classes = list(data.SCENES)
-    sources = [Path(video)] if video else [data.samples_dir() / n for n in ("vtest.avi", "Megamind.avi", "tree.avi")]
+    if video:
+        clips = [(Path(video).name, data.read_frames(video), None, 1)]
+    else:
+        clips = []
+        for name in ("vtest.avi", "Megamind.avi", "tree.avi"):
+            frames = data.read_frames(data.samples_dir() / name)
+            held = frames[int(len(frames) * (1 - data.HELDOUT_FRACTION)):]
+            clips.append((name, held[::2], classes.index(Path(name).stem.lower()), 1))
+        # the held-out strip of each photo scene, held on screen for 8 frames
+        for c, files in enumerate(data.SCENES.values()):
+            for f in files:
+                if Path(f).suffix.lower() in data.IMAGE_EXTS:
+                    img = cv2.imread(str(data.samples_dir() / f), cv2.IMREAD_COLOR)
+                    strip = img[:, int(round(img.shape[1] * (1 - data.HELDOUT_FRACTION))):]
+                    clips.append((f"{f} (held-out strip)", [strip], c, 8))
     s_fp32 = runtime.load(art_dir / _artifact_name(model, "onnx", "fp32", "standard"), threads=2)
     s_int8 = runtime.load(art_dir / _artifact_name(model, "tflite", "int8", "portable"), threads=2)
     size = s_fp32.inputs[0].shape[-1]
@@ -78,11 +101,8 @@ def run_demo(out_dir: Path, video=None, model: str = "mnv2-dcn") -> dict:
     writer = None
     stats = {"frames": 0, "fp32_correct": 0, "int8_correct": 0, "agree": 0}
     from rich.progress import track
-    for src in sources:
-        frames = data.read_frames(src)
-        held = frames[int(len(frames) * (1 - data.HELDOUT_FRACTION)):] if not video else frames
-        truth = classes.index(src.stem.lower()) if src.stem.lower() in classes else None
-        for frame in track(held[::2], description=f"{src.name}", console=con):
+    for name, frames, truth, hold in track(clips, description="held-out clips and photo strips", console=con):
+        for frame in frames:
             x = _preprocess(frame, size)
             p32 = _softmax(s_fp32.run({"image": x})["logits"][0])
             p8 = _softmax(s_int8.run({"image": x})["logits"][0])
@@ -92,18 +112,18 @@ def run_demo(out_dir: Path, video=None, model: str = "mnv2-dcn") -> dict:
             if truth is not None:
                 stats["fp32_correct"] += int(c32 == truth)
                 stats["int8_correct"] += int(c8 == truth)
-            vis = cv2.resize(frame, (480, int(480 * frame.shape[0] / frame.shape[1])))
+            vis = _letterbox(frame, 480, 360)
             if writer is None:
-                writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), 10,
-                                         (480, vis.shape[0]))
-                vh = vis.shape[0]
-            vis = cv2.resize(vis, (480, vh))
+                writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), 10, (480, 360))
             for i, (tag, c, p) in enumerate((("ORT fp32", c32, p32), ("LiteRT int8", c8, p8))):
                 ok = truth is None or c == truth
                 cv2.rectangle(vis, (0, 4 + 26 * i), (300, 28 + 26 * i), (0, 0, 0), -1)
                 cv2.putText(vis, f"{tag}: {classes[c]} {p[c]:.2f}", (6, 22 + 26 * i), cv2.FONT_HERSHEY_SIMPLEX,
                             0.6, (80, 255, 80) if ok else (60, 60, 255), 2)
-            writer.write(vis)
+            label = name if truth is None else f"{name} (truth: {classes[truth]})"
+            cv2.putText(vis, label, (6, 350), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (255, 255, 255), 1)
+            for _ in range(hold):
+                writer.write(vis)
     if writer is not None:
         writer.release()
         tmp_video.replace(out_video)
@@ -113,7 +133,7 @@ def run_demo(out_dir: Path, video=None, model: str = "mnv2-dcn") -> dict:
                "fp32_int8_agreement": stats["agree"] / n, "video": str(out_video),
                "artifacts": [str(a) for a in arts], "profile": str(out_dir / "profile.yaml")}
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    con.print(f"held-out frames: {stats['frames']}; top-1 ORT fp32 {summary['fp32_top1']:.3f}, "
+    con.print(f"held-out frames and photo strips: {stats['frames']}; top-1 ORT fp32 {summary['fp32_top1']:.3f}, "
               f"LiteRT int8 {summary['int8_top1']:.3f}; fp32/int8 agreement {summary['fp32_int8_agreement']:.3f}")
     con.print(f"annotated video: {out_video}\nsummary: {out_dir / 'summary.json'}")
     return summary

@@ -95,7 +95,8 @@ def calib_frames(calib, n: int):
             raise ExportError(f"calibration source: {e}") from None
         return frames, f"{len(frames)} frames of {calib}"
     frames = data.calibration_frames(n)
-    return frames, f"{len(frames)} training-split frames (first 70% of vtest.avi, Megamind.avi)"
+    return frames, (f"{len(frames)} training-split frames (left 70% of the photos, first 70% of vtest.avi, "
+                    "Megamind.avi, tree.avi)")
 
 
 def tool_versions() -> dict:
@@ -147,7 +148,7 @@ def compare(ref: list[dict], got: list[dict], precision: str, metric: str) -> di
 
 
 def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None = None, calib=None,
-           out_dir="artifacts", keep_failed: bool = False, n_calib: int = 48, n_check: int = 9,
+           out_dir="artifacts", keep_failed: bool = False, n_calib: int = 64, n_check: int = 9,
            check_frames=None, progress=print) -> Path:
     """Export ``model`` (registered name, checkpoint path or module) and return the artifact path.
 

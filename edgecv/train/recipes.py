@@ -4,7 +4,7 @@ from __future__ import annotations
 from edgecv.runtime.errors import EdgeCVError
 
 
-def run(model: str, steps: int = 700, minutes: float | None = None, out_dir=None, seed: int = 0):
+def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=None, seed: int = 0):
     if model in ("mnv2", "mnv2-dcn"):
         from .scenes import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)

@@ -88,7 +88,7 @@ def evaluate(model, x, y, batch: int = 128) -> float:
     return float((pred == y).float().mean())
 
 
-def train(name: str = "mnv2-dcn", steps: int = 700, batch: int = 32, lr: float = 0.05, seed: int = 0,
+def train(name: str = "mnv2-dcn", steps: int = 1600, batch: int = 32, lr: float = 0.05, seed: int = 0,
           out_dir=None, save: bool = True, progress: bool = True, minutes: float | None = None):
     """Train ``name`` from scratch for ``steps`` (or until ``minutes`` if given); returns (model, info)."""
     from tqdm import tqdm

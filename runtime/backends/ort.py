@@ -24,7 +24,7 @@ def import_ort():
 
 
 class OrtSession(Session):
-    def __init__(self, path, manifest=None, backend: str = "ort", threads: int | None = None):
+    def __init__(self, path, manifest=None, backend: str = "ort", threads: int | None = None, spin: bool = True):
         super().__init__(path, manifest)
         ort = import_ort()
         providers = PROVIDERS[backend]
@@ -38,6 +38,8 @@ class OrtSession(Session):
         if threads:
             opts.intra_op_num_threads = int(threads)
             opts.inter_op_num_threads = 1
+        if not spin:  # idle workers sleep instead of spinning (needed when sessions share few cores)
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         opts.log_severity_level = 3
         try:
             self.sess = ort.InferenceSession(str(path), sess_options=opts, providers=providers)
