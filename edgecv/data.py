@@ -78,29 +78,45 @@ def ensure_samples(verbose: bool = True) -> Path:
     return dest
 
 
-def scene_images(split: str = "train", frame_step: int = 10) -> list[tuple]:
-    """(class index, BGR image) pairs for the scene split: ``train`` | ``heldout``.
+SCENE_VIDEOS = ("vtest.avi", "Megamind.avi", "tree.avi")
 
-    Photos are cut at 70% of their width; videos at 70% of their frames (see HELDOUT_FRACTION).
-    """
+
+def photo_parts(split: str) -> list[tuple[int, str, "object"]]:
+    """(class index, file name, BGR image part) for every photo scene: the left 70% of the photo
+    for ``train``, the right 30% strip for ``heldout``."""
     import cv2
 
     root = ensure_samples(verbose=False)
     out = []
     for cls, files in enumerate(SCENES.values()):
         for f in files:
-            p = root / f
-            if p.suffix.lower() in VIDEO_EXTS:
-                frames = read_frames(p, step=frame_step)
-                cut = int(round(len(frames) * (1 - HELDOUT_FRACTION)))
-                part = frames[:cut] if split == "train" else frames[cut:]
-            else:
-                img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-                if img is None:
-                    raise DataError(f"cannot read sample image {p}")
-                cut = int(round(img.shape[1] * (1 - HELDOUT_FRACTION)))
-                part = [img[:, :cut] if split == "train" else img[:, cut:]]
-            out += [(cls, im) for im in part]
+            if Path(f).suffix.lower() not in IMAGE_EXTS:
+                continue
+            img = cv2.imread(str(root / f), cv2.IMREAD_COLOR)
+            if img is None:
+                raise DataError(f"cannot read sample image {root / f}")
+            cut = int(round(img.shape[1] * (1 - HELDOUT_FRACTION)))
+            out.append((cls, f, img[:, :cut] if split == "train" else img[:, cut:]))
+    return out
+
+
+def video_part(name: str, split: str, step: int = 1) -> list:
+    """Frames of a sample video: the first 70% for ``train``, the last 30% for ``heldout``."""
+    frames = read_frames(ensure_samples(verbose=False) / name, step=step)
+    cut = int(round(len(frames) * (1 - HELDOUT_FRACTION)))
+    return frames[:cut] if split == "train" else frames[cut:]
+
+
+def scene_images(split: str = "train", frame_step: int = 10) -> list[tuple]:
+    """(class index, BGR image) pairs for the scene split: ``train`` | ``heldout``.
+
+    Photos are cut at 70% of their width; videos at 70% of their frames (see HELDOUT_FRACTION).
+    """
+    out = [(cls, im) for cls, _, im in photo_parts(split)]
+    for cls, files in enumerate(SCENES.values()):
+        for f in files:
+            if Path(f).suffix.lower() in VIDEO_EXTS:
+                out += [(cls, im) for im in video_part(f, split, frame_step)]
     return out
 
 
@@ -108,22 +124,10 @@ def calibration_frames(n: int = 64) -> list:
     """Training-split material for int8 calibration: the training part (left 70%) of every photo,
     then frames from the first 70% of the real videos, ``n`` in all. Calibrating on the same kind of
     material the model will see matters: video frames alone under-range the photo activations."""
-    import cv2
-
-    root = ensure_samples(verbose=False)
-    frames = []
-    for files in SCENES.values():
-        for f in files:
-            if Path(f).suffix.lower() in IMAGE_EXTS:
-                img = cv2.imread(str(root / f), cv2.IMREAD_COLOR)
-                if img is None:
-                    raise DataError(f"cannot read sample image {root / f}")
-                frames.append(img[:, : int(round(img.shape[1] * (1 - HELDOUT_FRACTION)))])
-    videos = ("vtest.avi", "Megamind.avi", "tree.avi")
-    per_video = max(1, (n - len(frames)) // len(videos))
-    for name in videos:
-        fr = read_frames(root / name, step=3)
-        train = fr[: int(len(fr) * (1 - HELDOUT_FRACTION))]
+    frames = [im for _, _, im in photo_parts("train")]
+    per_video = max(1, (n - len(frames)) // len(SCENE_VIDEOS))
+    for name in SCENE_VIDEOS:
+        train = video_part(name, "train", step=3)
         frames += train[:: max(1, len(train) // per_video)][:per_video]
     return frames[:n]
 
@@ -131,23 +135,13 @@ def calibration_frames(n: int = 64) -> list:
 def check_frames(n_video: int = 9, photos: bool = True) -> list:
     """Held-out frames, never trained on or calibrated with: ``n_video`` frames spread over the last
     30% of the three real videos, then (``photos``) the held-out strip of every photo scene."""
-    root = ensure_samples(verbose=False)
     frames = []
-    for name in ("vtest.avi", "Megamind.avi", "tree.avi"):
-        fr = read_frames(root / name)
-        held = fr[int(len(fr) * (1 - HELDOUT_FRACTION)):]
-        k = n_video // 3
+    k = n_video // len(SCENE_VIDEOS)
+    for name in SCENE_VIDEOS:
+        held = video_part(name, "heldout")
         frames += held[:: max(1, len(held) // k)][:k]
     if photos:
-        import cv2
-
-        for files in SCENES.values():
-            for f in files:
-                if Path(f).suffix.lower() in IMAGE_EXTS:
-                    img = cv2.imread(str(root / f), cv2.IMREAD_COLOR)
-                    if img is None:
-                        raise DataError(f"cannot read sample image {root / f}")
-                    frames.append(img[:, int(round(img.shape[1] * (1 - HELDOUT_FRACTION))):])
+        frames += [im for _, _, im in photo_parts("heldout")]
     return frames
 
 

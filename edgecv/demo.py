@@ -82,17 +82,10 @@ def run_demo(out_dir: Path, video=None, model: str = "mnv2-dcn") -> dict:
         clips = [(Path(video).name, data.read_frames(video), None, 1)]
     else:
         clips = []
-        for name in ("vtest.avi", "Megamind.avi", "tree.avi"):
-            frames = data.read_frames(data.samples_dir() / name)
-            held = frames[int(len(frames) * (1 - data.HELDOUT_FRACTION)):]
-            clips.append((name, held[::2], classes.index(Path(name).stem.lower()), 1))
+        for name in data.SCENE_VIDEOS:
+            clips.append((name, data.video_part(name, "heldout", step=2), classes.index(Path(name).stem.lower()), 1))
         # the held-out strip of each photo scene, held on screen for 8 frames
-        for c, files in enumerate(data.SCENES.values()):
-            for f in files:
-                if Path(f).suffix.lower() in data.IMAGE_EXTS:
-                    img = cv2.imread(str(data.samples_dir() / f), cv2.IMREAD_COLOR)
-                    strip = img[:, int(round(img.shape[1] * (1 - data.HELDOUT_FRACTION))):]
-                    clips.append((f"{f} (held-out strip)", [strip], c, 8))
+        clips += [(f"{f} (held-out strip)", [strip], c, 8) for c, f, strip in data.photo_parts("heldout")]
     s_fp32 = runtime.load(art_dir / _artifact_name(model, "onnx", "fp32", "standard"), threads=2)
     s_int8 = runtime.load(art_dir / _artifact_name(model, "tflite", "int8", "portable"), threads=2)
     size = s_fp32.inputs[0].shape[-1]
