@@ -15,9 +15,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import append_benchmarks, interleaved  # noqa: E402
-from edgecv.export import export  # noqa: E402
 
 from edgecv import runtime  # noqa: E402
+from edgecv.export import export  # noqa: E402
 
 
 def main():

@@ -17,9 +17,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import append_benchmarks, interleaved  # noqa: E402
-from edgecv.export import onnx_backend, tflite_backend  # noqa: E402
 
 from edgecv import runtime  # noqa: E402
+from edgecv.export import onnx_backend, tflite_backend  # noqa: E402
 from edgecv.ops import DeformConv2d, FlowWarp  # noqa: E402
 
 

@@ -15,6 +15,7 @@ from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+
 from edgecv.runtime.manifest import SCHEMA, manifest_path, sha256_file, write_json_atomic
 
 from .errors import ExportError, ParityError
@@ -156,6 +157,7 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
     ``keep_failed=True`` it is kept and marked ``kept_despite_failure`` in the manifest).
     """
     import torch
+
     from edgecv.runtime import load
 
     from . import onnx_backend, tflite_backend

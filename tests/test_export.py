@@ -8,10 +8,10 @@ import onnx
 import pytest
 import torch
 from click.testing import CliRunner
-from edgecv.export import ExportError, ParityError, UnsupportedOpError, export
 
 from edgecv import runtime
 from edgecv.cli import main
+from edgecv.export import ExportError, ParityError, UnsupportedOpError, export
 
 
 def _ops(path) -> set[str]:

@@ -14,11 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_editable_layout_maps_root_folders():
+    import edgecv
     import edgecv.devices
     import edgecv.export
     import edgecv.runtime
-
-    import edgecv
 
     assert Path(edgecv.__file__).parent == REPO / "edgecv"
     assert Path(edgecv.export.__file__).parent == REPO / "export"

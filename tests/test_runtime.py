@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 import yaml
 from click.testing import CliRunner
-from edgecv.runtime import ArtifactError, BackendUnavailable, InputError
 
 from edgecv import runtime
 from edgecv.cli import main
+from edgecv.runtime import ArtifactError, BackendUnavailable, InputError
 
 REPO = Path(__file__).resolve().parents[1]
 
