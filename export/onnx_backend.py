@@ -110,15 +110,7 @@ class _Reader:
 
 def sampling_nodes(proto) -> list[str]:
     """Nodes that compute sampling coordinates or gather samples (warp/DCN): kept in float for int8."""
-    names = []
-    consumers = {}
-    for n in proto.graph.node:
-        for i in n.input:
-            consumers.setdefault(i, []).append(n)
-    for n in proto.graph.node:
-        if n.op_type in ("Gather", "GridSample", "DeformConv", "Floor"):
-            names.append(n.name)
-    return names
+    return [n.name for n in proto.graph.node if n.op_type in ("Gather", "GridSample", "DeformConv", "Floor")]
 
 
 def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict]) -> None:
