@@ -102,9 +102,10 @@ def export_cmd(model, fmt, precision, ops, calib, out_dir, keep_failed):
     from edgecv.export import check_combination, export
 
     check_combination(fmt, precision, ops)  # fail fast, before torch loads
-    path = export(model, fmt, precision, ops, calib=calib, out_dir=out_dir, keep_failed=keep_failed,
-                  progress=click.echo)
-    click.echo(str(path))
+    paths = export(model, fmt, precision, ops, calib=calib, out_dir=out_dir, keep_failed=keep_failed,
+                   progress=click.echo)
+    for path in paths if isinstance(paths, list) else [paths]:
+        click.echo(str(path))
 
 
 @main.command("info")
@@ -146,6 +147,103 @@ def profile_cmd(artifacts, threads, backends, runs, warmup, device_name, out):
     print_profile(prof)
     if out:
         click.echo(f"wrote {write_profile(prof, out)}")
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def ensure_tracker_artifacts(names, art_dir, backends, precisions, echo=click.echo):
+    """Export the artifacts the Siamese trackers need when they are missing (needs edgecv[export])."""
+    from edgecv.runtime.track.factory import BACKEND_FORMAT, artifact_model, missing_artifacts
+
+    done = set()
+    for name in names:
+        for backend in backends:
+            for precision in precisions:
+                model = artifact_model(name)
+                key = (model, BACKEND_FORMAT.get(backend), precision)
+                if model is None or key in done or not missing_artifacts(name, art_dir, backend, precision):
+                    continue
+                done.add(key)
+                echo(f"[track] {model} {key[1]} {precision} artifacts not in {art_dir}: exporting them now")
+                from edgecv.export import export  # needs torch: pip install 'edgecv[export]'
+
+                export(model, key[1], precision, out_dir=art_dir, progress=echo)
+
+
+@main.command("track")
+@click.argument("video", type=click.Path())
+@click.option("--init", "init_box", required=True, help="Initial box x,y,w,h in pixels on frame 0.")
+@click.option("--tracker", default="siamfc", show_default=True,
+              type=click.Choice(["siamfc", "sasiam", "siambm", "spm", "spm-lite", "mosse", "klt", "mil"]))
+@click.option("--backend", default="ort", show_default=True, type=click.Choice(["ort", "ort-cuda", "ort-trt",
+                                                                                "litert", "tflite"]))
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]))
+@click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True,
+              help="Where the exported tracker graphs are (missing ones are exported when torch is installed).")
+@click.option("--threads", type=int, default=None, help="Inference threads (default: the backend's).")
+@click.option("--out", "out_video", type=click.Path(dir_okay=False), default=None, help="Annotated MP4 to write.")
+@click.option("--boxes", "boxes_path", type=click.Path(dir_okay=False), default=None,
+              help="Boxes file to write: one x,y,w,h,score line per frame (frame 0: the init box).")
+@click.option("--max-frames", type=int, default=None)
+@_errors
+def track_cmd(video, init_box, tracker, backend, precision, art_dir, threads, out_video, boxes_path, max_frames):
+    """Track one object through VIDEO (a video file or a folder of images)."""
+    from edgecv.runtime.track import TrackError, make_tracker, track_video
+
+    try:
+        box = [float(v) for v in init_box.split(",")]
+    except ValueError:
+        raise TrackError(f"--init {init_box!r}: expected four numbers x,y,w,h") from None
+    if len(box) != 4:
+        raise TrackError(f"--init {init_box!r}: expected four numbers x,y,w,h, got {len(box)}")
+    if not Path(video).exists():
+        raise TrackError(f"video {video} does not exist")
+    ensure_tracker_artifacts([tracker], art_dir, [backend], [precision])
+    trk = make_tracker(tracker, art_dir, backend, precision, threads)
+    results = track_video(trk, video, box, out_video, boxes_path, progress=True, max_frames=max_frames)
+    lost = sum(r.lost for r in results)
+    click.echo(f"{tracker}: {len(results)} frames, {lost} reported lost"
+               + (f"; boxes → {boxes_path}" if boxes_path else "") + (f"; video → {out_video}" if out_video else ""))
+
+
+@main.group("eval")
+def eval_group():
+    """Evaluate models and trackers on real data."""
+
+
+@eval_group.command("track")
+@click.option("--dataset", type=click.Path(file_okay=False), default="datasets/otb-dev", show_default=True,
+              help="OTB-format folder: one folder per sequence with groundtruth_rect.txt.")
+@click.option("--trackers", default="siamfc,sasiam,siambm,spm,spm-lite,mosse,klt,mil", show_default=True)
+@click.option("--backends", default="ort", show_default=True, help="Comma-separated: ort, litert, ...")
+@click.option("--precisions", default="fp32", show_default=True, help="Comma-separated: fp32, fp16, int8.")
+@click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-track", show_default=True)
+@_errors
+def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, threads, out_dir):
+    """All trackers side by side on an OTB-format dataset: success AUC, precision@20, fps; plots + JSON."""
+    from edgecv.runtime.track import TRACKERS, TrackError, evaluate, make_tracker
+    from edgecv.runtime.track.factory import artifact_model
+
+    names, backends, precisions = _csv(trackers), _csv(backends), _csv(precisions)
+    bad = [n for n in names if n not in TRACKERS]
+    if bad:
+        raise TrackError(f"unknown tracker(s) {', '.join(bad)}; choose from {', '.join(TRACKERS)}")
+    ensure_tracker_artifacts(names, art_dir, backends, precisions)
+    factories = {}
+    for name in names:
+        if artifact_model(name) is None:
+            factories[name] = functools.partial(make_tracker, name)
+            continue
+        for backend in backends:
+            for precision in precisions:
+                label = name if len(backends) == len(precisions) == 1 else f"{name}/{backend}/{precision}"
+                factories[label] = functools.partial(make_tracker, name, art_dir, backend, precision, threads)
+    evaluate(factories, dataset, out_dir, progress=True)
+    click.echo(f"results → {Path(out_dir) / 'results.json'}, plots → {out_dir}/success.png, precision.png")
 
 
 @main.command("demo")

@@ -111,6 +111,16 @@ def tool_versions() -> dict:
     return out
 
 
+def model_cost(module, example) -> dict:
+    """Multiply-accumulates of one forward (torch's FLOP counter / 2) and the parameter count."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        module(*example)
+    return {"macs": int(counter.get_total_flops() // 2), "params": int(sum(p.numel() for p in module.parameters()))}
+
+
 def _ref_outputs(model, feeds, output_names):
     import torch
 
@@ -150,8 +160,9 @@ def compare(ref: list[dict], got: list[dict], precision: str, metric: str) -> di
 
 def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None = None, calib=None,
            out_dir="artifacts", keep_failed: bool = False, n_calib: int = 64, n_check: int = 9,
-           check_frames=None, progress=print) -> Path:
-    """Export ``model`` (registered name, checkpoint path or module) and return the artifact path.
+           check_frames=None, progress=print) -> Path | list[Path]:
+    """Export ``model`` (registered name, checkpoint path or module) and return the artifact path
+    (a list of paths for models made of several graphs, such as a tracker's template and search).
 
     Raises ExportError (ParityError when the artifact disagrees with PyTorch beyond tolerance; with
     ``keep_failed=True`` it is kept and marked ``kept_despite_failure`` in the manifest).
@@ -165,10 +176,14 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
     log = progress or (lambda *a, **k: None)
     ops = check_combination(format, precision, ops)
     module, name = resolve_model(model)
+    if hasattr(module, "export_parts"):  # a tracker ships as several graphs (template, search)
+        return [export(part, format, precision, ops, calib, out_dir, keep_failed, n_calib, n_check, check_frames,
+                       progress) for part in module.export_parts().values()]
     spec = module.export_spec
     input_names = [t.name for t in spec.inputs]
     example = tuple(torch.zeros(t.shape) for t in spec.inputs)
     t0 = time.time()
+    calib_method = "pt2e-symmetric-per-channel" if format == "tflite" else None
 
     if check_frames is None:
         frames, check_desc = default_check_frames(n_check)
@@ -199,7 +214,7 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
                     onnx_backend.to_fp16(fp32, art)
                 else:
                     log(f"[export] calibrating int8 on {calib_desc}")
-                    onnx_backend.quantize_int8(fp32, art, onnx_backend.np_feeds(calib_feeds))
+                    calib_method = onnx_backend.quantize_int8(fp32, art, onnx_backend.np_feeds(calib_feeds))
                 op_counts = onnx_backend.onnx_op_counts(art)
             else:
                 if precision == "int8":
@@ -222,7 +237,8 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
             "inputs": [{"name": t.name, "shape": list(t.shape), "dtype": t.dtype} for t in spec.inputs],
             "outputs": [], "op_counts": op_counts,
             "custom_ops": sorted(k for k in op_counts if k in onnx_backend.SPECIAL_OPS),
-            "calibration": {"source": calib_desc} if calib_desc else None,
+            "calibration": {"source": calib_desc, "method": calib_method} if calib_desc else None,
+            "cost": model_cost(module, example),
             "model_info": spec.extra, "tools": tool_versions(),
             "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
         }

@@ -113,12 +113,14 @@ def sampling_nodes(proto) -> list[str]:
     return [n.name for n in proto.graph.node if n.op_type in ("Gather", "GridSample", "DeformConv", "Floor")]
 
 
-def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict]) -> None:
+def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict]) -> str:
     """Static QDQ int8: uint8 activations, int8 per-channel weights, calibrated on real frames
-    (percentile ranges).
+    (percentile ranges). Returns the calibration method used.
 
     Only Conv/MatMul/Gemm (and what fuses with them) are quantised; the coordinate arithmetic and
-    gathers of warp/DCN stay in float, where 8 bits would move samples by whole pixels.
+    gathers of warp/DCN stay in float, where 8 bits would move samples by whole pixels. onnxruntime's
+    percentile calibrator cannot histogram a tensor whose range is (almost) zero; for such graphs the
+    ranges fall back to min-max, and the returned method says so.
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -128,16 +130,22 @@ def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict]) -> None:
     try:
         quant_pre_process(str(src), str(pre), skip_symbolic_shape=True)
         proto = onnx.load(str(pre))
-        with _quiet():
-            quantize_static(str(pre), str(dst), _Reader(calib_feeds), quant_format=QuantFormat.QDQ,
-                            activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8, per_channel=True,
-                            # percentile (99.999) ranges: top-1 agreement 0.925 vs 0.900 for min-max
-                            # and entropy on mnv2-dcn's held-out check frames
-                            calibrate_method=CalibrationMethod.Percentile,
-                            op_types_to_quantize=["Conv", "MatMul", "Gemm", "Add", "GlobalAveragePool",
-                                                  "ReduceMean"],
-                            nodes_to_exclude=sampling_nodes(proto),
-                            extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+        # percentile (99.999) ranges: top-1 agreement 0.925 vs 0.900 for min-max and entropy on
+        # mnv2-dcn's held-out check frames
+        for method in (CalibrationMethod.Percentile, CalibrationMethod.MinMax):
+            try:
+                with _quiet():
+                    quantize_static(str(pre), str(dst), _Reader(calib_feeds), quant_format=QuantFormat.QDQ,
+                                    activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                                    per_channel=True, calibrate_method=method,
+                                    op_types_to_quantize=["Conv", "MatMul", "Gemm", "Add", "GlobalAveragePool",
+                                                          "ReduceMean"],
+                                    nodes_to_exclude=sampling_nodes(proto),
+                                    extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
+                return "percentile-99.999" if method == CalibrationMethod.Percentile else "minmax"
+            except ValueError as e:
+                if method != CalibrationMethod.Percentile or "bins" not in str(e):
+                    raise
     finally:
         pre.unlink(missing_ok=True)
 
@@ -164,3 +172,4 @@ def onnx_quant_info(path: Path) -> dict:
 
 def np_feeds(feeds: list[dict]) -> list[dict]:
     return [{k: v.detach().cpu().numpy().astype(np.float32) for k, v in f.items()} for f in feeds]
+

@@ -51,6 +51,7 @@ def test_bare_install_runs_artifacts_without_torch(exported, tmp_path):
             s = rt.load(p, threads=1)
             out = s.run({{"image": np.random.rand(1, 3, 128, 128).astype(np.float32)}})
             assert np.isfinite(out["logits"]).all()
+        import edgecv.runtime.track  # the tracking loop is part of the bare runtime too
         assert "torch" not in sys.modules
         print("bare-ok", sorted(rt.available_backends()))
     """)
@@ -63,3 +64,13 @@ def test_bare_install_runs_artifacts_without_torch(exported, tmp_path):
     r = subprocess.run([str(env_dir / "bin" / "edgecv"), "export", "mnv2-dcn"], capture_output=True, text=True,
                        env=env, cwd=tmp_path)
     assert r.returncode != 0 and "edgecv[export]" in (r.stdout + r.stderr)
+    # the Siamese tracking loop on a real video, through the installed CLI, without torch
+    from edgecv import data
+
+    t, _ = exported("siamfc", "onnx", "fp32")
+    boxes = tmp_path / "boxes.txt"
+    r = subprocess.run([str(env_dir / "bin" / "edgecv"), "track", str(data.samples_dir() / "vtest.avi"), "--init",
+                        "198,393,48,145", "--tracker", "siamfc", "--artifacts", str(t.parent), "--boxes", str(boxes),
+                        "--max-frames", "5"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert r.returncode == 0, (r.stdout + r.stderr)[-2000:]
+    assert len(boxes.read_text().splitlines()) == 5

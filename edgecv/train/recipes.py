@@ -8,9 +8,13 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
     if model in ("mnv2", "mnv2-dcn"):
         from .scenes import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
+    if model in ("siamfc", "sasiam", "spm", "spm-lite"):
+        from .siamese import train
+        return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
     if model == "warp-head":
         raise EdgeCVError("warp-head has no recipe of its own: its weights are mnv2-dcn's trained head "
                           "(`edgecv train mnv2-dcn`)")
     from edgecv.models import list_models
-    raise EdgeCVError(f"no training recipe for {model!r}; trainable models: mnv2, mnv2-dcn "
+    raise EdgeCVError(f"no training recipe for {model!r}; trainable models: mnv2, mnv2-dcn, siamfc, "
+                      "sasiam (after siamfc), spm, spm-lite "
                       f"(registered: {', '.join(list_models())})")

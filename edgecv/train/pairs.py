@@ -1,0 +1,203 @@
+"""Training pairs for Siamese trackers, cut from real photos and video frames with exact labels.
+
+Two kinds of pair, both in SiamFC geometry (template 127², search 255², see
+:mod:`edgecv.models.siamese`):
+
+- ``same``: a random box of a real image is the target; the search crop is the same image under a
+  random similarity (shift, scale, rotation) plus colour, blur and occlusion. The target's place in
+  the search crop is the transformed box, so the label is exact.
+- ``composite``: an object (a patch of a real photo under an elliptical matte) is pasted on real
+  video/photo backgrounds, in the template at the centre and in the search crop at a random place,
+  with a change of scale, aspect ratio, rotation and colour. ``same-kind`` distractors, other patches
+  of the same photo, are pasted around it: positives for the coarse stage of the SPM-style tracker,
+  negatives for everything that must pick out *the* target (SiamFC, SA-Siam, SPM's fine stage).
+
+Only the training split is used: the left 70% of each photo, the first 70% of each video.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from edgecv.runtime.track.crop import affine_crop as _affine_crop
+from edgecv.runtime.track.crop import crop_side
+
+from .. import data
+
+Z_SIZE, X_SIZE = 127, 255
+
+
+@dataclass
+class Pair:
+    template: np.ndarray          # 127×127×3 BGR uint8
+    search: np.ndarray            # 255×255×3 BGR uint8
+    box: tuple                    # target (cx, cy, w, h) in search-crop pixels
+    distractors: list = field(default_factory=list)  # same-kind objects' (cx, cy, w, h)
+    kind: str = "same"
+
+
+def _photometric(img, rng, occlude=True):
+    x = img.astype(np.float32)
+    x = x * rng.uniform(0.7, 1.3) + rng.uniform(-20, 20)
+    x = x * rng.uniform(0.88, 1.12, size=3)
+    if rng.random() < 0.2:
+        x = cv2.GaussianBlur(x, (5, 5), rng.uniform(0.6, 1.6))
+    if rng.random() < 0.15:  # motion blur
+        k = np.zeros((7, 7), np.float32)
+        k[3] = 1 / 7
+        x = cv2.filter2D(x, -1, cv2.warpAffine(k, cv2.getRotationMatrix2D((3, 3), rng.uniform(0, 180), 1), (7, 7)))
+    if rng.random() < 0.1:
+        x = np.repeat(x.mean(2, keepdims=True), 3, 2)
+    return np.clip(x, 0, 255).astype(np.uint8)
+
+
+def _occlude(img, box, rng):
+    """Cover up to 40% of the target box with a block of another colour or texture."""
+    cx, cy, w, h = box
+    ow, oh = w * rng.uniform(0.2, 0.6), h * rng.uniform(0.2, 0.6)
+    x0 = int(cx - w / 2 + rng.uniform(0, w - ow))
+    y0 = int(cy - h / 2 + rng.uniform(0, h - oh))
+    x0, y0 = max(0, x0), max(0, y0)
+    x1, y1 = min(img.shape[1], int(x0 + ow)), min(img.shape[0], int(y0 + oh))
+    if x1 > x0 and y1 > y0:
+        img = img.copy()
+        img[y0:y1, x0:x1] = rng.integers(0, 255, size=3)
+    return img
+
+
+class PairSampler:
+    """Draws :class:`Pair` s from the training split (``split="heldout"`` for validation pairs)."""
+
+    def __init__(self, split: str = "train", seed: int = 0, composite_fraction: float = 0.5,
+                 max_side: int = 640):
+        self.rng = np.random.default_rng(seed)
+        self.composite_fraction = composite_fraction
+        photos = [im for _, _, im in data.photo_parts(split)]
+        frames = []
+        for name in data.SCENE_VIDEOS:
+            frames += data.video_part(name, split, step=4 if split == "train" else 8)
+        self.photos = [self._shrink(p, max_side) for p in photos]
+        self.frames = [self._shrink(f, max_side) for f in frames]
+        self.images = self.photos + self.frames
+
+    @staticmethod
+    def _shrink(img, max_side):
+        s = max_side / max(img.shape[:2])
+        return cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else img
+
+    def _random_box(self, img, lo=0.08, hi=0.45):
+        rng = self.rng
+        H, W = img.shape[:2]
+        side = rng.uniform(lo, hi) * min(H, W)
+        ar = math.exp(rng.uniform(-0.7, 0.7))
+        w, h = max(12.0, side * math.sqrt(ar)), max(12.0, side / math.sqrt(ar))
+        w, h = min(w, W - 2), min(h, H - 2)
+        cx = rng.uniform(w / 2, W - w / 2)
+        cy = rng.uniform(h / 2, H - h / 2)
+        return cx, cy, w, h
+
+    def sample(self) -> Pair:
+        return self._composite() if self.rng.random() < self.composite_fraction else self._same()
+
+    def _same(self) -> Pair:
+        rng = self.rng
+        img = self.images[int(rng.integers(len(self.images)))]
+        cx, cy, w, h = self._random_box(img)
+        sz = crop_side(w, h)
+        template, _ = _affine_crop(img, cx, cy, sz, Z_SIZE)
+        sx = sz * X_SIZE / Z_SIZE
+        scale = math.exp(rng.uniform(-0.25, 0.25))
+        angle = rng.uniform(-12, 12) if rng.random() < 0.5 else 0.0
+        aspect = math.exp(rng.uniform(-0.1, 0.1))
+        shift = rng.uniform(-0.28, 0.28, size=2) * sx
+        search, m = _affine_crop(img, cx + shift[0], cy + shift[1], sx * scale, X_SIZE, angle, aspect)
+        tcx, tcy = m @ np.array([cx, cy, 1.0])
+        k = X_SIZE / (sx * scale)
+        box = (float(tcx), float(tcy), w * k * aspect, h * k)
+        search = _photometric(search, rng)
+        if rng.random() < 0.2:
+            search = _occlude(search, box, rng)
+        return Pair(_photometric(template, rng), search, box, [], "same")
+
+    def _object(self, src, w, h):
+        """A patch of ``src`` with an elliptical soft matte: (patch float32 H×W×3, alpha H×W)."""
+        rng = self.rng
+        H, W = src.shape[:2]
+        pw, ph = int(min(W - 1, max(8, w))), int(min(H - 1, max(8, h)))
+        x0, y0 = int(rng.integers(0, W - pw)), int(rng.integers(0, H - ph))
+        patch = src[y0:y0 + ph, x0:x0 + pw].astype(np.float32)
+        yy, xx = np.mgrid[0:ph, 0:pw]
+        r = ((xx - (pw - 1) / 2) / (pw / 2)) ** 2 + ((yy - (ph - 1) / 2) / (ph / 2)) ** 2
+        shape = rng.uniform(0.0, 1.0)  # 0: ellipse, 1: nearly a rectangle
+        rr = np.maximum(r, shape * np.maximum(((xx - (pw - 1) / 2) / (pw / 2)) ** 8,
+                                              ((yy - (ph - 1) / 2) / (ph / 2)) ** 8))
+        alpha = np.clip((1.0 - rr) * 6, 0, 1).astype(np.float32)
+        return patch, alpha
+
+    @staticmethod
+    def _paste(canvas, patch, alpha, cx, cy, w, h, angle=0.0):
+        """Paste ``patch`` resized to w×h (rotated by angle) centred at (cx, cy); returns the canvas."""
+        ph, pw = patch.shape[:2]
+        m = cv2.getRotationMatrix2D(((pw - 1) / 2, (ph - 1) / 2), angle, 1.0)
+        m = np.vstack([m, [0, 0, 1]])
+        s = np.array([[w / pw, 0, 0], [0, h / ph, 0], [0, 0, 1]])
+        c = s @ np.array([(pw - 1) / 2, (ph - 1) / 2, 1.0])
+        t = np.array([[1, 0, cx - c[0]], [0, 1, cy - c[1]], [0, 0, 1]])
+        full = (t @ s @ m)[:2]
+        H, W = canvas.shape[:2]
+        warped = cv2.warpAffine(patch, full, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
+        a = cv2.warpAffine(alpha, full, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+        return canvas * (1 - a) + warped * a
+
+    def _composite(self) -> Pair:
+        rng = self.rng
+        src = self.photos[int(rng.integers(len(self.photos)))]
+        bg_img = self.images[int(rng.integers(len(self.images)))]
+        H, W = src.shape[:2]
+        side = rng.uniform(0.1, 0.35) * min(H, W)
+        ar = math.exp(rng.uniform(-0.8, 0.8))
+        ow, oh = side * math.sqrt(ar), side / math.sqrt(ar)
+        patch, alpha = self._object(src, ow, oh)
+        # object size in template-crop pixels: SiamFC crop of a (tw, th) object is 127 px
+        tw = rng.uniform(28, 72)
+        th = tw * (oh / ow)
+        th = float(np.clip(th, 16, 100))
+        tw = float(np.clip(tw, 16, 100))
+        k = Z_SIZE / crop_side(tw, th)
+        tw, th = tw * k, th * k
+        bcx, bcy = rng.uniform(0.3, 0.7) * bg_img.shape[1], rng.uniform(0.3, 0.7) * bg_img.shape[0]
+        bside = rng.uniform(0.3, 0.8) * min(bg_img.shape[:2])
+        bg_z, _ = _affine_crop(bg_img, bcx, bcy, bside * Z_SIZE / X_SIZE, Z_SIZE)
+        template = self._paste(bg_z.astype(np.float32), patch, alpha, (Z_SIZE - 1) / 2, (Z_SIZE - 1) / 2, tw, th)
+        # search: same background moved a little, the object scaled/stretched/rotated and moved
+        bg_x, _ = _affine_crop(bg_img, bcx + rng.normal(0, 0.05) * bside, bcy + rng.normal(0, 0.05) * bside,
+                               bside * math.exp(rng.normal(0, 0.05)), X_SIZE)
+        canvas = bg_x.astype(np.float32)
+        s = math.exp(rng.uniform(-0.25, 0.25))
+        a = math.exp(rng.uniform(-0.15, 0.15))
+        sw, sh = tw * s * a, th * s / a
+        angle = rng.uniform(-10, 10) if rng.random() < 0.4 else 0.0
+        margin = 0.3 * X_SIZE
+        cx, cy = rng.uniform(X_SIZE / 2 - margin, X_SIZE / 2 + margin, size=2)
+        distractors = []
+        for _ in range(int(rng.choice([0, 1, 1, 2, 3]))):
+            dpatch, dalpha = self._object(src, ow * rng.uniform(0.8, 1.25), oh * rng.uniform(0.8, 1.25))
+            for _try in range(10):
+                dx, dy = rng.uniform(sw / 2, X_SIZE - sw / 2), rng.uniform(sh / 2, X_SIZE - sh / 2)
+                if abs(dx - cx) > 0.8 * (sw + 1) or abs(dy - cy) > 0.8 * (sh + 1):
+                    break
+            else:
+                continue
+            dw, dh = sw * rng.uniform(0.85, 1.15), sh * rng.uniform(0.85, 1.15)
+            canvas = self._paste(canvas, dpatch, dalpha, dx, dy, dw, dh)
+            distractors.append((float(dx), float(dy), float(dw), float(dh)))
+        canvas = self._paste(canvas, patch, alpha, cx, cy, sw, sh, angle)
+        search = _photometric(np.clip(canvas, 0, 255).astype(np.uint8), rng)
+        box = (float(cx), float(cy), float(sw), float(sh))
+        if rng.random() < 0.15:
+            search = _occlude(search, box, rng)
+        template = _photometric(np.clip(template, 0, 255).astype(np.uint8), rng)
+        return Pair(template, search, box, distractors, "composite")

@@ -1,0 +1,225 @@
+"""Benchmark trackers on an OTB-layout dataset: one-pass evaluation (OPE), side by side.
+
+Each tracker is created fresh for each sequence, initialised on frame 0 with the groundtruth box and
+updated on every later frame (no re-initialisation after a failure, as OTB's OPE). Scores follow
+:mod:`.metrics` (frame 0 and absent-target frames not scored). Speed is frames per second of ``update``
+alone: decoding and ``init`` are not timed.
+
+Outputs in ``out_dir``: ``results.json``, ``success.png``, ``precision.png`` (when matplotlib is
+installed), and ``boxes/TRACKER/SEQ.txt`` (``x,y,w,h,score`` per frame, frame 0 = the init box).
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from . import metrics
+from .base import Tracker, TrackError
+from .sequences import list_sequences, write_boxes
+from .video import Progress
+
+__all__ = ["evaluate", "run_sequence", "plot_curves", "print_table"]
+
+
+def run_sequence(tracker: Tracker, seq, bar: Progress | None = None) -> dict:
+    """Run one tracker over one sequence: per-frame ``boxes`` (N, 4), ``scores``, ``lost``, ``times``
+    (seconds per update; frame 0 = init, timed separately as ``init_time``)."""
+    boxes, scores, lost, times = [], [], [], []
+    init_time = 0.0
+    for i, frame in enumerate(seq.frames()):
+        t0 = time.perf_counter()
+        res = tracker.init(frame, seq.groundtruth[0]) if i == 0 else tracker.update(frame)
+        dt = time.perf_counter() - t0
+        if i == 0:
+            init_time = dt
+        else:
+            times.append(dt)
+        boxes.append(res.box)
+        scores.append(res.score)
+        lost.append(bool(res.lost))
+        if bar is not None:
+            bar.advance()
+    if len(boxes) != len(seq):
+        raise TrackError(f"sequence {seq.name}: {seq.source} gave {len(boxes)} frames, groundtruth has {len(seq)}")
+    return {"boxes": np.asarray(boxes, dtype=np.float64).reshape(-1, 4), "scores": np.asarray(scores),
+            "lost": np.asarray(lost), "times": np.asarray(times), "init_time": init_time}
+
+
+def _fps(frames: int, seconds: float) -> float:
+    return float(frames / seconds) if seconds > 0 else 0.0
+
+
+def _public(summary: dict) -> dict:
+    """A metrics summary without per-frame arrays, curves as lists (JSON-ready)."""
+    out = {k: v for k, v in summary.items() if k not in ("ious", "center_errors")}
+    out["success_curve"] = [round(float(v), 6) for v in summary["success_curve"]]
+    out["precision_curve"] = [round(float(v), 6) for v in summary["precision_curve"]]
+    return out
+
+
+def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, progress: bool = True,
+             table: bool | None = None) -> dict:
+    """Run every tracker on every sequence of ``dataset_dir``; write results to ``out_dir``; return them.
+
+    ``trackers`` maps a display name to a factory (a class or a ``lambda: Tracker(...)``), called once
+    per sequence. Per tracker the results hold ``sequences`` (per-sequence scores), ``overall`` (every
+    scored frame of every sequence pooled, OTB's convention) and ``mean_of_sequences`` (each sequence
+    weighs the same). ``progress``: a progress bar on stderr. ``table`` (default: same as ``progress``):
+    print the side-by-side table.
+    """
+    if not trackers:
+        raise TrackError("evaluate: no trackers given")
+    dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
+    seqs = list_sequences(dataset_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    results: dict = {
+        "dataset": str(dataset_dir),
+        "protocol": {
+            "mode": "OPE: init on frame 0 with groundtruth, no re-initialisation",
+            "scored_frames": "all but frame 0 (init) and frames whose groundtruth is absent (w<=0, h<=0, NaN)",
+            "success": "fraction of frames with IoU > t; AUC = mean over t in linspace(0, 1, 21)",
+            "precision": "fraction of frames with centre error <= d px, d = 0..50; headline d = 20",
+            "fps": "updated frames / summed update() time (init and decoding not timed)",
+            "success_thresholds": [round(float(t), 4) for t in metrics.SUCCESS_THRESHOLDS],
+            "precision_thresholds": [float(t) for t in metrics.PRECISION_THRESHOLDS],
+        },
+        "sequences": {s.name: {"frames": len(s), "source": s.source, **({"note": s.note} if s.note else {})}
+                      for s in seqs},
+        "trackers": {},
+    }
+    total = sum(len(s) for s in seqs) * len(trackers)
+    with Progress(progress, total, "evaluate") as bar:
+        for tname, factory in trackers.items():
+            per_seq, scored, frames_timed, seconds = {}, [], 0, 0.0
+            for seq in seqs:
+                bar.describe(f"{tname} · {seq.name}")
+                try:
+                    run = run_sequence(factory(), seq, bar)
+                except TrackError as e:
+                    raise TrackError(f"{tname} on sequence {seq.name}: {e}") from e
+                bpath = write_boxes(out_dir / "boxes" / tname / f"{seq.name}.txt", run["boxes"], run["scores"])
+                sc = metrics.score_sequence(run["boxes"], seq.groundtruth)
+                scored.append(sc)
+                n_upd, t_upd = len(run["times"]), float(run["times"].sum())
+                frames_timed += n_upd
+                seconds += t_upd
+                per_seq[seq.name] = {
+                    "auc": sc["auc"], "precision20": sc["precision20"], "mean_iou": sc["mean_iou"],
+                    "fps": _fps(n_upd, t_upd), "frames": len(seq), "scored_frames": sc["frames"],
+                    "lost_frames": int(run["lost"].sum()), "init_ms": 1000 * run["init_time"],
+                    "boxes": str(bpath.relative_to(out_dir)),
+                }
+            pooled = metrics.pool_scores(scored)
+            results["trackers"][tname] = {
+                "overall": {**_public(pooled), "fps": _fps(frames_timed, seconds),
+                            "lost_frames": int(sum(s["lost_frames"] for s in per_seq.values()))},
+                "mean_of_sequences": {k: float(np.mean([s[k] for s in per_seq.values()]))
+                                      for k in ("auc", "precision20", "mean_iou", "fps")},
+                "sequences": per_seq,
+            }
+    results["plots"] = plot_curves(results, out_dir)
+    _write_json(out_dir / "results.json", results)
+    if progress if table is None else table:
+        print_table(results)
+    return results
+
+
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(obj, indent=2))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def plot_curves(results: dict, out_dir) -> dict | None:
+    """Write ``success.png`` and ``precision.png`` (pooled curves, OTB style: legend sorted by AUC /
+    precision@20 with the value in brackets). Returns their file names, or None without matplotlib."""
+    try:
+        from matplotlib.backends.backend_agg import FigureCanvasAgg
+        from matplotlib.figure import Figure
+    except ImportError:
+        print("matplotlib is not installed: skipping success.png / precision.png", file=sys.stderr)
+        return None
+    out_dir = Path(out_dir)
+    trk = results["trackers"]
+    n_seq = len(results["sequences"])
+    n_seq = f"{n_seq} sequence{'s' if n_seq != 1 else ''}"
+    specs = [
+        ("success.png", "success_curve", "auc", metrics.SUCCESS_THRESHOLDS, "Overlap threshold (IoU >)",
+         "Success rate", f"Success plots of OPE ({n_seq})", "AUC"),
+        ("precision.png", "precision_curve", "precision20", metrics.PRECISION_THRESHOLDS,
+         "Location error threshold (px)", "Precision", f"Precision plots of OPE ({n_seq})", "@20px"),
+    ]
+    written = {}
+    for fname, curve, key, xs, xlabel, ylabel, title, tag in specs:
+        fig = Figure(figsize=(6.4, 4.8))
+        FigureCanvasAgg(fig)
+        ax = fig.add_subplot()
+        for name in sorted(trk, key=lambda n: -trk[n]["overall"][key]):
+            o = trk[name]["overall"]
+            ax.plot(xs, o[curve], linewidth=2, label=f"{name} [{tag} {o[key]:.3f}]")
+        if key == "precision20":
+            ax.axvline(metrics.PRECISION_AT, color="0.6", linestyle=":", linewidth=1)
+        ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=(xs[0], xs[-1]), ylim=(0, 1.02))
+        ax.grid(True, alpha=0.3)
+        ax.legend(loc="lower left" if key == "auc" else "lower right", fontsize=9)
+        fig.tight_layout()
+        path = out_dir / fname
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
+        try:
+            fig.savefig(tmp, dpi=110)
+            os.replace(tmp, path)
+        finally:
+            tmp.unlink(missing_ok=True)
+        written[key] = fname
+    return {"success": written["auc"], "precision": written["precision20"]}
+
+
+def print_table(results: dict, file=None) -> None:
+    """Print AUC, precision@20 and fps per sequence, pooled and averaged, trackers side by side."""
+    trk = results["trackers"]
+    names = list(trk)
+    rows = [(s, [trk[t]["sequences"][s] for t in names]) for s in results["sequences"]]
+    rows += [("all frames (pooled)", [trk[t]["overall"] for t in names]),
+             ("mean of sequences", [trk[t]["mean_of_sequences"] for t in names])]
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        head = "sequence".ljust(22) + "".join(f"{t + ' AUC':>12}{'P@20':>8}{'fps':>8}" for t in names)
+        print(head, file=file or sys.stdout)
+        for label, cells in rows:
+            print(label.ljust(22) + "".join(f"{c['auc']:12.3f}{c['precision20']:8.3f}{c['fps']:8.1f}" for c in cells),
+                  file=file or sys.stdout)
+        return
+    table = Table(title=f"OPE on {results['dataset']}  (AUC: success-curve area, P@20: precision at 20 px)")
+    table.add_column("sequence", no_wrap=True)
+    for t in names:
+        table.add_column(f"{t}\nAUC", justify="right")
+        table.add_column("P@20", justify="right")
+        table.add_column("fps", justify="right")
+    best = {k: [max(c[k] for c in cells) for _, cells in rows] for k in ("auc", "precision20")}
+    for r, (label, cells) in enumerate(rows):
+        row = [f"[bold]{label}[/bold]" if r >= len(rows) - 2 else label]
+        for c in cells:
+            for k in ("auc", "precision20"):
+                v = f"{c[k]:.3f}"
+                row.append(f"[bold green]{v}[/bold green]" if len(names) > 1 and c[k] == best[k][r] else v)
+            row.append(f"{c['fps']:.0f}")
+        if r == len(rows) - 2:
+            table.add_section()
+        table.add_row(*row)
+    console = Console(file=file)
+    # Never squeeze numbers into "0.…" on a narrow (or non-tty, 80-column) console: widen instead.
+    need = max(len(r[0]) for r in rows) + 4 + 22 * len(names)
+    if console.width < need:
+        console = Console(file=file, width=need)
+    console.print(table)

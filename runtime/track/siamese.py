@@ -1,0 +1,348 @@
+"""Siamese trackers over exported artifacts (torch-free): SiamFC, SA-Siam, Siam-BM, SPM-style.
+
+Each tracker runs two static-shape graphs exported by ``edgecv export MODEL``: the *template* graph
+once at init (127² crop → template features) and the *search* graph per frame (255² crop + template
+features → score maps). Tracker logic lives here, its numbers in one parameter object per tracker
+(pytracking style), so tuning never touches the loop.
+
+Confidence and the lost state. The score maps are trained with a logistic loss, so the sigmoid of
+the best cell is a probability-like confidence. Below ``lost_below`` the tracker reports ``lost``,
+keeps the last confident box and stops adapting; it then searches wider — the usual crop plus, each
+frame, ``redetect_tiles`` of a ring of 8 crops around the last position — until a crop scores above
+``found_above`` (hysteresis, so one lucky frame on background does not re-acquire).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .. import load, read_manifest
+from .base import Tracker, TrackError, TrackResult, clip_box
+from .crop import affine_crop, crop_side, to_nchw
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+@dataclass
+class LostParams:
+    lost_below: float = 0.25           # confidence under which the target is reported lost
+    found_above: float = 0.45          # confidence needed to re-acquire while lost
+    redetect_tiles: int = 2            # extra ring crops searched per frame while lost
+    redetect_ring: float = 0.75        # ring radius, in search-crop sides
+
+
+@dataclass
+class SiamFCParams:
+    """SiamFC search (Bertinetto et al. 2016); defaults as in the paper where the geometry allows."""
+    num_scales: int = 3
+    scale_step: float = 1.0375
+    scale_penalty: float = 0.9745      # multiplies the peak of every non-unit scale
+    scale_lr: float = 0.59             # damped scale update
+    window_influence: float = 0.176    # cosine window blended into the normalised response
+    response_up: int = 8               # bicubic upsampling of the 25×25 response
+    min_size: float = 8.0
+    lost: LostParams = field(default_factory=LostParams)
+
+
+@dataclass
+class SiamBMParams(SiamFCParams):
+    """Siam-BM (He et al. 2018): scale *and* angle in one pass of 5 candidates — (s, 0), (1/s, 0),
+    (1, ±angle_step) and (1, 0) around the current angle — with penalties on leaving scale 1, angle 0."""
+    angle_step: float = math.pi / 8
+    angle_penalty: float = 0.975
+    angle_lr: float = 0.5
+
+
+@dataclass
+class SPMParams:
+    """SPM-style coarse-to-fine: top-K coarse candidates (3×3 local maxima), re-scored by the fine
+    embedding; the confidence is ``(1 − fine_weight)·coarse + fine_weight·fine`` of the winner."""
+    top_k: int = 5
+    fine_weight: float = 0.5
+    window_influence: float = 0.25     # motion prior on the coarse score
+    size_lr: float = 0.4               # damped box-size update
+    min_size: float = 8.0
+    lost: LostParams = field(default_factory=LostParams)
+
+
+class SiameseNet:
+    """The template and search sessions of one tracker, checked against each other's manifests."""
+
+    def __init__(self, template_path, search_path, kind: str, backend: str = "auto", threads: int | None = None):
+        self.template_sess = load(template_path, backend, threads)
+        self.search_sess = load(search_path, backend, threads)
+        for path, sess, part in ((template_path, self.template_sess, "template"),
+                                 (search_path, self.search_sess, "search")):
+            info = (sess.manifest or {}).get("model_info") or {}
+            got_kind, got_part = info.get("tracker"), info.get("part")
+            if got_kind is None:
+                raise TrackError(f"{path}: not a tracker artifact (its manifest has no model_info.tracker); "
+                                 f"export one with `edgecv export {kind}`")
+            if got_kind != kind or got_part != part:
+                raise TrackError(f"{path}: is the {got_part} graph of a {got_kind!r} tracker, but the "
+                                 f"{part} graph of {kind!r} was expected")
+        self.geometry = (self.template_sess.manifest or {})["model_info"]
+        self.z_size = int(self.geometry["template_size"])
+        self.x_size = int(self.geometry["search_size"])
+        self.stride = int(self.geometry["stride"])
+        self.score_size = int(self.geometry["score_size"])
+        self.context = float(self.geometry.get("context", 0.5))
+        self.template_names = [t.name for t in self.template_sess.outputs]
+
+    def template(self, crop) -> dict:
+        return self.template_sess.run({"image": to_nchw(crop)})
+
+    def search(self, crop, z: dict) -> dict:
+        return self.search_sess.run(dict(z, image=to_nchw(crop)))
+
+
+def find_artifacts(art_dir, model: str, fmt: str = "onnx", precision: str = "fp32",
+                   ops: str | None = None) -> tuple[Path, Path]:
+    """The template and search artifacts of ``model`` in ``art_dir`` (names as ``edgecv export`` writes)."""
+    art_dir = Path(art_dir)
+    ops = ops or ("standard" if fmt == "onnx" else "portable")
+    paths = []
+    for part in ("template", "search"):
+        stem = f"{model}-{part}-{ops}-{precision}" if fmt == "onnx" else f"{model}-{part}-{precision}"
+        p = art_dir / f"{stem}.{fmt}"
+        if not p.is_file():
+            raise FileNotFoundError(f"no {part} artifact {p}; export it with "
+                                    f"`edgecv export {model} --format {fmt} --precision {precision} --out {art_dir}`")
+        paths.append(p)
+    return paths[0], paths[1]
+
+
+class _SiameseBase(Tracker):
+    def __init__(self, net: SiameseNet, params):
+        super().__init__()
+        self.net, self.p = net, params
+        n = net.score_size * getattr(params, "response_up", 1)
+        self.window = np.outer(np.hanning(n), np.hanning(n)).astype(np.float32)
+        self.window /= self.window.sum()
+        self.lost = False
+        self._tile = 0
+
+    # geometry -------------------------------------------------------------------------------------
+    def _sides(self):
+        sz = crop_side(self.w, self.h, self.net.context)
+        return sz, sz * self.net.x_size / self.net.z_size
+
+    def _disp(self, pi, pj, up, side, angle_deg=0.0):
+        """Peak (pi, pj) of an ``up``× upsampled map → displacement (dx, dy) in image pixels."""
+        c = (self.net.score_size - 1) / 2
+        dj = ((pj + 0.5) / up - 0.5 - c) * self.net.stride
+        di = ((pi + 0.5) / up - 0.5 - c) * self.net.stride
+        k = side / self.net.x_size
+        dx, dy = dj * k, di * k
+        if angle_deg:  # the crop was rotated by +angle (counter-clockwise): rotate the step back
+            a = math.radians(angle_deg)
+            dx, dy = dx * math.cos(a) - dy * math.sin(a), dx * math.sin(a) + dy * math.cos(a)
+        return dx, dy
+
+    def _init(self, frame, box):
+        x, y, w, h = box
+        self.cx, self.cy, self.w, self.h = x + w / 2, y + h / 2, w, h
+        self.angle = 0.0
+        self.frame_shape = frame.shape
+        self.pad = frame.reshape(-1, 3).mean(0)
+        sz, _ = self._sides()
+        crop, _ = affine_crop(frame, self.cx, self.cy, sz, self.net.z_size, pad=self.pad)
+        self.z = self.net.template(crop)
+        self.lost = False
+        self.last_box = box
+
+    def _box(self):
+        return clip_box((self.cx - self.w / 2, self.cy - self.h / 2, self.w, self.h), self.frame_shape,
+                        self.p.min_size)
+
+    def _ring_centres(self, side):
+        r = self.p.lost.redetect_ring * side
+        out = []
+        for _ in range(self.p.lost.redetect_tiles):
+            a = 2 * math.pi * (self._tile % 8) / 8
+            out.append((self.cx + r * math.cos(a), self.cy + r * math.sin(a)))
+            self._tile += 1
+        return out
+
+    def _update(self, frame):
+        self.frame_shape = frame.shape
+        lp = self.p.lost
+        centres = [(self.cx, self.cy)] + (self._ring_centres(self._sides()[1]) if self.lost else [])
+        best = None
+        for c in centres:
+            cand = self._search(frame, c, explore=self.lost)
+            if best is None or cand["conf"] > best["conf"]:
+                best = cand
+        conf = float(best["conf"])
+        threshold = lp.found_above if self.lost else lp.lost_below
+        if conf < threshold:
+            self.lost = True
+            return TrackResult(self.last_box, conf, lost=True, rotated=self._rotated())
+        self.lost = False
+        self._accept(best)
+        box = self._box()
+        self.last_box = box
+        return TrackResult(box, conf, lost=False, rotated=self._rotated())
+
+    def _rotated(self):
+        return None
+
+    def _search(self, frame, centre, explore):  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def _accept(self, cand):  # pragma: no cover - interface
+        raise NotImplementedError
+
+
+class SiamFCTracker(_SiameseBase):
+    """SiamFC multi-scale search; also runs SA-Siam artifacts (same score-map interface)."""
+
+    name = "siamfc"
+
+    def __init__(self, net: SiameseNet, params: SiamFCParams | None = None):
+        super().__init__(net, params or SiamFCParams())
+        self.name = "sasiam" if net.geometry.get("tracker") == "sasiam" else "siamfc"
+
+    def _candidates(self):
+        """(scale factor, angle in degrees, penalty) for each crop searched per frame."""
+        p = self.p
+        k = np.arange(p.num_scales) - (p.num_scales - 1) / 2
+        return [(float(p.scale_step ** e), 0.0, 1.0 if e == 0 else p.scale_penalty) for e in k]
+
+    def _search(self, frame, centre, explore):
+        p, net = self.p, self.net
+        _, sx = self._sides()
+        best = None
+        cands = [(1.0, 0.0, 1.0)] if explore and centre != (self.cx, self.cy) else self._candidates()
+        for f, dang, pen in cands:
+            side = sx * f
+            ang = self.angle + dang
+            crop, _ = affine_crop(frame, centre[0], centre[1], side, net.x_size, ang, pad=self.pad)
+            logits = net.search(crop, self.z)["score"][0, 0]
+            peak = float(logits.max())
+            if best is None or _sigmoid(peak) * pen > best["pen_conf"]:
+                best = {"pen_conf": _sigmoid(peak) * pen, "conf": _sigmoid(peak), "logits": logits,
+                        "f": f, "dang": dang, "side": side, "centre": centre, "ang": ang}
+        n = net.score_size * p.response_up
+        r = cv2.resize(best["logits"].astype(np.float32), (n, n), interpolation=cv2.INTER_CUBIC)
+        r = _sigmoid(r)
+        r -= r.min()
+        r /= r.sum() + 1e-12
+        wi = 0.0 if explore else p.window_influence
+        r = (1 - wi) * r + wi * self.window
+        pi, pj = np.unravel_index(int(r.argmax()), r.shape)
+        best["disp"] = self._disp(pi, pj, p.response_up, best["side"], best["ang"])
+        return best
+
+    def _accept(self, c):
+        p = self.p
+        self.cx = c["centre"][0] + c["disp"][0]
+        self.cy = c["centre"][1] + c["disp"][1]
+        s = (1 - p.scale_lr) + p.scale_lr * c["f"]
+        self.w, self.h = self.w * s, self.h * s
+        H, W = self.frame_shape[:2]
+        self.w, self.h = float(np.clip(self.w, p.min_size, W)), float(np.clip(self.h, p.min_size, H))
+
+
+class SiamBMTracker(SiamFCTracker):
+    """Siam-BM search over SA-Siam (or SiamFC) artifacts: 5 scale/angle candidates in one pass,
+    reports a rotated box (``TrackResult.rotated``) and its axis-aligned bounding box."""
+
+    def __init__(self, net: SiameseNet, params: SiamBMParams | None = None):
+        super().__init__(net, params or SiamBMParams())
+        self.name = "siambm"
+
+    def _candidates(self):
+        p = self.p
+        a = math.degrees(p.angle_step)
+        s = p.scale_step
+        return [(1.0, 0.0, 1.0), (s, 0.0, p.scale_penalty), (1 / s, 0.0, p.scale_penalty),
+                (1.0, a, p.angle_penalty), (1.0, -a, p.angle_penalty)]
+
+    def _accept(self, c):
+        super()._accept(c)
+        self.angle = self.angle + self.p.angle_lr * c["dang"]
+
+    def _rotated(self):
+        # OpenCV's RotatedRect angle is clockwise in image coordinates; our crop angle is counter-clockwise
+        return ((self.cx, self.cy), (self.w, self.h), -self.angle)
+
+    def _box(self):
+        if abs(self.angle) < 1e-6:
+            return super()._box()
+        pts = cv2.boxPoints(self._rotated())
+        x0, y0 = pts.min(0)
+        x1, y1 = pts.max(0)
+        return clip_box((float(x0), float(y0), float(x1 - x0), float(y1 - y0)), self.frame_shape, self.p.min_size)
+
+
+class SPMTracker(_SiameseBase):
+    """SPM-style coarse-to-fine: coarse candidates with boxes, fine embedding picks the target."""
+
+    name = "spm"
+
+    def __init__(self, net: SiameseNet, params: SPMParams | None = None):
+        super().__init__(net, params or SPMParams())
+        self.name = net.geometry.get("tracker", "spm")
+
+    def _search(self, frame, centre, explore):
+        p, net = self.p, self.net
+        _, sx = self._sides()
+        crop, _ = affine_crop(frame, centre[0], centre[1], sx, net.x_size, pad=self.pad)
+        out = net.search(crop, self.z)
+        coarse = _sigmoid(out["cls"][0, 0])
+        fine = (out["fine"][0, 0] + 1) / 2
+        prior = coarse if explore else coarse * (1 - p.window_influence) + p.window_influence * (
+            self.window / self.window.max())
+        # top-K local maxima of the coarse map
+        dil = cv2.dilate(prior, np.ones((3, 3), np.uint8))
+        peaks = np.argwhere(prior >= dil)
+        order = np.argsort(-prior[peaks[:, 0], peaks[:, 1]])[:p.top_k]
+        peaks = peaks[order]
+        scores = (1 - p.fine_weight) * coarse[peaks[:, 0], peaks[:, 1]] + p.fine_weight * fine[peaks[:, 0], peaks[:, 1]]
+        k = int(scores.argmax())
+        i, j = peaks[k]
+        conf = float(scores[k])
+        lft, top, rgt, bot = out["ltrb"][0, :, i, j]
+        c = (net.score_size - 1) / 2
+        px = (net.x_size - 1) / 2 + net.stride * (j - c) + (rgt - lft) / 2
+        py = (net.x_size - 1) / 2 + net.stride * (i - c) + (bot - top) / 2
+        scale = sx / net.x_size
+        return {"conf": conf, "centre": centre, "dx": (px - (net.x_size - 1) / 2) * scale,
+                "dy": (py - (net.x_size - 1) / 2) * scale, "w": (lft + rgt) * scale, "h": (top + bot) * scale,
+                "coarse": float(coarse[i, j]), "fine": float(fine[i, j])}
+
+    def _accept(self, c):
+        p = self.p
+        self.cx, self.cy = c["centre"][0] + c["dx"], c["centre"][1] + c["dy"]
+        H, W = self.frame_shape[:2]
+        self.w = float(np.clip((1 - p.size_lr) * self.w + p.size_lr * c["w"], p.min_size, W))
+        self.h = float(np.clip((1 - p.size_lr) * self.h + p.size_lr * c["h"], p.min_size, H))
+
+
+# tracker name → (model whose artifacts it runs, class)
+SIAMESE = {"siamfc": ("siamfc", SiamFCTracker), "sasiam": ("sasiam", SiamFCTracker),
+           "siambm": ("sasiam", SiamBMTracker), "spm": ("spm", SPMTracker), "spm-lite": ("spm-lite", SPMTracker)}
+
+
+def siamese_tracker(name: str, art_dir="artifacts", fmt: str = "onnx", precision: str = "fp32",
+                    backend: str = "auto", threads: int | None = None, params=None, ops: str | None = None):
+    """Build a Siamese tracker from exported artifacts in ``art_dir``."""
+    if name not in SIAMESE:
+        raise TrackError(f"unknown Siamese tracker {name!r}; choose from {', '.join(SIAMESE)}")
+    model, cls = SIAMESE[name]
+    t, s = find_artifacts(art_dir, model, fmt, precision, ops)
+    net = SiameseNet(t, s, model, backend, threads)
+    return cls(net, params) if params is not None else cls(net)
+
+
+def read_tracker_kind(path) -> str | None:
+    """The tracker an artifact belongs to (from its manifest), or None."""
+    m = read_manifest(Path(path)) or {}
+    return (m.get("model_info") or {}).get("tracker")

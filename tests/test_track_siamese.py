@@ -1,0 +1,215 @@
+"""Siamese trackers: shipped weights, exported graphs, the torch-free loop, lost state, CLI errors."""
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from click.testing import CliRunner
+
+from edgecv import data
+from edgecv.cli import main
+from edgecv.models import create_model
+from edgecv.models.siamese import SCORE, STRIDE, to_input
+from edgecv.runtime.track import TrackError, TrackResult, iou
+from edgecv.runtime.track.crop import affine_crop, crop_side
+from edgecv.runtime.track.siamese import SiameseNet, SiamFCTracker, SPMTracker
+
+
+@pytest.fixture(scope="module")
+def heldout_frames():
+    return data.video_part("vtest.avi", "heldout", step=1)
+
+
+# A pedestrian in the held-out part of vtest.avi, from the committed dev set (first frame of its sequence).
+def _dev_target(name="vtest_woman"):
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1] / "datasets" / "otb-dev" / name
+    src = json.loads((root / "source.json").read_text())
+    gt = np.loadtxt(root / "groundtruth_rect.txt", delimiter=",")
+    return src, gt
+
+
+def test_score_peak_follows_a_known_shift(heldout_frames):
+    """On real held-out frames, moving the search crop by (dx, dy) moves the score peak by −(dx, dy)/8."""
+    model = create_model("siamfc")
+    src, gt = _dev_target()
+    frame = heldout_frames[src["start"] - int(round(795 * 0.7))]
+    x, y, w, h = gt[0]
+    cx, cy = x + w / 2, y + h / 2
+    sz = crop_side(w, h)
+    z, _ = affine_crop(frame, cx, cy, sz, 127)
+    hits = 0
+    shifts = [(0, 0), (24, 0), (0, -24), (-32, 16), (16, 32)]
+    with torch.no_grad():
+        zf = model.template(to_input(z))[0]
+        for dx, dy in shifts:  # dx, dy in search-crop pixels
+            k = sz * 255 / 127 / 255
+            xc, _ = affine_crop(frame, cx - dx * k, cy - dy * k, sz * 255 / 127, 255)
+            score = model.search(to_input(xc), zf)[0][0, 0].numpy()
+            i, j = np.unravel_index(score.argmax(), score.shape)
+            c = (SCORE - 1) // 2
+            hits += abs((j - c) * STRIDE - dx) <= STRIDE and abs((i - c) * STRIDE - dy) <= STRIDE
+    assert hits >= 4, f"peak followed only {hits}/5 shifts"
+
+
+def _panned(frames, box, start, n, step_px, size=(360, 288)):
+    """Real frames seen through a window that pans right by ``step_px`` per frame: the scene (and the
+    target) moves left in the view, so the target leaves it. Returns views and the target's true box
+    in view coordinates (exact for the static parts of the scene)."""
+    W, H = size
+    x, y, w, h = box
+    x0 = int(max(0, x + w / 2 - W / 2))
+    y0 = int(np.clip(y + h / 2 - H / 2, 0, frames[0].shape[0] - H))
+    views, truth = [], []
+    for t in range(n):
+        ox = x0 + t * step_px
+        f = frames[start + t]
+        if ox + W > f.shape[1]:
+            break
+        views.append(np.ascontiguousarray(f[y0:y0 + H, ox:ox + W]))
+        truth.append((x - ox, y - y0, w, h))
+    return views, truth
+
+
+@pytest.fixture(scope="module")
+def siamfc_net(exported):
+    t, s = exported("siamfc", "onnx", "fp32")
+    return SiameseNet(t, s, "siamfc", threads=1)
+
+
+def test_siamfc_runtime_tracks_a_real_pedestrian(siamfc_net):
+    """The torch-free loop on a real dev sequence (the first 60 frames): mean IoU well above chance."""
+    from pathlib import Path
+
+    from edgecv.runtime.track import load_sequence
+    seq = load_sequence(Path(__file__).resolve().parents[1] / "datasets" / "otb-dev" / "vtest_woman")
+    frames = seq.load_frames()[:60]
+    trk = SiamFCTracker(siamfc_net)
+    trk.init(frames[0], seq.groundtruth[0])
+    ious = [iou(trk.update(f).box, g) for f, g in zip(frames[1:], seq.groundtruth[1:60])]
+    assert np.mean(ious) > 0.5, f"mean IoU {np.mean(ious):.2f}"
+
+
+def test_lost_when_target_leaves_the_frame(siamfc_net):
+    """A pan over real frames carries the target out of view: the tracker must say lost, and stay lost."""
+    frames = data.video_part("vtest.avi", "heldout", step=1)
+    src, gt = _dev_target()
+    start = src["start"] - int(round(795 * 0.7))
+    views, truth = _panned(frames, tuple(gt[0]), start, 40, 14)
+    trk = SiamFCTracker(siamfc_net)
+    trk.init(views[0], truth[0])
+    res = [trk.update(v) for v in views[1:]]
+    inside = [r for r, b in zip(res, truth[1:]) if b[0] > 10]
+    outside = [r for r, b in zip(res, truth[1:]) if b[0] + b[2] < -20]
+    assert inside and outside
+    assert sum(r.lost for r in inside) <= len(inside) // 4, [round(r.score, 2) for r in inside]
+    assert np.mean([r.lost for r in outside]) >= 0.8, [round(r.score, 2) for r in outside]
+
+
+def test_spm_coarse_to_fine_runs_and_regresses_boxes(exported):
+    t, s = exported("spm", "onnx", "fp32")
+    net = SiameseNet(t, s, "spm", threads=1)
+    frames = data.video_part("vtest.avi", "heldout", step=1)
+    src, gt = _dev_target()
+    start = src["start"] - int(round(795 * 0.7))
+    trk = SPMTracker(net)
+    trk.init(frames[start], gt[0])
+    res = [trk.update(frames[start + k]) for k in range(1, 20)]
+    assert all(isinstance(r, TrackResult) for r in res)
+    assert np.mean([iou(r.box, g) for r, g in zip(res, gt[1:20])]) > 0.4
+
+
+def test_artifact_of_another_tracker_is_refused(exported):
+    t, _ = exported("siamfc", "onnx", "fp32")
+    _, s_spm = exported("spm", "onnx", "fp32")
+    with pytest.raises(TrackError, match="search graph of a 'spm' tracker"):
+        SiameseNet(t, s_spm, "siamfc")
+    mnv2 = exported("mnv2-dcn", "onnx", "fp32", "standard")
+    with pytest.raises(TrackError, match="not a tracker artifact"):
+        SiameseNet(mnv2, s_spm, "spm")
+
+
+def _write_video(path, frames, fps=10):
+    h, w = frames[0].shape[:2]
+    vw = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), fps, (w, h), isColor=frames[0].ndim == 3)
+    for f in frames:
+        vw.write(f)
+    vw.release()
+
+
+def test_cli_track_writes_boxes_and_video_and_rejects_bad_input(tmp_path, art_dir, exported):
+    exported("siamfc", "onnx", "fp32")
+    frames = data.video_part("vtest.avi", "heldout", step=1)[:12]
+    video = tmp_path / "clip.avi"
+    _write_video(video, frames)
+    runner = CliRunner()
+    out, boxes = tmp_path / "out.mp4", tmp_path / "boxes.txt"
+    r = runner.invoke(main, ["track", str(video), "--init", "198,393,48,145", "--tracker", "siamfc",
+                             "--artifacts", str(art_dir), "--out", str(out), "--boxes", str(boxes)])
+    assert r.exit_code == 0, r.output
+    lines = boxes.read_text().splitlines()
+    assert len(lines) == 12 and [float(v) for v in lines[0].split(",")[:4]] == [198, 393, 48, 145]
+    assert cv2.VideoCapture(str(out)).get(cv2.CAP_PROP_FRAME_COUNT) == 12
+    # grayscale video: accepted
+    gray = tmp_path / "gray.avi"
+    _write_video(gray, [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames])
+    r = runner.invoke(main, ["track", str(gray), "--init", "198,393,48,145", "--tracker", "mosse"])
+    assert r.exit_code == 0, r.output
+    # bad inputs: each a clear message and exit code 2
+    for args, needle in [
+        (["--init", "900,900,40,40"], "outside"), (["--init", "10,10,0,40"], "zero area"),
+        (["--init", "1,2,3"], "four numbers"),
+    ]:
+        r = runner.invoke(main, ["track", str(video), "--tracker", "mosse"] + args)
+        assert r.exit_code == 2 and needle in r.output, r.output
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"not a video")
+    r = runner.invoke(main, ["track", str(empty), "--init", "1,1,20,20", "--tracker", "klt"])
+    assert r.exit_code == 2 and "empty.avi" in r.output, r.output
+
+
+def test_siambm_reports_a_rotated_box(exported):
+    """Siam-BM over SA-Siam's graphs: 5 scale/angle candidates per frame, a rotated box in every result."""
+    from edgecv.runtime.track.siamese import SiamBMTracker
+
+    t, s = exported("sasiam", "onnx", "fp32")
+    net = SiameseNet(t, s, "sasiam", threads=1)
+    trk = SiamBMTracker(net)
+    assert len(trk._candidates()) == 5
+    frames = data.video_part("vtest.avi", "heldout", step=1)
+    src, gt = _dev_target()
+    start = src["start"] - int(round(795 * 0.7))
+    trk.init(frames[start], gt[0])
+    res = [trk.update(frames[start + k]) for k in range(1, 10)]
+    for r in res:
+        (cx, cy), (w, h), ang = r.rotated
+        assert abs(cx - (r.box[0] + r.box[2] / 2)) < 1 and w > 0 and h > 0 and abs(ang) <= 90
+    assert np.mean([iou(r.box, g) for r, g in zip(res, gt[1:10])]) > 0.4
+
+
+def test_cli_eval_track_writes_results_and_plots(tmp_path, art_dir, exported):
+    """`edgecv eval track` on a short cut of a real dev sequence: JSON with AUC/precision/fps, two PNGs."""
+    exported("siamfc", "onnx", "fp32")
+    from pathlib import Path
+
+    src_dir = Path(__file__).resolve().parents[1] / "datasets" / "otb-dev" / "vtest_woman"
+    seq = tmp_path / "ds" / "woman30"
+    seq.mkdir(parents=True)
+    src = json.loads((src_dir / "source.json").read_text())
+    (seq / "source.json").write_text(json.dumps({"video": src["video"], "start": src["start"],
+                                                 "end": src["start"] + 29}))
+    (seq / "groundtruth_rect.txt").write_text("\n".join((src_dir / "groundtruth_rect.txt").read_text()
+                                                        .splitlines()[:30]) + "\n")
+    out = tmp_path / "eval"
+    r = CliRunner().invoke(main, ["eval", "track", "--dataset", str(tmp_path / "ds"), "--trackers", "siamfc,mosse",
+                                  "--artifacts", str(art_dir), "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    text = json.dumps(res)
+    for key in ("siamfc", "mosse", "auc", "precision20", "fps"):
+        assert key in text
+    assert (out / "success.png").stat().st_size > 0 and (out / "precision.png").stat().st_size > 0
