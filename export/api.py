@@ -177,8 +177,18 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
     ops = check_combination(format, precision, ops)
     module, name = resolve_model(model)
     if hasattr(module, "export_parts"):  # a tracker ships as several graphs (template, search)
-        return [export(part, format, precision, ops, calib, out_dir, keep_failed, n_calib, n_check, check_frames,
-                       progress) for part in module.export_parts().values()]
+        paths, failed = [], []
+        for part_name, part in module.export_parts().items():
+            try:  # each part stands alone: one that fails does not stop the others
+                paths.append(export(part, format, precision, ops, calib, out_dir, keep_failed, n_calib, n_check,
+                                    check_frames, progress))
+            except ExportError as e:
+                failed.append(f"{part_name}: {e}")
+                log(f"[export] {name} {part_name} part failed: {e}")
+        if failed:
+            raise ExportError(f"{name}: {len(failed)} of {len(failed) + len(paths)} parts failed ("
+                              + "; ".join(failed) + ")" + (f"; written: {', '.join(map(str, paths))}" if paths else ""))
+        return paths
     spec = module.export_spec
     input_names = [t.name for t in spec.inputs]
     example = tuple(torch.zeros(t.shape) for t in spec.inputs)
@@ -214,7 +224,8 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
                     onnx_backend.to_fp16(fp32, art)
                 else:
                     log(f"[export] calibrating int8 on {calib_desc}")
-                    calib_method = onnx_backend.quantize_int8(fp32, art, onnx_backend.np_feeds(calib_feeds))
+                    calib_method = onnx_backend.quantize_int8(fp32, art, onnx_backend.np_feeds(calib_feeds),
+                                                              float_outputs=spec.int8_float_outputs)
                 op_counts = onnx_backend.onnx_op_counts(art)
             else:
                 if precision == "int8":

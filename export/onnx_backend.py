@@ -113,14 +113,38 @@ def sampling_nodes(proto) -> list[str]:
     return [n.name for n in proto.graph.node if n.op_type in ("Gather", "GridSample", "DeformConv", "Floor")]
 
 
-def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict]) -> str:
+COMPUTE_OPS = ("Conv", "MatMul", "Gemm", "ConvTranspose")
+
+
+def output_producers(proto) -> list[str]:
+    """The compute nodes (Conv/MatMul/Gemm) nearest to each graph output, found by walking back
+    through shape and elementwise ops: the layers ``float_outputs`` keeps out of int8."""
+    by_output = {o: n for n in proto.graph.node for o in n.output}
+    found, seen = [], set()
+    stack = [o.name for o in proto.graph.output]
+    while stack:
+        name = stack.pop()
+        node = by_output.get(name)
+        if node is None or node.name in seen:
+            continue
+        seen.add(node.name)
+        if node.op_type in COMPUTE_OPS:
+            found.append(node.name)
+        else:
+            stack.extend(node.input)
+    return found
+
+
+def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict], float_outputs: bool = False) -> str:
     """Static QDQ int8: uint8 activations, int8 per-channel weights, calibrated on real frames
     (percentile ranges). Returns the calibration method used.
 
     Only Conv/MatMul/Gemm (and what fuses with them) are quantised; the coordinate arithmetic and
     gathers of warp/DCN stay in float, where 8 bits would move samples by whole pixels. onnxruntime's
     percentile calibrator cannot histogram a tensor whose range is (almost) zero; for such graphs the
-    ranges fall back to min-max, and the returned method says so.
+    ranges fall back to min-max, and the returned method says so. ``float_outputs`` keeps the layers
+    that produce the outputs in float (for a tracker: the neck that makes the template features and
+    the correlation with them, whose 8-bit rounding would blur the score map).
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -140,7 +164,8 @@ def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict]) -> str:
                                     per_channel=True, calibrate_method=method,
                                     op_types_to_quantize=["Conv", "MatMul", "Gemm", "Add", "GlobalAveragePool",
                                                           "ReduceMean"],
-                                    nodes_to_exclude=sampling_nodes(proto),
+                                    nodes_to_exclude=sampling_nodes(proto) + (
+                                        output_producers(proto) if float_outputs else []),
                                     extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
                 return "percentile-99.999" if method == CalibrationMethod.Percentile else "minmax"
             except ValueError as e:

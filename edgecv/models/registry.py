@@ -25,7 +25,8 @@ class ExportSpec:
 
     ``int8_metric``: how an int8 artifact is judged against PyTorch — ``top1`` (agreement of the
     arg-max over the last axis of the first output) or ``cosine`` (mean cosine similarity).
-    ``int8_threshold``: the minimum acceptable value of that metric.
+    ``int8_threshold``: the minimum acceptable value of that metric. ``int8_float_outputs``: keep the
+    layers that produce the outputs in float in int8 ONNX exports.
     """
     inputs: list[TensorSpec]
     outputs: list[str]
@@ -33,6 +34,7 @@ class ExportSpec:
     int8_threshold: float = 0.98
     description: str = ""
     extra: dict = field(default_factory=dict)
+    int8_float_outputs: bool = False
 
 
 class UnknownModelError(KeyError):

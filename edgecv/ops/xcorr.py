@@ -33,8 +33,9 @@ def _shifted_views(search: torch.Tensor, ht: int, wt: int) -> torch.Tensor:
     """(N, C, Hs, Ws) → (N, Ht·Wt, C, Ho·Wo): every template offset's view of the search features."""
     n, c, hs, ws = search.shape
     ho, wo = hs - ht + 1, ws - wt + 1
-    views = [search[:, :, u:u + ho, v:v + wo].reshape(n, 1, c, ho * wo) for u in range(ht) for v in range(wt)]
-    return torch.cat(views, 1)
+    # stack first, reshape after: reshaping each (non-contiguous) slice trips litert-torch's int8 path
+    views = torch.stack([search[:, :, u:u + ho, v:v + wo] for u in range(ht) for v in range(wt)], 1)
+    return views.reshape(n, ht * wt, c, ho * wo)
 
 
 def xcorr(search: torch.Tensor, template: torch.Tensor) -> torch.Tensor:

@@ -1,11 +1,13 @@
 """Training pairs for Siamese trackers, cut from real photos and video frames with exact labels.
 
-Two kinds of pair, both in SiamFC geometry (template 127², search 255², see
+Three kinds of pair, all in SiamFC geometry (template 127², search 255², see
 :mod:`edgecv.models.siamese`):
 
 - ``same``: a random box of a real image is the target; the search crop is the same image under a
   random similarity (shift, scale, rotation) plus colour, blur and occlusion. The target's place in
   the search crop is the transformed box, so the label is exact.
+- ``video``: a person in two frames of the static-camera training video, boxes from mined tracklets
+  (:mod:`edgecv.train.tracklets`); other people are same-kind distractors.
 - ``composite``: an object (a patch of a real photo under an elliptical matte) is pasted on real
   video/photo backgrounds, in the template at the centre and in the search crop at a random place,
   with a change of scale, aspect ratio, rotation and colour. ``same-kind`` distractors, other patches
@@ -71,10 +73,14 @@ def _occlude(img, box, rng):
 class PairSampler:
     """Draws :class:`Pair` s from the training split (``split="heldout"`` for validation pairs)."""
 
-    def __init__(self, split: str = "train", seed: int = 0, composite_fraction: float = 0.5,
-                 max_side: int = 640):
+    def __init__(self, split: str = "train", seed: int = 0, composite_fraction: float = 0.35,
+                 video_fraction: float = 0.35, max_side: int = 640):
+        from .tracklets import mine
+
         self.rng = np.random.default_rng(seed)
         self.composite_fraction = composite_fraction
+        self.video_fraction = video_fraction
+        self.vframes, self.vdets, self.tracklets = mine("vtest.avi", split, min_len=8 if split == "train" else 5)
         photos = [im for _, _, im in data.photo_parts(split)]
         frames = []
         for name in data.SCENE_VIDEOS:
@@ -100,7 +106,48 @@ class PairSampler:
         return cx, cy, w, h
 
     def sample(self) -> Pair:
-        return self._composite() if self.rng.random() < self.composite_fraction else self._same()
+        u = self.rng.random()
+        if u < self.video_fraction and self.tracklets:
+            return self._video()
+        if u < self.video_fraction + self.composite_fraction:
+            return self._composite()
+        return self._same()
+
+    def _video(self) -> Pair:
+        """A person in frame t (template) and t + Δ (search), Δ up to 40 frames; other people are
+        same-kind distractors."""
+        rng = self.rng
+        tr = self.tracklets[int(rng.integers(len(self.tracklets)))]
+        i = int(rng.integers(len(tr.frames) - 1))
+        j = int(min(len(tr.frames) - 1, i + rng.integers(1, 41)))
+        x, y, w, h = tr.boxes[i]
+        sz = crop_side(w, h)
+        template, _ = _affine_crop(self.vframes[tr.frames[i]], x + w / 2, y + h / 2, sz, Z_SIZE)
+        sx = sz * X_SIZE / Z_SIZE * math.exp(rng.uniform(-0.2, 0.2))
+        shift = rng.uniform(-0.25, 0.25, size=2) * sx
+        frame = self.vframes[tr.frames[j]]
+        search, m = _affine_crop(frame, x + w / 2 + shift[0], y + h / 2 + shift[1], sx, X_SIZE)
+        k = X_SIZE / sx
+
+        def to_crop(b):
+            c = m @ np.array([b[0] + b[2] / 2, b[1] + b[3] / 2, 1.0])
+            return float(c[0]), float(c[1]), float(b[2] * k), float(b[3] * k)
+
+        target = tr.boxes[j]
+        box = to_crop(target)
+        if not (X_SIZE * 0.15 < box[0] < X_SIZE * 0.85 and X_SIZE * 0.15 < box[1] < X_SIZE * 0.85):
+            return self._video()  # the person walked out of the search crop: draw again
+        distractors = []
+        for d in self.vdets[tr.frames[j]]:
+            if np.abs(d - target).max() < 1e-3:
+                continue
+            cb = to_crop(d)
+            if 0 <= cb[0] < X_SIZE and 0 <= cb[1] < X_SIZE:
+                distractors.append(cb)
+        search = _photometric(search, rng)
+        if rng.random() < 0.1:
+            search = _occlude(search, box, rng)
+        return Pair(_photometric(template, rng), search, box, distractors, "video")
 
     def _same(self) -> Pair:
         rng = self.rng

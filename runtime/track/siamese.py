@@ -5,10 +5,15 @@ once at init (127² crop → template features) and the *search* graph per frame
 features → score maps). Tracker logic lives here, its numbers in one parameter object per tracker
 (pytracking style), so tuning never touches the loop.
 
-Confidence and the lost state. The score maps are trained with a logistic loss, so the sigmoid of
-the best cell is a probability-like confidence. Below ``lost_below`` the tracker reports ``lost``,
-keeps the last confident box and stops adapting; it then searches wider — the usual crop plus, each
-frame, ``redetect_tiles`` of a ring of 8 crops around the last position — until a crop scores above
+Confidence and the lost state. A small Siamese net's raw peak is not calibrated across targets (a
+large textured target peaks far higher than a small pedestrian), and it stays fairly high on
+background after the target has gone — the complaint users of these trackers make most. So the
+confidence is *relative*: the frame's peak strength divided by a running reference, the exponential
+average of the peaks of frames tracked with confidence (started from the peak on the init frame).
+A sudden drop — the target left, or something covers it — gives a low confidence even though the raw
+score is still "high". Below ``lost_below`` the tracker reports ``lost``, keeps the last confident
+box and freezes its reference; it then searches wider — the usual crop plus, each frame,
+``redetect_tiles`` of a ring of 8 crops around the last position — until a crop scores above
 ``found_above`` (hysteresis, so one lucky frame on background does not re-acquire).
 """
 from __future__ import annotations
@@ -31,8 +36,10 @@ def _sigmoid(x):
 
 @dataclass
 class LostParams:
-    lost_below: float = 0.25           # confidence under which the target is reported lost
-    found_above: float = 0.45          # confidence needed to re-acquire while lost
+    lost_below: float = 0.5            # confidence (peak / reference) under which the target is lost
+    found_above: float = 0.7           # confidence needed to re-acquire while lost
+    reference_lr: float = 0.1          # running average of confident peaks
+    reference_init: float = 0.55       # the init frame's own peak overstates later ones (~2× on the dev set)
     redetect_tiles: int = 2            # extra ring crops searched per frame while lost
     redetect_ring: float = 0.75        # ring radius, in search-crop sides
 
@@ -62,7 +69,7 @@ class SiamBMParams(SiamFCParams):
 @dataclass
 class SPMParams:
     """SPM-style coarse-to-fine: top-K coarse candidates (3×3 local maxima), re-scored by the fine
-    embedding; the confidence is ``(1 − fine_weight)·coarse + fine_weight·fine`` of the winner."""
+    embedding; the winner's ``(1 − fine_weight)·coarse + fine_weight·fine`` is its peak strength."""
     top_k: int = 5
     fine_weight: float = 0.5
     window_influence: float = 0.25     # motion prior on the coarse score
@@ -107,10 +114,18 @@ def find_artifacts(art_dir, model: str, fmt: str = "onnx", precision: str = "fp3
     """The template and search artifacts of ``model`` in ``art_dir`` (names as ``edgecv export`` writes)."""
     art_dir = Path(art_dir)
     ops = ops or ("standard" if fmt == "onnx" else "portable")
+
+    def path(part, prec):
+        stem = f"{model}-{part}-{ops}-{prec}" if fmt == "onnx" else f"{model}-{part}-{prec}"
+        return art_dir / f"{stem}.{fmt}"
+
     paths = []
     for part in ("template", "search"):
-        stem = f"{model}-{part}-{ops}-{precision}" if fmt == "onnx" else f"{model}-{part}-{precision}"
-        p = art_dir / f"{stem}.{fmt}"
+        p = path(part, precision)
+        if not p.is_file() and part == "template" and precision != "fp32" and path(part, "fp32").is_file():
+            # the template graph runs once per target: a lower precision buys no per-frame speed, so
+            # a bundle whose low-precision template could not be made runs the fp32 one
+            p = path(part, "fp32")
         if not p.is_file():
             raise FileNotFoundError(f"no {part} artifact {p}; export it with "
                                     f"`edgecv export {model} --format {fmt} --precision {precision} --out {art_dir}`")
@@ -156,6 +171,7 @@ class _SiameseBase(Tracker):
         self.z = self.net.template(crop)
         self.lost = False
         self.last_box = box
+        self.ref = self._reference(frame)
 
     def _box(self):
         return clip_box((self.cx - self.w / 2, self.cy - self.h / 2, self.w, self.h), self.frame_shape,
@@ -177,14 +193,15 @@ class _SiameseBase(Tracker):
         best = None
         for c in centres:
             cand = self._search(frame, c, explore=self.lost)
-            if best is None or cand["conf"] > best["conf"]:
+            if best is None or cand["strength"] > best["strength"]:
                 best = cand
-        conf = float(best["conf"])
+        conf = float(np.clip(best["strength"] / self.ref, 0.0, 1.0))
         threshold = lp.found_above if self.lost else lp.lost_below
         if conf < threshold:
             self.lost = True
             return TrackResult(self.last_box, conf, lost=True, rotated=self._rotated())
         self.lost = False
+        self.ref = (1 - lp.reference_lr) * self.ref + lp.reference_lr * float(best["strength"])
         self._accept(best)
         box = self._box()
         self.last_box = box
@@ -192,6 +209,13 @@ class _SiameseBase(Tracker):
 
     def _rotated(self):
         return None
+
+    def _reference(self, frame):
+        """Peak strength of the search on the init frame, centred on the target: the starting value
+        of the running reference that later peaks are measured against."""
+        self.frame_shape = frame.shape
+        peak = float(self._search(frame, (self.cx, self.cy), explore=True)["strength"])
+        return max(self.p.lost.reference_init * peak, 1e-3)
 
     def _search(self, frame, centre, explore):  # pragma: no cover - interface
         raise NotImplementedError
@@ -226,12 +250,13 @@ class SiamFCTracker(_SiameseBase):
             crop, _ = affine_crop(frame, centre[0], centre[1], side, net.x_size, ang, pad=self.pad)
             logits = net.search(crop, self.z)["score"][0, 0]
             peak = float(logits.max())
-            if best is None or _sigmoid(peak) * pen > best["pen_conf"]:
-                best = {"pen_conf": _sigmoid(peak) * pen, "conf": _sigmoid(peak), "logits": logits,
+            ranked = peak + math.log(pen)  # the penalty scales the odds, not a saturated probability
+            if best is None or ranked > best["ranked"]:
+                best = {"ranked": ranked, "peak": peak, "logits": logits,
                         "f": f, "dang": dang, "side": side, "centre": centre, "ang": ang}
+        best["strength"] = max(best["peak"], 0.0)  # a logit; ≤ 0 means "no better than chance"
         n = net.score_size * p.response_up
         r = cv2.resize(best["logits"].astype(np.float32), (n, n), interpolation=cv2.INTER_CUBIC)
-        r = _sigmoid(r)
         r -= r.min()
         r /= r.sum() + 1e-12
         wi = 0.0 if explore else p.window_influence
@@ -308,13 +333,13 @@ class SPMTracker(_SiameseBase):
         scores = (1 - p.fine_weight) * coarse[peaks[:, 0], peaks[:, 1]] + p.fine_weight * fine[peaks[:, 0], peaks[:, 1]]
         k = int(scores.argmax())
         i, j = peaks[k]
-        conf = float(scores[k])
+        strength = float(scores[k])
         lft, top, rgt, bot = out["ltrb"][0, :, i, j]
         c = (net.score_size - 1) / 2
         px = (net.x_size - 1) / 2 + net.stride * (j - c) + (rgt - lft) / 2
         py = (net.x_size - 1) / 2 + net.stride * (i - c) + (bot - top) / 2
         scale = sx / net.x_size
-        return {"conf": conf, "centre": centre, "dx": (px - (net.x_size - 1) / 2) * scale,
+        return {"strength": strength, "centre": centre, "dx": (px - (net.x_size - 1) / 2) * scale,
                 "dy": (py - (net.x_size - 1) / 2) * scale, "w": (lft + rgt) * scale, "h": (top + bot) * scale,
                 "coarse": float(coarse[i, j]), "fine": float(fine[i, j])}
 
