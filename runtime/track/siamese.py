@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .. import load, read_manifest
+from .. import load
 from .base import Tracker, TrackError, TrackResult, clip_box
 from .crop import affine_crop, crop_side, to_nchw
 
@@ -366,8 +366,3 @@ def siamese_tracker(name: str, art_dir="artifacts", fmt: str = "onnx", precision
     net = SiameseNet(t, s, model, backend, threads)
     return cls(net, params) if params is not None else cls(net)
 
-
-def read_tracker_kind(path) -> str | None:
-    """The tracker an artifact belongs to (from its manifest), or None."""
-    m = read_manifest(Path(path)) or {}
-    return (m.get("model_info") or {}).get("tracker")
