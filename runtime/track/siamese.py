@@ -250,7 +250,7 @@ class SiamFCTracker(_SiameseBase):
             crop, _ = affine_crop(frame, centre[0], centre[1], side, net.x_size, ang, pad=self.pad)
             logits = net.search(crop, self.z)["score"][0, 0]
             peak = float(logits.max())
-            ranked = peak + math.log(pen)  # the penalty scales the odds, not a saturated probability
+            ranked = max(peak, 0.0) * pen  # as SiamFC: the penalty scales the response (a logit here)
             if best is None or ranked > best["ranked"]:
                 best = {"ranked": ranked, "peak": peak, "logits": logits,
                         "f": f, "dang": dang, "side": side, "centre": centre, "ang": ang}
