@@ -231,14 +231,19 @@ def _synthetic_frames(n: int, size=(96, 64)) -> list[np.ndarray]:
     return [rng.integers(0, 255, (size[1], size[0], 3), dtype=np.uint8) for _ in range(n)]
 
 
+def _write_img_folder(seq_dir, frames, pattern, first=0):
+    """An OTB ``img/`` folder of ``frames`` named by ``pattern`` (numbered from ``first``)."""
+    (seq_dir / "img").mkdir(parents=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(seq_dir / "img" / pattern.format(i + first)), f)
+
+
 @needs_samples
 def test_sequences_three_layouts(tmp_path):
     frames = _synthetic_frames(5)
     # 1. img/ folder, tab-separated groundtruth (as several OTB sequences have)
     a = tmp_path / "a_img"
-    (a / "img").mkdir(parents=True)
-    for i, f in enumerate(frames):
-        cv2.imwrite(str(a / "img" / f"{i + 1:04d}.png"), f)
+    _write_img_folder(a, frames, "{:04d}.png", first=1)
     _write_gt(a, [(i, 2, 10, 12) for i in range(5)], sep="\t")
     # 2. one video file in the folder, comma-separated with blank trailing lines
     b = tmp_path / "b_video"
@@ -274,9 +279,7 @@ def test_sequences_three_layouts(tmp_path):
 def test_sequence_errors_name_the_file(tmp_path):
     frames = _synthetic_frames(4)
     s = tmp_path / "s"
-    (s / "img").mkdir(parents=True)
-    for i, f in enumerate(frames):
-        cv2.imwrite(str(s / "img" / f"{i:04d}.jpg"), f)
+    _write_img_folder(s, frames, "{:04d}.jpg")
     with pytest.raises(TrackError, match=r"missing groundtruth file .*groundtruth_rect\.txt"):
         load_sequence(s)
     (s / "groundtruth_rect.txt").write_text("1,2,3,4\n1,2,3,4\n1,2,x,4\n1,2,3,4\n")
