@@ -244,9 +244,7 @@ def _crops_from_frames(frames, n=None):
     """Real frames → template/search crop pairs (a box in the middle third, search around it)."""
     import numpy as np
 
-    from ..train.pairs import X_SIZE as XS
-    from ..train.pairs import Z_SIZE as ZS
-    from ..train.pairs import _affine_crop, crop_side
+    from edgecv.runtime.track.crop import affine_crop, crop_side
 
     out = []
     rng = np.random.default_rng(0)
@@ -255,8 +253,9 @@ def _crops_from_frames(frames, n=None):
         w, h = W * rng.uniform(0.1, 0.25), H * rng.uniform(0.1, 0.3)
         cx, cy = W * rng.uniform(0.35, 0.65), H * rng.uniform(0.35, 0.65)
         sz = crop_side(w, h)
-        z, _ = _affine_crop(f, cx, cy, sz, ZS)
-        x, _ = _affine_crop(f, cx + rng.normal(0, 0.1) * sz, cy + rng.normal(0, 0.1) * sz, sz * XS / ZS, XS)
+        z, _ = affine_crop(f, cx, cy, sz, Z_SIZE)
+        x, _ = affine_crop(f, cx + rng.normal(0, 0.1) * sz, cy + rng.normal(0, 0.1) * sz, sz * X_SIZE / Z_SIZE,
+                           X_SIZE)
         out.append((to_input(z), to_input(x)))
     return out
 
