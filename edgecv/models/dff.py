@@ -1,0 +1,271 @@
+"""Deep Feature Flow (DFF) for video segmentation: a heavy feature net on key frames, a light flow
+net + feature warp + light task head on the frames between.
+
+Variants (registry names):
+- ``dff-seg``       — MobileNetV2-0.5 trunk at output stride 8, a 1×1 embedding to 64 channels and a
+                      modulated deformable 3×3 block (DCNv2) on it; the task is person segmentation
+                      (class 0 background, 1 person).
+- ``dff-seg-nodcn`` — the same without the DCNv2 block (the DCN ablation).
+
+Geometry, fixed for every graph so that all exports are static-shape:
+- frames enter as RGB float [0, 1], NCHW, the whole frame resized to 320×256 (W×H);
+- features are (1, 64, 32, 40): stride 8;
+- flow is (1, 2, 32, 40) in *feature pixels*, for each cell of the current frame where to sample the
+  key frame (current → key, channel 0 = x), plus a per-channel scale map (1, 64, 32, 40) as in DFF;
+- logits are (1, 2, 32, 40); the runtime upsamples them to the frame size.
+
+It ships as three graphs (``export_parts``): ``*-feature`` (key frames), ``*-flow`` (key frame +
+current frame → flow, scale) and ``*-head`` (key features, flow, scale → logits; warp + task head).
+A key frame runs ``head`` with zero flow and unit scale, so per-frame inference is the K = 1 case of
+the same graphs.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..ops import FlowWarp
+from .mobilenetv2 import ConvBNAct, DeformBlock, MobileNetV2Features
+from .registry import ExportSpec, TensorSpec, create_model, register_model
+
+FRAME_H, FRAME_W = 256, 320
+STRIDE = 8
+FEAT_H, FEAT_W = FRAME_H // STRIDE, FRAME_W // STRIDE
+CHANNELS = 64
+CLASSES = ("background", "person")
+GEOMETRY = {"frame_size": [FRAME_H, FRAME_W], "feature_stride": STRIDE, "feature_size": [FEAT_H, FEAT_W],
+            "feature_channels": CHANNELS, "classes": list(CLASSES),
+            "input_format": f"RGB float [0,1] NCHW, whole frame resized to {FRAME_W}x{FRAME_H}",
+            "flow_units": "feature pixels, current → key (channel 0 = x)"}
+
+
+class SepConv(nn.Sequential):
+    """Depthwise 3×3 + pointwise 1×1, each with BN + ReLU6 (the Light Flow building block)."""
+
+    def __init__(self, cin, cout, stride=1):
+        super().__init__(ConvBNAct(cin, cin, 3, stride, groups=cin), ConvBNAct(cin, cout, 1))
+
+
+class FeatureNet(nn.Module):
+    """The heavy per-key-frame network: MobileNetV2-0.5 at stride 8, 1×1 embedding, optional DCNv2."""
+
+    def __init__(self, dcn: bool = True, channels: int = CHANNELS):
+        super().__init__()
+        self.trunk = MobileNetV2Features(0.5, output_stride=STRIDE, dcn=False)
+        self.embed = ConvBNAct(self.trunk.out_channels, channels, 1)
+        self.dcn = DeformBlock(channels, dilation=2) if dcn else nn.Identity()
+
+    def forward(self, image):
+        return self.dcn(self.embed(self.trunk(image)))
+
+
+class TaskHead(nn.Module):
+    """Light dense head on (warped) features: depthwise 3×3, 1×1, classifier."""
+
+    def __init__(self, channels: int = CHANNELS, num_classes: int = len(CLASSES)):
+        super().__init__()
+        self.body = SepConv(channels, channels)
+        self.cls = nn.Conv2d(channels, num_classes, 1)
+
+    def forward(self, feat):
+        return self.cls(self.body(feat))
+
+
+class LightFlow(nn.Module):
+    """Encoder–decoder of depthwise-separable convs at half the frame resolution (after Light Flow,
+    Zhu et al. 2018). Coarse-to-fine: flow at 1/64, 1/32 and 1/16 of the half-resolution frame
+    refines the upsampled coarser estimate; the finest is at the feature stride. Returns flow in
+    feature pixels (current → key) and DFF's per-channel scale map."""
+
+    def __init__(self, channels: int = CHANNELS):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.45, 0.45, 0.45]).view(1, 3, 1, 1))
+        self.stem = ConvBNAct(6, 24, 3, 2)                                   # 1/4 of the frame
+        self.enc1 = nn.Sequential(SepConv(24, 48, 2), SepConv(48, 48))       # 1/8  (feature stride)
+        self.enc2 = nn.Sequential(SepConv(48, 96, 2), SepConv(96, 96))       # 1/16
+        self.enc3 = nn.Sequential(SepConv(96, 128, 2), SepConv(128, 128))    # 1/32
+        self.pred3 = nn.Conv2d(128, 2, 3, padding=1)
+        self.dec2 = SepConv(128 + 96 + 2, 96)
+        self.pred2 = nn.Conv2d(96, 2, 3, padding=1)
+        self.dec1 = SepConv(96 + 48 + 2, 64)
+        self.pred1 = nn.Conv2d(64, 2, 3, padding=1)
+        self.scale = nn.Conv2d(64, channels, 1)
+        for conv in (self.pred3, self.pred2, self.pred1, self.scale):
+            nn.init.zeros_(conv.weight)
+            nn.init.zeros_(conv.bias)
+
+    @staticmethod
+    def _up(x, ref):
+        return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
+
+    def forward(self, key, current, all_scales: bool = False):
+        x = torch.cat([current - self.mean, key - self.mean], 1) * 4.0
+        x = F.avg_pool2d(x, 2)                                               # half resolution
+        e1 = self.enc1(self.stem(x))
+        e2 = self.enc2(e1)
+        e3 = self.enc3(e2)
+        # flows are in units of their own level's pixels; ×2 carries them one level finer
+        f3 = self.pred3(e3)
+        d2 = self.dec2(torch.cat([self._up(e3, e2), e2, self._up(f3, e2) * 2], 1))
+        f2 = self._up(f3, e2) * 2 + self.pred2(d2)
+        d1 = self.dec1(torch.cat([self._up(d2, e1), e1, self._up(f2, e1) * 2], 1))
+        f1 = self._up(f2, e1) * 2 + self.pred1(d1)
+        scale = 1.0 + self.scale(d1)
+        if all_scales:
+            return f1, scale, [f1, f2, f3]
+        return f1, scale
+
+
+class WarpHead(nn.Module):
+    """Per-frame path: warp the key frame's features by the flow, apply the scale map, run the head."""
+
+    def __init__(self, head: TaskHead):
+        super().__init__()
+        self.warp = FlowWarp("border")
+        self.head = head
+
+    def forward(self, features, flow, scale):
+        return self.head(self.warp(features, flow) * scale)
+
+
+def frames_to_tensor(frames_bgr) -> torch.Tensor:
+    """BGR uint8 frames (any size) → (N, 3, 256, 320) RGB float in [0, 1], the whole frame resized."""
+    import cv2
+
+    out = [cv2.resize(f, (FRAME_W, FRAME_H), interpolation=cv2.INTER_AREA)[:, :, ::-1] for f in frames_bgr]
+    arr = np.stack(out).astype(np.float32).transpose(0, 3, 1, 2) / 255.0
+    return torch.from_numpy(np.ascontiguousarray(arr))
+
+
+def known_motion_pairs(frames, seed: int = 0, max_shift: float = 12.0):
+    """Real frames → (key, current, flow) where current is key under a known small similarity, so the
+    flow at the feature grid is exact (used to check and calibrate exported graphs on real images)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    g = (np.arange(FEAT_W) + 0.5) * STRIDE - 0.5
+    h = (np.arange(FEAT_H) + 0.5) * STRIDE - 0.5
+    gx, gy = np.meshgrid(g, h)
+    out = []
+    for frame in frames:
+        key = cv2.resize(frame, (FRAME_W, FRAME_H), interpolation=cv2.INTER_AREA)
+        a = cv2.getRotationMatrix2D((FRAME_W / 2, FRAME_H / 2), rng.uniform(-4, 4), rng.uniform(0.96, 1.04))
+        a[:, 2] += rng.uniform(-max_shift, max_shift, size=2)  # key → current
+        cur = cv2.warpAffine(key, a, (FRAME_W, FRAME_H), borderMode=cv2.BORDER_REFLECT)
+        inv = cv2.invertAffineTransform(a)  # current → key
+        kx = inv[0, 0] * gx + inv[0, 1] * gy + inv[0, 2]
+        ky = inv[1, 0] * gx + inv[1, 1] * gy + inv[1, 2]
+        flow = np.stack([kx - gx, ky - gy]).astype(np.float32) / STRIDE
+        out.append((key, cur, flow))
+    return out
+
+
+class DFFSeg(nn.Module):
+    """Feature net + light flow + warp/head; ``forward`` is the training path (key, current)."""
+
+    def __init__(self, dcn: bool = True):
+        super().__init__()
+        self.dcn = dcn
+        self.feature = FeatureNet(dcn)
+        self.flow = LightFlow()
+        self.head = TaskHead()
+        self.warp_head = WarpHead(self.head)
+
+    def per_frame(self, image):
+        return self.head(self.feature(image))
+
+    def forward(self, key, current):
+        """Logits of ``current`` from ``key``'s features carried by the predicted flow (DFF)."""
+        flow, scale = self.flow(key, current)
+        return self.warp_head(self.feature(key), flow, scale)
+
+    def init_from_classifier(self, source: str = "mnv2-dcn"):
+        """Start the trunk from the shipped scene classifier (same layers; here dilated to stride 8)."""
+        src = create_model(source, pretrained=True).features.state_dict()
+        own = self.feature.trunk.state_dict()
+        own.update({k: v for k, v in src.items() if k in own and own[k].shape == v.shape})
+        self.feature.trunk.load_state_dict(own)
+
+    def export_parts(self):
+        return {"feature": FeaturePart(self), "flow": FlowPart(self), "head": HeadPart(self)}
+
+
+def _spec_extra(model, part):
+    return dict(GEOMETRY, pipeline="dff", part=part, dcn=model.dcn)
+
+
+class FeaturePart(nn.Module):
+    def __init__(self, model: DFFSeg):
+        super().__init__()
+        self.net = model.feature
+        self.model_name = f"{model.model_name}-feature"
+        self.export_spec = ExportSpec(
+            inputs=[TensorSpec("image", (1, 3, FRAME_H, FRAME_W))], outputs=["features"],
+            int8_metric="cosine", int8_threshold=0.95,
+            description=f"{model.model_name} feature net (key frames)", extra=_spec_extra(model, "feature"))
+
+    def forward(self, image):
+        return self.net(image)
+
+    @torch.no_grad()
+    def sample_inputs(self, frames):
+        return [{"image": frames_to_tensor([f])} for f in frames]
+
+
+class FlowPart(nn.Module):
+    def __init__(self, model: DFFSeg):
+        super().__init__()
+        self.net = model.flow
+        self.model_name = f"{model.model_name}-flow"
+        self.export_spec = ExportSpec(
+            inputs=[TensorSpec("key", (1, 3, FRAME_H, FRAME_W)), TensorSpec("current", (1, 3, FRAME_H, FRAME_W))],
+            outputs=["flow", "scale"], int8_metric="cosine", int8_threshold=0.95,
+            description=f"{model.model_name} light flow net (key frame + current frame)",
+            extra=_spec_extra(model, "flow"), int8_float_outputs=True)
+
+    def forward(self, key, current):
+        return self.net(key, current)
+
+    @torch.no_grad()
+    def sample_inputs(self, frames):
+        return [{"key": frames_to_tensor([k]), "current": frames_to_tensor([c])}
+                for k, c, _ in known_motion_pairs(frames)]
+
+
+class HeadPart(nn.Module):
+    def __init__(self, model: DFFSeg):
+        super().__init__()
+        self._src = (model.feature, model.flow)  # a tuple: used for sample inputs, not part of the graph
+        self.net = model.warp_head
+        self.model_name = f"{model.model_name}-head"
+        self.export_spec = ExportSpec(
+            inputs=[TensorSpec("features", (1, CHANNELS, FEAT_H, FEAT_W)), TensorSpec("flow", (1, 2, FEAT_H, FEAT_W)),
+                    TensorSpec("scale", (1, CHANNELS, FEAT_H, FEAT_W))],
+            outputs=["logits"], int8_metric="cosine", int8_threshold=0.95,
+            description=f"{model.model_name} flow warp + task head (every frame)",
+            extra=_spec_extra(model, "head"), int8_float_outputs=True)
+
+    def forward(self, features, flow, scale):
+        return self.net(features, flow, scale)
+
+    @torch.no_grad()
+    def sample_inputs(self, frames):
+        feeds = []
+        for k, c, _ in known_motion_pairs(frames):
+            kt, ct = frames_to_tensor([k]), frames_to_tensor([c])
+            feature, flownet = self._src
+            flow, scale = flownet(kt, ct)
+            feeds.append({"features": feature(kt), "flow": flow, "scale": scale})
+        return feeds
+
+
+@register_model("dff-seg")
+def dff_seg(**kw):
+    return DFFSeg(dcn=True, **kw)
+
+
+@register_model("dff-seg-nodcn")
+def dff_seg_nodcn(**kw):
+    return DFFSeg(dcn=False, **kw)
