@@ -11,10 +11,13 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
     if model in ("siamfc", "sasiam", "spm", "spm-lite"):
         from .siamese import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
+    if model in ("dff-seg", "dff-seg-nodcn"):
+        from .dff import train
+        return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
     if model == "warp-head":
         raise EdgeCVError("warp-head has no recipe of its own: its weights are mnv2-dcn's trained head "
                           "(`edgecv train mnv2-dcn`)")
     from edgecv.models import list_models
     raise EdgeCVError(f"no training recipe for {model!r}; trainable models: mnv2, mnv2-dcn, siamfc, "
-                      "sasiam (after siamfc), spm, spm-lite "
+                      "sasiam (after siamfc), spm, spm-lite, dff-seg, dff-seg-nodcn "
                       f"(registered: {', '.join(list_models())})")

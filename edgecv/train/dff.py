@@ -1,0 +1,216 @@
+"""Recipe: Deep Feature Flow for person segmentation (``dff-seg``, ``dff-seg-nodcn``), in three stages.
+
+All on composite clips of real people over real backgrounds (:mod:`edgecv.train.clips`), whose labels
+and flow are exact; training crops are 128×160 windows at the 256×320 frame scale (the nets are fully
+convolutional and export at 256×320).
+
+1. ``flow``: the light flow net alone, multi-scale end-point error against the exact flow at the
+   feature grid (FlyingChairs-style pretraining).
+2. ``frame``: feature net + task head per frame (the trunk starts from the shipped ``mnv2-dcn``
+   classifier), cross-entropy with the person class up-weighted.
+3. ``dff``: end to end as DFF trains: key and current frame up to ``max_gap`` apart, the key's features
+   warped by the predicted flow, loss on the current frame's labels; a quarter of the pairs have
+   gap 0 so per-frame inference (K = 1) stays as good as it was.
+"""
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..models import create_model
+from ..models.dff import STRIDE
+from ..models.registry import save_weights
+from .clips import ClipSampler, flow_to_feature_grid
+
+CROP = (128, 160)
+CLASS_WEIGHT = (1.0, 3.0)
+
+
+def _to_tensor(frames: np.ndarray) -> torch.Tensor:
+    """(N, H, W, 3) BGR uint8 → (N, 3, H, W) RGB float in [0, 1]."""
+    return torch.from_numpy(np.ascontiguousarray(frames[..., ::-1].transpose(0, 3, 1, 2))).float() / 255.0
+
+
+class ClipBank:
+    """A pool of pre-rendered clips, refreshed a few at a time (rendering is the slow part)."""
+
+    def __init__(self, sampler: ClipSampler, size, length: int, n: int, rng):
+        self.sampler, self.size, self.length, self.rng = sampler, size, length, rng
+        self.clips = [sampler.sample(size, length) for _ in range(n)]
+
+    def refresh(self, k: int = 2):
+        for _ in range(k):
+            self.clips[int(self.rng.integers(len(self.clips)))] = self.sampler.sample(self.size, self.length)
+
+    def pairs(self, n: int, max_gap: int, zero_frac: float = 0.0):
+        """n (key, current, labels of current, exact flow current → key at the feature grid)."""
+        keys, curs, labs, flows = [], [], [], []
+        for _ in range(n):
+            c = self.clips[int(self.rng.integers(len(self.clips)))]
+            gap = 0 if self.rng.random() < zero_frac else int(self.rng.integers(1, max_gap + 1))
+            k = int(self.rng.integers(0, self.length - gap))
+            t = k + gap
+            if self.rng.random() < 0.5:  # backward in time as well
+                k, t = t, k
+            keys.append(c.frames[k])
+            curs.append(c.frames[t])
+            labs.append(c.labels[t])
+            flows.append(flow_to_feature_grid(c.flow(t, k), STRIDE))
+        return (_to_tensor(np.stack(keys)), _to_tensor(np.stack(curs)), torch.from_numpy(np.stack(labs)).long(),
+                torch.from_numpy(np.stack(flows)))
+
+
+def epe(pred: torch.Tensor, gt: torch.Tensor) -> torch.Tensor:
+    return torch.linalg.vector_norm(pred - gt, dim=1).mean()
+
+
+def multiscale_flow_loss(flows, gt):
+    """EPE at the feature grid, 1/2 and 1/4 of it (ground truth averaged down, in that level's pixels)."""
+    loss = 0.0
+    for i, (f, w) in enumerate(zip(flows, (1.0, 0.5, 0.25))):
+        g = F.adaptive_avg_pool2d(gt, f.shape[-2:]) / (2 ** i) if i else gt
+        loss = loss + w * epe(f, g)
+    return loss
+
+
+def seg_loss(logits, labels):
+    up = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
+    return F.cross_entropy(up, labels, weight=torch.tensor(CLASS_WEIGHT))
+
+
+class Confusion:
+    def __init__(self, n: int = 2):
+        self.m = np.zeros((n, n), np.int64)
+
+    def add(self, pred: np.ndarray, label: np.ndarray):
+        n = len(self.m)
+        self.m += np.bincount(label.ravel().astype(np.int64) * n + pred.ravel(), minlength=n * n).reshape(n, n)
+
+    def iou(self) -> np.ndarray:
+        tp = np.diag(self.m)
+        return tp / np.maximum(self.m.sum(0) + self.m.sum(1) - tp, 1)
+
+    def miou(self) -> float:
+        return float(self.iou().mean())
+
+
+def heldout_clips(n: int = 12, length: int = 12, size=(256, 320), seed: int = 7):
+    """The held-out evaluation clips (people, backgrounds and patches from the held-out split only)."""
+    sampler = ClipSampler("heldout", seed=seed)
+    return [sampler.sample(size, length) for _ in range(n)]
+
+
+@torch.no_grad()
+def evaluate(model, clips, intervals=(1, 2, 5, 10)) -> dict:
+    """Person-segmentation mIoU of per-frame inference and of DFF at fixed key intervals, and flow EPE
+    at the feature grid, on full-size held-out clips (PyTorch; the runtime has its own evaluation)."""
+    from ..models.dff import frames_to_tensor
+
+    model.eval()
+    res = {}
+    epes = []
+    for k_int in intervals:
+        conf = Confusion()
+        for c in clips:
+            frames = frames_to_tensor(c.frames)
+            feats = None
+            for t in range(len(frames)):
+                if t % k_int == 0:
+                    key_t, feats = t, model.feature(frames[t:t + 1])
+                    logits = model.head(feats)
+                else:
+                    flow, scale = model.flow(frames[key_t:key_t + 1], frames[t:t + 1])
+                    logits = model.warp_head(feats, flow, scale)
+                    if k_int == max(intervals):
+                        gt = torch.from_numpy(flow_to_feature_grid(c.flow(t, key_t), STRIDE))[None]
+                        epes.append(float(epe(flow, gt)))
+                up = F.interpolate(logits, size=c.labels.shape[1:], mode="bilinear", align_corners=False)
+                conf.add(up.argmax(1)[0].numpy(), c.labels[t])
+        res[f"miou_k{k_int}"] = round(conf.miou(), 4)
+        res[f"person_iou_k{k_int}"] = round(float(conf.iou()[1]), 4)
+    res["flow_epe_feature_px"] = round(float(np.mean(epes)), 4) if epes else None
+    return res
+
+
+def train(name: str = "dff-seg", steps: int = 1800, seed: int = 0, out_dir=None, save: bool = True,
+          progress: bool = True, minutes: float | None = None, stage_steps=None, eval_clips: int = 12):
+    """Train ``name`` through the three stages; ``steps`` is split 40/30/30 unless ``stage_steps`` is
+    given as (flow, frame, dff). Returns (model, info)."""
+    from tqdm import tqdm
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    t0 = time.time()
+    model = create_model(name, pretrained=False)
+    model.init_from_classifier()
+    n_flow, n_frame, n_dff = stage_steps or (int(steps * 0.4), int(steps * 0.3), steps - int(steps * 0.4)
+                                             - int(steps * 0.3))
+    sampler = ClipSampler("train", seed=seed, person_height=(20, 90))
+    bank = ClipBank(sampler, CROP, 10, 240, rng)
+    info = {"model": name, "task": "person segmentation (0 background, 1 person) on composite clips of real "
+            "people over real backgrounds", "seed": seed, "crop": list(CROP), "class_weight": list(CLASS_WEIGHT),
+            "stages": {}}
+    budget = None if minutes is None else minutes * 60
+
+    def run_stage(stage, n, params, lr, step_fn):
+        if n <= 0:
+            return
+        opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+        bar = tqdm(total=n, desc=f"{name} {stage}", disable=not progress, unit="step")
+        ema, ts = None, time.time()
+        done = 0
+        for step in range(n):
+            for g in opt.param_groups:
+                g["lr"] = lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + np.cos(np.pi * step / n))
+            model.train()
+            loss = step_fn()
+            opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 5.0)
+            opt.step()
+            bank.refresh(1)
+            ema = loss.item() if ema is None else 0.95 * ema + 0.05 * loss.item()
+            bar.update(1)
+            bar.set_postfix(loss=f"{ema:.3f}")
+            done = step + 1
+            if budget is not None and time.time() - t0 > budget:
+                break
+        bar.close()
+        info["stages"][stage] = {"steps": done, "lr": lr, "final_loss_ema": round(ema, 4),
+                                 "seconds": round(time.time() - ts, 1)}
+
+    def flow_step():
+        k, c, _, gt = bank.pairs(16, 8, zero_frac=0.05)
+        _, _, flows = model.flow(k, c, all_scales=True)
+        return multiscale_flow_loss(flows, gt)
+
+    def frame_step():
+        _, c, lab, _ = bank.pairs(16, 1)
+        return seg_loss(model.per_frame(c), lab)
+
+    def dff_step():
+        k, c, lab, gt = bank.pairs(8, 9, zero_frac=0.25)
+        flow, scale, flows = model.flow(k, c, all_scales=True)
+        logits = model.warp_head(model.feature(k), flow, scale)
+        # keep the flow anchored to true motion while the task loss shapes it (DFF trains it end to end)
+        return seg_loss(logits, lab) + 0.05 * multiscale_flow_loss(flows, gt)
+
+    run_stage("flow", n_flow, list(model.flow.parameters()), 2e-3, flow_step)
+    run_stage("frame", n_frame, list(model.feature.parameters()) + list(model.head.parameters()), 1e-3,
+              frame_step)
+    run_stage("dff", n_dff, list(model.parameters()), 3e-4, dff_step)
+    model.eval()
+    if progress:
+        print("evaluating on held-out clips ...", flush=True)
+    info["heldout"] = evaluate(model, heldout_clips(eval_clips))
+    info["heldout_clips"] = f"{eval_clips} clips × 12 frames at 256×320, held-out people/backgrounds, seed 7"
+    info["seconds"] = round(time.time() - t0, 1)
+    info["recipe"] = f"edgecv train {name} --steps {steps} --seed {seed}"
+    if progress:
+        print(f"{name}: {info['heldout']}")
+    if save:
+        save_weights(model, name, info, out_dir)
+    return model, info
