@@ -208,6 +208,110 @@ def track_cmd(video, init_box, tracker, backend, precision, art_dir, threads, ou
                + (f"; boxes → {boxes_path}" if boxes_path else "") + (f"; video → {out_video}" if out_video else ""))
 
 
+def _parse_part_precision(values) -> dict:
+    out = {}
+    for v in values:
+        part, sep, prec = v.partition("=")
+        if not sep or not part.strip() or not prec.strip():
+            raise click.BadParameter(f"expected PART=PRECISION (e.g. flow=fp32), got {v!r}",
+                                     param_hint="--part-precision")
+        out[part.strip()] = prec.strip()
+    return out
+
+
+def ensure_dff_artifacts(model, art_dir, backend, precision, ops=None, part_precision=None, echo=click.echo):
+    """Export the feature/flow/head graphs ``edgecv propagate`` needs when they are missing (needs torch);
+    without torch, say which ``edgecv export`` command makes them."""
+    import importlib.util
+
+    from edgecv.runtime.propagate import artifacts as arts
+
+    arts.runtime_backend(backend)  # unknown backend: a clear error before anything else
+    fmt = arts.BACKEND_FORMAT[backend]
+    ops = (ops or "standard") if fmt == "onnx" else None
+    precs = arts.part_precisions(precision, part_precision)
+    missing = [p for p in arts.PARTS if not arts.artifact_path(art_dir, model, p, fmt, precs[p], ops).is_file()]
+    todo = sorted({precs[p] for p in missing})
+
+    def how(prec):
+        return f"edgecv export {model} --format {fmt} --precision {prec}" + (f" --ops {ops}" if ops else "") \
+            + f" --out {art_dir}"
+
+    if todo and importlib.util.find_spec("torch") is None:
+        from edgecv.runtime.propagate import PropagateError
+
+        names = ", ".join(arts.artifact_path(art_dir, model, p, fmt, precs[p], ops).name for p in missing)
+        raise PropagateError(f"{names} not in {art_dir}, and exporting them needs torch, which is not installed: "
+                             f"run {' and '.join(f'`{how(p)}`' for p in todo)} where edgecv[export] is installed, "
+                             f"and copy the files into {art_dir}")
+    for prec in todo:
+        echo(f"[propagate] {model} {fmt} {prec} artifacts not in {art_dir}: exporting them now ({how(prec)})")
+        from edgecv.export import ExportError, check_combination, export
+
+        check_combination(fmt, prec, ops)
+        try:
+            export(model, fmt, prec, ops, out_dir=art_dir, progress=echo)
+        except ExportError as e:
+            if prec == "fp32":
+                raise
+            raise ExportError(f"{e}. A part that does not hold in {prec} can run at another precision, e.g. "
+                              f"--part-precision flow=fp32") from None
+
+
+@main.command("propagate")
+@click.argument("video", type=click.Path())
+@click.option("--key-interval", required=True,
+              help="K: a key frame every K frames (1 = per-frame inference), or 'auto': a new key frame when the "
+                   "flow cannot explain the frame, the motion is large, or 20 frames have passed.")
+@click.option("--model", default="dff-seg", show_default=True, type=click.Choice(["dff-seg", "dff-seg-nodcn"]))
+@click.option("--backend", default="ort", show_default=True, type=click.Choice(["ort", "ort-cuda", "ort-trt",
+                                                                                "litert", "tflite"]))
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]))
+@click.option("--part-precision", "part_precision", multiple=True, metavar="PART=PRECISION",
+              help="Another precision for one part (feature, flow, head), e.g. --precision int8 --part-precision "
+                   "flow=fp32. Repeatable.")
+@click.option("--ops", type=click.Choice(["standard", "portable"]), default=None,
+              help="ONNX custom-op lowering of the artifacts (default: standard; TFLite is always portable).")
+@click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True,
+              help="Where the exported graphs are (missing ones are exported when torch is installed).")
+@click.option("--threads", type=int, default=None, help="Inference threads (default: the backend's).")
+@click.option("--out", "out_video", type=click.Path(dir_okay=False), default=None,
+              help="Overlay MP4 to write: classes tinted, key frames tagged KEY.")
+@click.option("--masks", type=click.Path(file_okay=False), default=None,
+              help="Folder to write one PNG per frame (000000.png, ...): class index per pixel, 0 = background.")
+@click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None,
+              help="JSON to write: per-frame key/reason/signals/ms and the totals.")
+@click.option("--max-frames", type=int, default=None)
+@_errors
+def propagate_cmd(video, key_interval, model, backend, precision, part_precision, ops, art_dir, threads, out_video,
+                  masks, stats_path, max_frames):
+    """Segment VIDEO (a video file or a folder of images) with key-frame feature propagation (Deep Feature
+    Flow): the feature net on key frames, a light flow net + feature warp on the frames between."""
+    from edgecv.runtime.propagate import PropagateError, make_policy, propagate_video
+
+    if not Path(video).exists():
+        raise PropagateError(f"video {video} does not exist")
+    make_policy(key_interval)  # a bad value fails before any export or model load
+    parts = _parse_part_precision(part_precision)
+    ensure_dff_artifacts(model, art_dir, backend, precision, ops, parts)
+    res = propagate_video(video, out_video, masks, key_interval, model, backend, precision, ops, art_dir, threads,
+                          progress=True, stats=stats_path, part_precision=parts, max_frames=max_frames,
+                          warn=lambda m: click.echo(f"warning: {m}", err=True))
+    skipped = f", {len(res['skipped'])} unreadable frames skipped" if res["skipped"] else ""
+    click.echo(f"{model} ({res['policy']['name']}): {res['frames']} frames, {res['key_frames']} key frames{skipped}; "
+               f"{res['fps']:.1f} fps, {res['median_ms']:.1f} ms/frame median "
+               f"(key frame {_median_ms(res, True):.1f} ms, propagated {_median_ms(res, False):.1f} ms)"
+               + (f"; video → {out_video}" if out_video else "") + (f"; masks → {masks}" if masks else "")
+               + (f"; stats → {stats_path}" if stats_path else ""))
+
+
+def _median_ms(res, key: bool) -> float:
+    import numpy as np
+
+    ms = [f["ms"]["total"] for f in res["per_frame"] if f["key"] == key]
+    return float(np.median(ms)) if ms else float("nan")
+
+
 @main.group("eval")
 def eval_group():
     """Evaluate models and trackers on real data."""
@@ -244,6 +348,64 @@ def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, threads, ou
                 factories[label] = functools.partial(make_tracker, name, art_dir, backend, precision, threads)
     evaluate(factories, dataset, out_dir, progress=True)
     click.echo(f"results → {Path(out_dir) / 'results.json'}, plots → {out_dir}/success.png, precision.png")
+
+
+def default_propagation_dataset() -> Path:
+    """The held-out labelled clips for ``eval propagate``: built once from the held-out split (composite
+    clips of real people over real backgrounds, exact masks), cached beside the sample media."""
+    from edgecv import data
+
+    root = data.data_root() / "dff-heldout"
+    if not (root / "source.json").exists():
+        from edgecv.train.clips import write_clip_dataset  # numpy + OpenCV only
+
+        click.echo(f"[eval] building the held-out labelled clips in {root} ...", err=True)
+        write_clip_dataset(root)
+    return root
+
+
+@eval_group.command("propagate")
+@click.option("--dataset", type=click.Path(), default=None,
+              help="Folder of labelled clips NAME/img/*.png + NAME/masks/*.png (default: the held-out composite "
+                   "clips, built on first use).")
+@click.option("--model", default="dff-seg", show_default=True, type=click.Choice(["dff-seg", "dff-seg-nodcn"]))
+@click.option("--policies", default="1,2,5,10,auto", show_default=True, help="Key intervals K and/or 'auto'.")
+@click.option("--backends", default="ort", show_default=True, help="Comma list: ort, litert, ...")
+@click.option("--precisions", default="fp32", show_default=True, help="Comma list: fp32, fp16, int8.")
+@click.option("--part-precision", "part_precision", multiple=True, metavar="PART=PRECISION",
+              help="Override one part's precision in every bundle (e.g. flow=fp32).")
+@click.option("--real-video", type=click.Path(), default=None,
+              help="Also score an unlabelled real video against per-frame inference (e.g. vtest.avi).")
+@click.option("--real-frames", type=int, default=120, show_default=True,
+              help="Frames of --real-video to use (from its last 30%, the held-out part).")
+@click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-propagate", show_default=True)
+@_errors
+def eval_propagate_cmd(dataset, model, policies, backends, precisions, part_precision, real_video, real_frames,
+                       art_dir, threads, out_dir):
+    """Speed/accuracy over key-frame policies (mIoU, ms/frame, speedup over per-frame, in one run); plot + JSON."""
+    from edgecv.runtime.propagate import Propagator
+    from edgecv.runtime.propagate import evaluate as ev
+
+    dataset = Path(dataset) if dataset else default_propagation_dataset()
+    pp = _parse_part_precision(part_precision)
+    bundles = {}
+    for backend in _csv(backends):
+        for precision in _csv(precisions):
+            ensure_dff_artifacts(model, art_dir, backend, precision, None, pp)
+            bundles[f"{backend}/{precision}"] = Propagator.from_dir(art_dir, model, backend, precision, None, 1,
+                                                                    threads, pp)
+    frames = None
+    if real_video:
+        from edgecv import data
+
+        allf = data.read_frames(real_video)
+        frames = allf[int(round(len(allf) * (1 - data.HELDOUT_FRACTION))):][:real_frames]
+    res = ev.evaluate(bundles, dataset, _csv(policies), out_dir, frames)
+    res["model"], res["threads"] = model, threads
+    click.echo(ev.table(res))
+    click.echo(f"results → {Path(out_dir) / 'results.json'}, plot → {Path(out_dir) / 'speed_accuracy.png'}")
 
 
 @main.command("demo")

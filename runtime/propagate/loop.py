@@ -1,0 +1,434 @@
+"""The torch-free Deep Feature Flow loop: key frames through the feature net, the frames between through the
+light flow net and a feature warp, every frame through the task head.
+
+Per frame (the contract is ``edgecv/models/dff.py``'s docstring; the numbers come from the manifests):
+
+1. the whole BGR frame is resized to the graphs' frame size with ``INTER_AREA``, turned RGB, /255, NCHW;
+2. the key-frame policy decides (:mod:`.policy`): on a key frame the feature graph runs and the head runs
+   on its features with zero flow and unit scale — so K = 1 is exactly per-frame inference; otherwise the
+   flow graph runs on (key frame, current frame), the policy may still ask for a key frame given the
+   signals, and else the head warps the key's features by that flow;
+3. the logits (C, h, w) are resized to the frame's own size with ``cv2.resize`` (bilinear, per channel)
+   and the argmax is the mask: uint8 class index per pixel, 0 = background.
+
+:func:`propagate_video` runs a video through it and writes an overlay MP4, one mask PNG per frame and a
+stats JSON, each to a temporary name beside its target and renamed into place at the end, so that an
+error or an interrupt leaves nothing half-written under the final names.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import load
+from ..errors import ArtifactError
+from ..track.video import Progress
+from .artifacts import BACKEND_FORMAT, DFFArtifacts, check_artifacts, find_artifacts, runtime_backend
+from .base import PropagateError, PropagateWarning, as_bgr
+from .policy import PHOTOMETRIC_TAU, Signals, flow_signals, grey_grid, make_policy
+from .source import open_source
+
+__all__ = ["FrameResult", "Propagator", "propagate_video", "draw_overlay", "logits_to_mask"]
+
+PALETTE = [(0, 0, 0), (255, 0, 200), (0, 200, 255), (0, 220, 0), (255, 160, 0), (0, 80, 255)]  # BGR per class
+KEY_COLOR, WHITE, BLACK = (0, 140, 255), (255, 255, 255), (0, 0, 0)
+MASK_NAME = re.compile(r"^\d{6,}\.png$")
+PARTS_MS = ("pre", "feature", "flow", "head", "post")
+
+
+@dataclass
+class FrameResult:
+    """One frame's answer.
+
+    ``mask``: H×W uint8 class index at the frame's own size. ``is_key``: the feature net ran on this frame;
+    ``reason`` says why (``first``, ``interval``, ``max-interval``, ``unreliable``, ``motion``, or a reason
+    the caller forced, e.g. ``after-skip``), empty on propagated frames. ``signals``: the flow's photometric
+    and magnitude signals, whenever the flow net ran (None on key frames it was skipped for).
+    ``since_key``: frames since the key frame (0 on a key frame). ``ms``: milliseconds per step — ``pre``
+    (resize), ``feature``, ``flow``, ``head``, ``post`` (upsampling + argmax), 0 for steps not run — and
+    ``total``. ``logits``: the head's (1, C, h, w) output at the feature grid.
+    """
+    index: int
+    mask: np.ndarray
+    is_key: bool
+    reason: str
+    signals: Signals | None
+    since_key: int
+    ms: dict
+    logits: np.ndarray = field(repr=False, default=None)
+
+    def record(self) -> dict:
+        """The JSON-able part: everything but the mask and logits."""
+        return {"index": self.index, "key": self.is_key, "reason": self.reason, "since_key": self.since_key,
+                "signals": self.signals.as_dict() if self.signals is not None else None,
+                "ms": {k: round(v, 3) for k, v in self.ms.items()}}
+
+
+def logits_to_mask(logits: np.ndarray, size_hw) -> np.ndarray:
+    """(1, C, h, w) or (C, h, w) logits → (H, W) uint8 class index: each channel resized bilinearly with
+    ``cv2.resize`` (half-pixel centres: the grid covers the whole frame), then the argmax."""
+    import cv2
+
+    lg = np.asarray(logits, np.float32)
+    lg = lg.reshape(lg.shape[-3:])
+    H, W = int(size_hw[0]), int(size_hw[1])
+    if lg.shape[0] == 2:  # bilinear resizing is linear: argmax of two channels = sign of their difference
+        diff = cv2.resize(np.ascontiguousarray(lg[1] - lg[0]), (W, H), interpolation=cv2.INTER_LINEAR)
+        return (diff > 0).astype(np.uint8)
+    if lg.shape[0] <= 4:  # cv2.resize takes up to 4 channels at once for every interpolation
+        up = cv2.resize(np.ascontiguousarray(lg.transpose(1, 2, 0)), (W, H), interpolation=cv2.INTER_LINEAR)
+        up = up.reshape(H, W, lg.shape[0])
+    else:
+        up = np.stack([cv2.resize(c, (W, H), interpolation=cv2.INTER_LINEAR) for c in lg], axis=-1)
+    return up.argmax(-1).astype(np.uint8)
+
+
+class Propagator:
+    """The three sessions of one DFF model and the state between frames: the key frame's input, grey grid
+    and features. ``step(frame)`` per frame, in order; ``reset()`` starts over (the next frame is a key).
+
+    ``artifacts``: a :class:`DFFArtifacts` (from :func:`find_artifacts`), or the three paths (a dict
+    part → path, or a sequence in the order feature, flow, head). ``policy``: K, ``"auto"`` or a policy
+    object (:mod:`.policy`). ``spin``: let onnxruntime's idle threads spin; off by default, since three
+    sessions take turns on the same cores.
+    """
+
+    def __init__(self, artifacts, policy=10, backend: str = "ort", threads: int | None = None, spin: bool = False):
+        self.artifacts = artifacts if isinstance(artifacts, DFFArtifacts) else check_artifacts(artifacts)
+        self.policy = make_policy(policy)
+        rt = runtime_backend(backend) if backend != "auto" else "auto"
+        a = self.artifacts
+        self.feature_sess = load(a.feature, rt, threads, spin=spin)
+        self.flow_sess = load(a.flow, rt, threads, spin=spin)
+        self.head_sess = load(a.head, rt, threads, spin=spin)
+        self.frame_hw = a.frame_size
+        self.grid_hw = a.feature_size
+        self.channels = int(a.geometry["feature_channels"])
+        self.classes = a.classes or [f"class{i}" for i in range(2)]
+        self._check_shapes()
+        self._zero_flow = np.zeros((1, 2, *self.grid_hw), np.float32)
+        self._unit_scale = np.ones((1, self.channels, *self.grid_hw), np.float32)
+        self.reset()
+
+    @classmethod
+    def from_dir(cls, art_dir="artifacts", model: str = "dff-seg", backend: str = "ort", precision: str = "fp32",
+                 ops: str | None = None, policy=10, threads: int | None = None, part_precision: dict | None = None,
+                 spin: bool = False) -> Propagator:
+        """Find the bundle in ``art_dir`` by the names ``edgecv export`` writes, then build the loop."""
+        fmt = BACKEND_FORMAT.get(backend)
+        if fmt is None:
+            runtime_backend(backend)  # raises with the list of backends
+        arts = find_artifacts(art_dir, model, fmt, precision, ops, part_precision)
+        return cls(arts, policy, backend, threads, spin)
+
+    def _check_shapes(self) -> None:
+        H, W = self.frame_hw
+        h, w = self.grid_hw
+        C = self.channels
+        want = {
+            (self.feature_sess, "in"): {"image": (1, 3, H, W)},
+            (self.feature_sess, "out"): {"features": (1, C, h, w)},
+            (self.flow_sess, "in"): {"key": (1, 3, H, W), "current": (1, 3, H, W)},
+            (self.flow_sess, "out"): {"flow": (1, 2, h, w), "scale": (1, C, h, w)},
+            (self.head_sess, "in"): {"features": (1, C, h, w), "flow": (1, 2, h, w), "scale": (1, C, h, w)},
+        }
+        for (sess, side), tensors in want.items():
+            have = {t.name: tuple(t.shape) for t in (sess.inputs if side == "in" else sess.outputs)}
+            for name, shape in tensors.items():
+                if name not in have:
+                    raise ArtifactError(f"{sess.path}: has no {'input' if side == 'in' else 'output'} {name!r} "
+                                        f"(it has {sorted(have)})")
+                if have[name] != shape:
+                    raise ArtifactError(f"{sess.path}: {name!r} is {have[name]}, but its manifest's geometry "
+                                        f"says {shape}")
+        out = {t.name: tuple(t.shape) for t in self.head_sess.outputs}
+        if "logits" not in out:
+            raise ArtifactError(f"{self.head_sess.path}: has no output 'logits' (it has {sorted(out)})")
+        if out["logits"][-2:] != (h, w):
+            raise ArtifactError(f"{self.head_sess.path}: 'logits' is {out['logits']}, not on the {h}×{w} grid")
+
+    @property
+    def tau(self) -> float:
+        """The photometric threshold of the signals: the policy's own, else the default τ."""
+        return float(getattr(getattr(self.policy, "params", None), "tau", PHOTOMETRIC_TAU))
+
+    def reset(self) -> None:
+        self.key_input = self.key_grey = self.key_features = None
+        self.since_key = 0
+        self.frame_index = -1
+        if hasattr(self.policy, "reset"):
+            self.policy.reset()
+
+    def preprocess(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """BGR frame → (graph input (1, 3, H, W) RGB float [0, 1], grey grid (h, w) float [0, 1])."""
+        import cv2
+
+        H, W = self.frame_hw
+        small = cv2.resize(frame, (W, H), interpolation=cv2.INTER_AREA)
+        x = np.ascontiguousarray(small[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+        return x, grey_grid(small, self.grid_hw)
+
+    def step(self, frame: np.ndarray, force_key: bool | str = False) -> FrameResult:
+        """Segment the next frame. ``force_key`` (True or a reason string) makes it a key frame."""
+        t0 = time.perf_counter()
+        self.frame_index += 1
+        frame = as_bgr(frame, self.frame_index)
+        ms = dict.fromkeys(PARTS_MS, 0.0)
+        x, grey = self.preprocess(frame)
+        t1 = time.perf_counter()
+        ms["pre"] = (t1 - t0) * 1e3
+        signals, flow, scale = None, None, None
+        since = self.since_key + 1
+        if self.key_features is None:
+            reason = "first"
+        elif force_key:
+            reason = force_key if isinstance(force_key, str) else "forced"
+        else:
+            reason = self.policy.before_flow(since)
+            if reason is None:
+                t = time.perf_counter()
+                out = self.flow_sess.run({"key": self.key_input, "current": x})
+                ms["flow"] = (time.perf_counter() - t) * 1e3
+                flow, scale = out["flow"], out["scale"]
+                signals = flow_signals(self.key_grey, grey, flow, self.tau)
+                reason = self.policy.after_flow(signals, since)
+        if reason is not None:
+            t = time.perf_counter()
+            self.key_features = self.feature_sess.run({"image": x})["features"]
+            ms["feature"] = (time.perf_counter() - t) * 1e3
+            self.key_input, self.key_grey, self.since_key = x, grey, 0
+            flow, scale = self._zero_flow, self._unit_scale
+        else:
+            self.since_key = since
+        t = time.perf_counter()
+        logits = self.head_sess.run({"features": self.key_features, "flow": flow, "scale": scale})["logits"]
+        t2 = time.perf_counter()
+        ms["head"] = (t2 - t) * 1e3
+        mask = logits_to_mask(logits, frame.shape[:2])
+        t3 = time.perf_counter()
+        ms["post"] = (t3 - t2) * 1e3
+        ms["total"] = (t3 - t0) * 1e3
+        return FrameResult(self.frame_index, mask, reason is not None, reason or "", signals, self.since_key, ms,
+                           logits)
+
+
+def draw_overlay(frame: np.ndarray, res: FrameResult, classes=None, alpha: float = 0.45) -> np.ndarray:
+    """A copy of ``frame`` with every non-background class tinted (and outlined), and a ``#index`` tag:
+    ``KEY reason`` on an orange tag and an orange border on key frames, ``+n`` (frames since the key) else."""
+    import cv2
+
+    img = as_bgr(frame, res.index).copy()
+    for c in np.unique(res.mask):
+        if c == 0:
+            continue
+        c = int(c)
+        color = np.array(PALETTE[c] if c < len(PALETTE) else PALETTE[1 + (c - 1) % (len(PALETTE) - 1)], np.float32)
+        m = res.mask == c
+        img[m] = (img[m].astype(np.float32) * (1 - alpha) + color * alpha).astype(np.uint8)
+        contours, _ = cv2.findContours(m.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+        cv2.drawContours(img, contours, -1, tuple(int(v) for v in color), 1, cv2.LINE_AA)
+    if res.is_key:
+        text = f"#{res.index} KEY" + (f" {res.reason}" if res.reason else "")
+        cv2.rectangle(img, (0, 0), (img.shape[1] - 1, img.shape[0] - 1), KEY_COLOR, 3)
+    else:
+        text = f"#{res.index} +{res.since_key}"
+    (tw, th), base = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, 0.5, 1)
+    cv2.rectangle(img, (0, 0), (tw + 8, th + base + 8), KEY_COLOR if res.is_key else BLACK, -1)
+    cv2.putText(img, text, (4, th + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.5, BLACK if res.is_key else WHITE, 1,
+                cv2.LINE_AA)
+    return img
+
+
+def _tmp_beside(target: Path, suffix: str = "") -> Path:
+    return target.with_name(f".{target.stem if suffix else target.name}.{os.getpid()}.tmp{suffix}")
+
+
+def _check_masks_dir(masks: Path) -> None:
+    if masks.exists() and not masks.is_dir():
+        raise PropagateError(f"--masks {masks} is a file; give a folder (it is created)")
+    if masks.is_dir():
+        other = [p.name for p in masks.iterdir() if not MASK_NAME.match(p.name)]
+        if other:
+            raise PropagateError(f"masks folder {masks} exists and holds other files ({', '.join(sorted(other)[:3])}"
+                                 f"{', ...' if len(other) > 3 else ''}); give a new or empty folder, or one from "
+                                 f"an earlier run")
+
+
+def _summary(results: list[dict], skipped: list[int], extra: dict) -> dict:
+    total = np.array([r["ms"]["total"] for r in results]) if results else np.zeros(0)
+    keys = [r["index"] for r in results if r["key"]]
+    mean = float(total.mean()) if total.size else 0.0
+    return dict(extra, frames=len(results), key_frames=len(keys), key_indices=keys, skipped=skipped,
+                median_ms=round(float(np.median(total)), 3) if total.size else 0.0, mean_ms=round(mean, 3),
+                fps=round(1000.0 / mean, 2) if mean > 0 else 0.0,
+                median_ms_by_part={p: round(float(np.median([r["ms"][p] for r in results])), 3)
+                                   for p in PARTS_MS} if results else {},
+                per_frame=results)
+
+
+def propagate_video(video, out=None, masks=None, key_interval=10, model: str = "dff-seg", backend: str = "ort",
+                    precision: str = "fp32", ops: str | None = "standard", art_dir="artifacts",
+                    threads: int | None = None, progress: bool = True, stats=None, *,
+                    part_precision: dict | None = None, max_frames: int | None = None, warn=None,
+                    propagator: Propagator | None = None) -> dict:
+    """Segment every frame of ``video`` (a video file, an image folder or an iterable of BGR frames) with
+    key-frame feature propagation, and write what is asked for.
+
+    - ``out``: overlay MP4 (``mp4v``, the input's fps, the first frame's size) — classes tinted, key frames
+      tagged ``KEY`` with an orange border;
+    - ``masks``: a folder of ``000000.png``, ``000001.png``, ... — uint8 class index per pixel (0 =
+      background), named by source frame index, at the first frame's size;
+    - ``stats``: JSON with the per-frame ``key``/``reason``/``signals``/``ms`` and the totals.
+
+    ``key_interval``: K (a key frame every K frames, K = 1 is per-frame inference), ``"auto"`` (the
+    adaptive policy with its defaults) or a policy object. The artifacts are looked up in ``art_dir`` by
+    ``model``/``backend``/``precision``/``ops`` (``part_precision`` overrides the precision per part), unless
+    a ready ``propagator`` is given.
+
+    Damaged input does not stop the run: a frame that cannot be decoded or read is skipped with a warning
+    naming it (no mask file, no overlay frame) and the next frame starts a new key frame; a frame of
+    another size than the first is resized to the first's size (one warning) and starts a new key frame.
+    Warnings go to ``warn(message)`` (default: ``warnings.warn`` with :class:`PropagateWarning`).
+
+    Returns the stats (the same dict the JSON holds): ``frames``, ``key_frames``, ``key_indices``,
+    ``skipped``, ``median_ms`` / ``mean_ms`` per frame and ``fps`` = 1000 / ``mean_ms`` (the loop's own
+    work: resizing, the graphs, the mask; decoding and writing are not counted, ``wall_s`` is the whole run),
+    ``median_ms_by_part``, the policy and artifacts used, and ``per_frame``.
+    """
+    import cv2
+
+    def _warn(msg):
+        if warn is not None:
+            warn(msg)
+        else:
+            warnings.warn(msg, PropagateWarning, stacklevel=3)
+
+    out = Path(out) if out is not None else None
+    masks = Path(masks) if masks is not None else None
+    stats = Path(stats) if stats is not None else None
+    if masks is not None:
+        _check_masks_dir(masks)
+    if stats is not None and stats.is_dir():
+        raise PropagateError(f"--stats {stats} is a folder; give a file name")
+    if out is not None and out.is_dir():
+        raise PropagateError(f"--out {out} is a folder; give a file name such as overlay.mp4")
+    src = open_source(video)
+    policy = make_policy(key_interval)
+    if propagator is None:
+        propagator = Propagator.from_dir(art_dir, model, backend, precision, ops, policy, threads, part_precision)
+    else:
+        propagator.policy = policy
+        propagator.reset()
+    prop = propagator
+    records: list[dict] = []
+    skipped: list[int] = []
+    writer = tmp_video = tmp_masks = None
+    size = None
+    pending: str | None = None
+    size_warned = False
+    t_start = time.perf_counter()
+    total = src.total if max_frames is None else min(src.total or max_frames, max_frames)
+    try:
+        with Progress(progress, total, f"propagate {Path(src.name).name}") as bar:
+            for n, (i, frame, why) in enumerate(src.frames):
+                if max_frames is not None and n >= max_frames:
+                    break
+                if frame is not None:
+                    try:
+                        frame = as_bgr(frame, i)
+                    except PropagateError as e:
+                        frame, why = None, f"{src.name}: {e}"
+                if frame is None:
+                    skipped.append(i)
+                    if len(skipped) <= 10:
+                        _warn(f"{why}; skipped (the next frame starts a new key frame)")
+                    elif len(skipped) == 11:
+                        _warn("more frames could not be read; further ones are skipped without a warning each")
+                    pending = "after-skip"
+                    bar.advance()
+                    continue
+                if size is None:
+                    size = frame.shape[:2]
+                elif frame.shape[:2] != size:
+                    if not size_warned:
+                        _warn(f"{src.name}: frame {i} is {frame.shape[1]}×{frame.shape[0]}, the first frame was "
+                              f"{size[1]}×{size[0]}; resizing such frames to {size[1]}×{size[0]} for the outputs "
+                              f"(further size changes are not reported)")
+                        size_warned = True
+                    frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
+                    pending = pending or "size-change"
+                res = prop.step(frame, force_key=pending or False)
+                res.index = i
+                pending = None
+                records.append(res.record())
+                if out is not None:
+                    if writer is None:
+                        out.parent.mkdir(parents=True, exist_ok=True)
+                        tmp_video = _tmp_beside(out, out.suffix or ".mp4")
+                        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), src.fps,
+                                                 (size[1], size[0]))
+                        if not writer.isOpened():
+                            raise PropagateError(f"cannot write video {out} (mp4v codec unavailable or folder "
+                                                 f"not writable)")
+                    writer.write(draw_overlay(frame, res, prop.classes))
+                if masks is not None:
+                    if tmp_masks is None:
+                        masks.parent.mkdir(parents=True, exist_ok=True)
+                        tmp_masks = _tmp_beside(masks)
+                        if tmp_masks.exists():
+                            shutil.rmtree(tmp_masks)
+                        tmp_masks.mkdir()
+                    png = tmp_masks / f"{i:06d}.png"
+                    if not cv2.imwrite(str(png), res.mask):
+                        raise PropagateError(f"cannot write mask {masks / png.name} (disk full or not writable?)")
+                bar.advance()
+        if not records:
+            raise PropagateError(f"video {src.name} gave no frames that could be read")
+        if len(skipped) > 10:
+            _warn(f"{src.name}: {len(skipped)} frames could not be read and were skipped in all")
+        result = _summary(records, skipped, {
+            "video": src.name, "model": prop.artifacts.model, "backend": backend,
+            "artifacts": {p: str(v) for p, v in prop.artifacts.paths().items()},
+            "precisions": prop.artifacts.precisions, "policy": prop.policy.describe(),
+            "frame_size": [int(size[0]), int(size[1])], "fps_in": round(src.fps, 3),
+            "wall_s": round(time.perf_counter() - t_start, 3)})
+        # everything is complete: move it into place
+        tmp_stats = None
+        if stats is not None:
+            stats.parent.mkdir(parents=True, exist_ok=True)
+            tmp_stats = _tmp_beside(stats)
+            tmp_stats.write_text(json.dumps(result, indent=1) + "\n")
+        if writer is not None:
+            writer.release()
+            writer = None
+            os.replace(tmp_video, out)
+        if tmp_masks is not None:
+            old = None
+            if masks.exists():
+                old = masks.with_name(f".{masks.name}.{os.getpid()}.old")
+                os.replace(masks, old)
+            os.replace(tmp_masks, masks)
+            tmp_masks = None
+            if old is not None:
+                shutil.rmtree(old, ignore_errors=True)
+        if tmp_stats is not None:
+            os.replace(tmp_stats, stats)
+    finally:
+        if writer is not None:
+            writer.release()
+        if tmp_video is not None and tmp_video.exists():
+            tmp_video.unlink()
+        if tmp_masks is not None and tmp_masks.exists():
+            shutil.rmtree(tmp_masks, ignore_errors=True)
+        for target in (stats,):
+            if target is not None and _tmp_beside(target).exists():
+                _tmp_beside(target).unlink()
+    return result
