@@ -354,3 +354,30 @@ def test_loop_never_imports_torch(dff, vtest12, tmp_path):
             "assert 'torch' not in sys.modules, 'torch was imported'\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_eval_propagate_speed_accuracy_table_plot_and_json(dff, art_dir, tmp_path):
+    from edgecv.train.clips import write_clip_dataset
+
+    ds = tmp_path / "clips"
+    write_clip_dataset(ds, n=2, length=6, seed=21)
+    assert sorted(p.name for p in ds.iterdir()) == ["clip00", "clip01", "source.json"]
+    out = tmp_path / "eval"
+    r = CliRunner().invoke(main, ["eval", "propagate", "--dataset", str(ds), "--policies", "1,3,auto",
+                                  "--artifacts", str(art_dir), "--threads", "1", "--out", str(out)])
+    assert r.exit_code == 0, r.output
+    res = json.loads((out / "results.json").read_text())
+    rows = {row["policy"]: row for row in res["rows"]}
+    assert set(rows) == {"K=1", "K=3", "auto"} and res["frames"] == 12
+    assert rows["K=1"]["key_fraction"] == 1.0 and rows["K=3"]["key_fraction"] == pytest.approx(4 / 12)
+    assert rows["K=1"]["speedup"] == pytest.approx(1.0)
+    # fewer feature-net runs must show as less time per frame, measured in the same run
+    assert rows["K=3"]["speedup"] > 1.2, rows
+    for row in rows.values():
+        assert 0.0 <= row["miou"] <= 1.0
+    assert rows["K=1"]["miou"] > 0.5  # background alone would give ≈ 0.5: people are found
+    assert (out / "speed_accuracy.png").stat().st_size > 1000
+    assert "| K=3 |" in r.output
+    r = CliRunner().invoke(main, ["eval", "propagate", "--dataset", str(tmp_path / "nope"),
+                                  "--artifacts", str(art_dir), "--out", str(out)])
+    assert r.exit_code != 0 and "nope" in r.output

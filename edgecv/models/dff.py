@@ -73,25 +73,57 @@ class TaskHead(nn.Module):
         return self.cls(self.body(feat))
 
 
+def local_correlation(a: torch.Tensor, b: torch.Tensor, radius: int) -> torch.Tensor:
+    """Cost volume: for each displacement (dy, dx) in [-radius, radius]², the channel mean of
+    ``a[y, x] * b[y + dy, x + dx]`` (zero outside ``b``) → (N, (2r+1)², H, W), row-major in (dy, dx).
+
+    Written with Pad and Slice only, so it exports to ONNX and TFLite alike and runs on any backend.
+    """
+    h, w = a.shape[-2:]
+    bp = F.pad(b, (radius, radius, radius, radius))
+    out = []
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            out.append((a * bp[:, :, dy:dy + h, dx:dx + w]).mean(1, keepdim=True))
+    return torch.cat(out, 1)
+
+
+class FlowEncoder(nn.Sequential):
+    """Per-frame pyramid of depthwise-separable convs (shared by key and current frame)."""
+
+    def __init__(self):
+        super().__init__()
+        self.stem = ConvBNAct(3, 24, 3, 2)                                   # 1/4 of the frame
+        self.enc1 = nn.Sequential(SepConv(24, 32, 2), SepConv(32, 32))       # 1/8 (feature stride)
+        self.enc2 = nn.Sequential(SepConv(32, 64, 2), SepConv(64, 64))       # 1/16
+        self.enc3 = nn.Sequential(SepConv(64, 96, 2), SepConv(96, 96))       # 1/32
+
+    def forward(self, x):
+        e1 = self.enc1(self.stem(x))
+        e2 = self.enc2(e1)
+        return e1, e2, self.enc3(e2)
+
+
 class LightFlow(nn.Module):
-    """Encoder–decoder of depthwise-separable convs at half the frame resolution (after Light Flow,
-    Zhu et al. 2018). Coarse-to-fine: flow at 1/64, 1/32 and 1/16 of the half-resolution frame
-    refines the upsampled coarser estimate; the finest is at the feature stride. Returns flow in
-    feature pixels (current → key) and DFF's per-channel scale map."""
+    """A light coarse-to-fine flow net at half the frame resolution, in the spirit of Light Flow (Zhu et
+    al. 2018: depthwise-separable encoder–decoder, multi-resolution predictions) with PWC-Net's cost
+    volumes, which make matching learnable in minutes instead of days: a shared encoder gives both
+    frames a pyramid; at 1/32 of the frame a ±3 cost volume gives the coarse flow; at 1/16 and 1/8 the
+    key's features are warped by the upsampled flow and a ±2 cost volume refines it. The finest flow is
+    at the feature stride, in feature pixels (current → key), with DFF's per-channel scale map."""
 
     def __init__(self, channels: int = CHANNELS):
         super().__init__()
         self.register_buffer("mean", torch.tensor([0.45, 0.45, 0.45]).view(1, 3, 1, 1))
-        self.stem = ConvBNAct(6, 24, 3, 2)                                   # 1/4 of the frame
-        self.enc1 = nn.Sequential(SepConv(24, 48, 2), SepConv(48, 48))       # 1/8  (feature stride)
-        self.enc2 = nn.Sequential(SepConv(48, 96, 2), SepConv(96, 96))       # 1/16
-        self.enc3 = nn.Sequential(SepConv(96, 128, 2), SepConv(128, 128))    # 1/32
-        self.pred3 = nn.Conv2d(128, 2, 3, padding=1)
-        self.dec2 = SepConv(128 + 96 + 2, 96)
-        self.pred2 = nn.Conv2d(96, 2, 3, padding=1)
-        self.dec1 = SepConv(96 + 48 + 2, 64)
-        self.pred1 = nn.Conv2d(64, 2, 3, padding=1)
-        self.scale = nn.Conv2d(64, channels, 1)
+        self.encoder = FlowEncoder()
+        self.warp = FlowWarp("border")
+        self.dec3 = nn.Sequential(SepConv(49 + 96, 96), SepConv(96, 64))
+        self.pred3 = nn.Conv2d(64, 2, 3, padding=1)
+        self.dec2 = nn.Sequential(SepConv(25 + 64 + 64 + 2, 64), SepConv(64, 48))
+        self.pred2 = nn.Conv2d(48, 2, 3, padding=1)
+        self.dec1 = nn.Sequential(SepConv(25 + 32 + 48 + 2, 48), SepConv(48, 48))
+        self.pred1 = nn.Conv2d(48, 2, 3, padding=1)
+        self.scale = nn.Conv2d(48, channels, 1)
         for conv in (self.pred3, self.pred2, self.pred1, self.scale):
             nn.init.zeros_(conv.weight)
             nn.init.zeros_(conv.bias)
@@ -101,17 +133,20 @@ class LightFlow(nn.Module):
         return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
 
     def forward(self, key, current, all_scales: bool = False):
-        x = torch.cat([current - self.mean, key - self.mean], 1) * 4.0
-        x = F.avg_pool2d(x, 2)                                               # half resolution
-        e1 = self.enc1(self.stem(x))
-        e2 = self.enc2(e1)
-        e3 = self.enc3(e2)
-        # flows are in units of their own level's pixels; ×2 carries them one level finer
-        f3 = self.pred3(e3)
-        d2 = self.dec2(torch.cat([self._up(e3, e2), e2, self._up(f3, e2) * 2], 1))
-        f2 = self._up(f3, e2) * 2 + self.pred2(d2)
-        d1 = self.dec1(torch.cat([self._up(d2, e1), e1, self._up(f2, e1) * 2], 1))
-        f1 = self._up(f2, e1) * 2 + self.pred1(d1)
+        # one encoder pass over both frames (batched), at half resolution
+        n = key.shape[0]
+        x = F.avg_pool2d((torch.cat([current, key], 0) - self.mean) * 4.0, 2)
+        e1, e2, e3 = self.encoder(x)
+        c1, k1, c2, k2, c3, k3 = e1[:n], e1[n:], e2[:n], e2[n:], e3[:n], e3[n:]
+        d3 = self.dec3(torch.cat([local_correlation(c3, k3, 3), c3], 1))
+        f3 = self.pred3(d3)
+        # flows are in their own level's pixels; ×2 carries them one level finer
+        u2 = self._up(f3, c2) * 2
+        d2 = self.dec2(torch.cat([local_correlation(c2, self.warp(k2, u2), 2), c2, self._up(d3, c2), u2], 1))
+        f2 = u2 + self.pred2(d2)
+        u1 = self._up(f2, c1) * 2
+        d1 = self.dec1(torch.cat([local_correlation(c1, self.warp(k1, u1), 2), c1, self._up(d2, c1), u1], 1))
+        f1 = u1 + self.pred1(d1)
         scale = 1.0 + self.scale(d1)
         if all_scales:
             return f1, scale, [f1, f2, f3]

@@ -168,7 +168,7 @@ class ClipSampler:
         cover = max(h / bh, w / bw) * rng.uniform(1.1, 1.6)  # the frame sees part of the background
         static = rng.random() < 0.3
         layers.append(Layer(bg, np.ones(bg.shape[:2], np.float32), 0, self._motion(
-            bw / 2, bh / 2, w / 2, h / 2, cover, length, 0 if static else rng.uniform(0.3, 1.0) * max_speed * 0.5,
+            bw / 2, bh / 2, w / 2, h / 2, cover, length, 0 if static else rng.uniform(0.3, 1.0) * max_speed * 0.75,
             0 if static else rng.normal(0, 0.3), 0 if static else rng.normal(0, 0.004))))
         n_dis = int(rng.integers(0, 3))
         n_people = int(rng.integers(1, self.max_people + 1))
