@@ -252,6 +252,10 @@ def ensure_dff_artifacts(model, art_dir, backend, precision, ops=None, part_prec
         try:
             export(model, fmt, prec, ops, out_dir=art_dir, progress=echo)
         except ExportError as e:
+            needed = [p for p in missing if precs[p] == prec]
+            if all(arts.artifact_path(art_dir, model, p, fmt, prec, ops).is_file() for p in needed):
+                echo(f"[propagate] (a part this run does not use failed: {e})")
+                continue
             if prec == "fp32":
                 raise
             raise ExportError(f"{e}. A part that does not hold in {prec} can run at another precision, e.g. "
@@ -372,6 +376,8 @@ def default_propagation_dataset() -> Path:
 @click.option("--policies", default="1,2,5,10,auto", show_default=True, help="Key intervals K and/or 'auto'.")
 @click.option("--backends", default="ort", show_default=True, help="Comma list: ort, litert, ...")
 @click.option("--precisions", default="fp32", show_default=True, help="Comma list: fp32, fp16, int8.")
+@click.option("--ops", default="standard", show_default=True,
+              help="Comma list for ONNX bundles: standard (GridSample warp), portable (gather warp).")
 @click.option("--part-precision", "part_precision", multiple=True, metavar="PART=PRECISION",
               help="Override one part's precision in every bundle (e.g. flow=fp32).")
 @click.option("--real-video", type=click.Path(), default=None,
@@ -382,7 +388,7 @@ def default_propagation_dataset() -> Path:
 @click.option("--threads", type=int, default=1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-propagate", show_default=True)
 @_errors
-def eval_propagate_cmd(dataset, model, policies, backends, precisions, part_precision, real_video, real_frames,
+def eval_propagate_cmd(dataset, model, policies, backends, precisions, ops, part_precision, real_video, real_frames,
                        art_dir, threads, out_dir):
     """Speed/accuracy over key-frame policies (mIoU, ms/frame, speedup over per-frame, in one run); plot + JSON."""
     from edgecv.runtime.propagate import Propagator
@@ -392,10 +398,12 @@ def eval_propagate_cmd(dataset, model, policies, backends, precisions, part_prec
     pp = _parse_part_precision(part_precision)
     bundles = {}
     for backend in _csv(backends):
-        for precision in _csv(precisions):
-            ensure_dff_artifacts(model, art_dir, backend, precision, None, pp)
-            bundles[f"{backend}/{precision}"] = Propagator.from_dir(art_dir, model, backend, precision, None, 1,
-                                                                    threads, pp)
+        onnx = not backend.startswith(("litert", "tflite"))
+        for op in (_csv(ops) if onnx else [None]):
+            for precision in _csv(precisions):
+                ensure_dff_artifacts(model, art_dir, backend, precision, op, pp)
+                label = f"{backend}/{precision}" + (f"/{op}" if onnx and len(_csv(ops)) > 1 else "")
+                bundles[label] = Propagator.from_dir(art_dir, model, backend, precision, op, 1, threads, pp)
     frames = None
     if real_video:
         from edgecv import data

@@ -73,11 +73,11 @@ def test_flow_signals_and_policies_on_synthetic_input():
     assert cut.unreliable > 0.25
 
     ad = Adaptive()
-    assert ad.params == AdaptiveParams(tau=0.08, max_unreliable=0.25, max_flow=3.0, max_interval=20)
+    assert ad.params == AdaptiveParams(tau=0.08, max_unreliable=0.15, max_flow=3.0, max_interval=10)
     assert ad.after_flow(good, 1) is None
     assert ad.after_flow(cut, 1) == "unreliable"
     assert ad.after_flow(Signals(0.1, 0.02, 3.5, 6.0), 1) == "motion"
-    assert ad.before_flow(19) is None and ad.before_flow(20) == "max-interval"
+    assert ad.before_flow(9) is None and ad.before_flow(10) == "max-interval"
     fixed = FixedInterval(3)
     assert [fixed.before_flow(s) for s in (1, 2, 3)] == [None, None, "interval"]
     assert fixed.after_flow(cut, 1) is None
