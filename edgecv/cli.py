@@ -286,9 +286,12 @@ def ensure_dff_artifacts(model, art_dir, backend, precision, ops=None, part_prec
 @click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None,
               help="JSON to write: per-frame key/reason/signals/ms and the totals.")
 @click.option("--max-frames", type=int, default=None)
+@click.option("--aggregate", is_flag=True,
+              help="At each key frame, average in the previous key's warped features (FGFA-style; off: it measured "
+                   "worse on the held-out clips, see BENCHMARKS.md).")
 @_errors
 def propagate_cmd(video, key_interval, model, backend, precision, part_precision, ops, art_dir, threads, out_video,
-                  masks, stats_path, max_frames):
+                  masks, stats_path, max_frames, aggregate):
     """Segment VIDEO (a video file or a folder of images) with key-frame feature propagation (Deep Feature
     Flow): the feature net on key frames, a light flow net + feature warp on the frames between."""
     from edgecv.runtime.propagate import PropagateError, make_policy, propagate_video
@@ -300,7 +303,7 @@ def propagate_cmd(video, key_interval, model, backend, precision, part_precision
     ensure_dff_artifacts(model, art_dir, backend, precision, ops, parts)
     res = propagate_video(video, out_video, masks, key_interval, model, backend, precision, ops, art_dir, threads,
                           progress=True, stats=stats_path, part_precision=parts, max_frames=max_frames,
-                          warn=lambda m: click.echo(f"warning: {m}", err=True))
+                          warn=lambda m: click.echo(f"warning: {m}", err=True), aggregate=aggregate)
     skipped = f", {len(res['skipped'])} unreadable frames skipped" if res["skipped"] else ""
     click.echo(f"{model} ({res['policy']['name']}): {res['frames']} frames, {res['key_frames']} key frames{skipped}; "
                f"{res['fps']:.1f} fps, {res['median_ms']:.1f} ms/frame median "

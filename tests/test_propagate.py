@@ -381,3 +381,23 @@ def test_eval_propagate_speed_accuracy_table_plot_and_json(dff, art_dir, tmp_pat
     r = CliRunner().invoke(main, ["eval", "propagate", "--dataset", str(tmp_path / "nope"),
                                   "--artifacts", str(art_dir), "--out", str(out)])
     assert r.exit_code != 0 and "nope" in r.output
+
+
+def test_aggregate_features_keeps_agreeing_cells_and_ignores_contradicting_ones():
+    from edgecv.runtime.propagate import aggregate_features
+
+    rng = np.random.default_rng(0)
+    new = rng.normal(size=(1, 8, 4, 5)).astype(np.float32)
+    zero = np.zeros((1, 2, 4, 5), np.float32)
+    assert np.allclose(aggregate_features(new, new, zero), new, atol=1e-5)  # same features: unchanged
+    prev = new.copy()
+    prev[..., 0, 0] *= -1  # one cell contradicts the new frame: its weight is e^-2 of the new one's
+    out = aggregate_features(new, prev, zero)
+    w = np.exp(-2.0)
+    assert np.allclose(out[..., 0, 0], new[..., 0, 0] * (1 - w) / (1 + w), atol=1e-5)
+    # a one-cell shift of the previous features is undone by the flow
+    shifted = np.roll(new, 1, axis=3)
+    flow = zero.copy()
+    flow[:, 0] = 1.0
+    out = aggregate_features(new, shifted, flow)
+    assert np.allclose(out[..., :4], new[..., :4], atol=1e-5)

@@ -36,7 +36,8 @@ from .base import PropagateError, PropagateWarning, as_bgr
 from .policy import PHOTOMETRIC_TAU, Signals, flow_signals, grey_grid, make_policy
 from .source import open_source
 
-__all__ = ["FrameResult", "Propagator", "propagate_video", "draw_overlay", "logits_to_mask"]
+__all__ = ["FrameResult", "Propagator", "propagate_video", "draw_overlay", "logits_to_mask", "aggregate_features",
+           "warp_features"]
 
 PALETTE = [(0, 0, 0), (255, 0, 200), (0, 200, 255), (0, 220, 0), (255, 160, 0), (0, 80, 255)]  # BGR per class
 KEY_COLOR, WHITE, BLACK = (0, 140, 255), (255, 255, 255), (0, 0, 0)
@@ -101,7 +102,9 @@ class Propagator:
     sessions take turns on the same cores.
     """
 
-    def __init__(self, artifacts, policy=10, backend: str = "ort", threads: int | None = None, spin: bool = False):
+    def __init__(self, artifacts, policy=10, backend: str = "ort", threads: int | None = None, spin: bool = False,
+                 aggregate: bool = False):
+        self.aggregate = aggregate
         self.artifacts = artifacts if isinstance(artifacts, DFFArtifacts) else check_artifacts(artifacts)
         self.policy = make_policy(policy)
         rt = runtime_backend(backend) if backend != "auto" else "auto"
@@ -121,13 +124,13 @@ class Propagator:
     @classmethod
     def from_dir(cls, art_dir="artifacts", model: str = "dff-seg", backend: str = "ort", precision: str = "fp32",
                  ops: str | None = None, policy=10, threads: int | None = None, part_precision: dict | None = None,
-                 spin: bool = False) -> Propagator:
+                 spin: bool = False, aggregate: bool = False) -> Propagator:
         """Find the bundle in ``art_dir`` by the names ``edgecv export`` writes, then build the loop."""
         fmt = BACKEND_FORMAT.get(backend)
         if fmt is None:
             runtime_backend(backend)  # raises with the list of backends
         arts = find_artifacts(art_dir, model, fmt, precision, ops, part_precision)
-        return cls(arts, policy, backend, threads, spin)
+        return cls(arts, policy, backend, threads, spin, aggregate)
 
     def _check_shapes(self) -> None:
         H, W = self.frame_hw
@@ -202,8 +205,15 @@ class Propagator:
                 reason = self.policy.after_flow(signals, since)
         if reason is not None:
             t = time.perf_counter()
-            self.key_features = self.feature_sess.run({"image": x})["features"]
+            features = self.feature_sess.run({"image": x})["features"]
             ms["feature"] = (time.perf_counter() - t) * 1e3
+            if self.aggregate and self.key_features is not None and reason in ("interval", "max-interval", "motion"):
+                t = time.perf_counter()
+                if flow is None:  # a fixed schedule did not run the flow net on this frame
+                    flow = self.flow_sess.run({"key": self.key_input, "current": x})["flow"]
+                    ms["flow"] = (time.perf_counter() - t) * 1e3
+                features = aggregate_features(features, self.key_features, flow)
+            self.key_features = features
             self.key_input, self.key_grey, self.since_key = x, grey, 0
             flow, scale = self._zero_flow, self._unit_scale
         else:
@@ -218,6 +228,35 @@ class Propagator:
         ms["total"] = (t3 - t0) * 1e3
         return FrameResult(self.frame_index, mask, reason is not None, reason or "", signals, self.since_key, ms,
                            logits)
+
+
+def warp_features(features: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """(1, C, h, w) features sampled at grid + flow (bilinear, border replicated, as the graph's warp)."""
+    import cv2
+
+    f = np.asarray(features, np.float32)[0]
+    fl = np.asarray(flow, np.float32).reshape(2, *f.shape[1:])
+    h, w = f.shape[1:]
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    mx, my = gx + fl[0], gy + fl[1]
+    out = np.empty_like(f)
+    for c in range(0, f.shape[0], 4):  # cv2.remap takes up to 4 channels at once
+        chunk = np.ascontiguousarray(f[c:c + 4].transpose(1, 2, 0))
+        r = cv2.remap(chunk, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out[c:c + 4] = r.reshape(h, w, -1).transpose(2, 0, 1)
+    return out[None]
+
+
+def aggregate_features(new: np.ndarray, previous: np.ndarray, flow: np.ndarray) -> np.ndarray:
+    """A light temporal aggregation at key frames (after FGFA): the previous key's features are warped to the
+    new key frame and averaged with its own, per cell, with weights ∝ exp(cosine similarity to the new
+    features) — the new frame has similarity 1 with itself, so where the warp went wrong (similarity low) the
+    new features dominate. Not used across shot cuts or damaged frames (the policy's reason says which)."""
+    warped = warp_features(previous, flow)
+    num = (new * warped).sum(1, keepdims=True)
+    den = np.linalg.norm(new, axis=1, keepdims=True) * np.linalg.norm(warped, axis=1, keepdims=True) + 1e-6
+    w_prev = np.exp(num / den - 1.0)  # relative to the new frame's weight exp(1)
+    return ((new + w_prev * warped) / (1.0 + w_prev)).astype(np.float32)
 
 
 def draw_overlay(frame: np.ndarray, res: FrameResult, classes=None, alpha: float = 0.45) -> np.ndarray:
@@ -278,7 +317,7 @@ def propagate_video(video, out=None, masks=None, key_interval=10, model: str = "
                     precision: str = "fp32", ops: str | None = "standard", art_dir="artifacts",
                     threads: int | None = None, progress: bool = True, stats=None, *,
                     part_precision: dict | None = None, max_frames: int | None = None, warn=None,
-                    propagator: Propagator | None = None) -> dict:
+                    propagator: Propagator | None = None, aggregate: bool = False) -> dict:
     """Segment every frame of ``video`` (a video file, an image folder or an iterable of BGR frames) with
     key-frame feature propagation, and write what is asked for.
 
@@ -323,7 +362,8 @@ def propagate_video(video, out=None, masks=None, key_interval=10, model: str = "
     src = open_source(video)
     policy = make_policy(key_interval)
     if propagator is None:
-        propagator = Propagator.from_dir(art_dir, model, backend, precision, ops, policy, threads, part_precision)
+        propagator = Propagator.from_dir(art_dir, model, backend, precision, ops, policy, threads, part_precision,
+                                         aggregate=aggregate)
     else:
         propagator.policy = policy
         propagator.reset()
