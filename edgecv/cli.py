@@ -390,9 +390,10 @@ def default_propagation_dataset() -> Path:
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-propagate", show_default=True)
+@click.option("--aggregate", is_flag=True, help="Aggregate the previous key's warped features at key frames.")
 @_errors
 def eval_propagate_cmd(dataset, model, policies, backends, precisions, ops, part_precision, real_video, real_frames,
-                       art_dir, threads, out_dir):
+                       art_dir, threads, out_dir, aggregate):
     """Speed/accuracy over key-frame policies (mIoU, ms/frame, speedup over per-frame, in one run); plot + JSON."""
     from edgecv.runtime.propagate import Propagator
     from edgecv.runtime.propagate import evaluate as ev
@@ -406,7 +407,8 @@ def eval_propagate_cmd(dataset, model, policies, backends, precisions, ops, part
             for precision in _csv(precisions):
                 ensure_dff_artifacts(model, art_dir, backend, precision, op, pp)
                 label = f"{backend}/{precision}" + (f"/{op}" if onnx and len(_csv(ops)) > 1 else "")
-                bundles[label] = Propagator.from_dir(art_dir, model, backend, precision, op, 1, threads, pp)
+                bundles[label] = Propagator.from_dir(art_dir, model, backend, precision, op, 1, threads, pp,
+                                                     aggregate=aggregate)
     frames = None
     if real_video:
         from edgecv import data
