@@ -20,6 +20,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edgecv.runtime.propagate.evaluate import Confusion
+
 from ..models import create_model
 from ..models.dff import STRIDE
 from ..models.registry import save_weights
@@ -79,22 +81,6 @@ def multiscale_flow_loss(flows, gt):
 def seg_loss(logits, labels):
     up = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
     return F.cross_entropy(up, labels, weight=torch.tensor(CLASS_WEIGHT))
-
-
-class Confusion:
-    def __init__(self, n: int = 2):
-        self.m = np.zeros((n, n), np.int64)
-
-    def add(self, pred: np.ndarray, label: np.ndarray):
-        n = len(self.m)
-        self.m += np.bincount(label.ravel().astype(np.int64) * n + pred.ravel(), minlength=n * n).reshape(n, n)
-
-    def iou(self) -> np.ndarray:
-        tp = np.diag(self.m)
-        return tp / np.maximum(self.m.sum(0) + self.m.sum(1) - tp, 1)
-
-    def miou(self) -> float:
-        return float(self.iou().mean())
 
 
 def heldout_clips(n: int = 12, length: int = 12, size=(256, 320), seed: int = 7):

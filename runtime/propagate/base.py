@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import EdgeCVError
+from ..track.base import as_bgr as _as_bgr
 
 
 class PropagateError(EdgeCVError):
@@ -15,16 +16,6 @@ class PropagateWarning(UserWarning):
 
 
 def as_bgr(frame, index: int | None = None) -> np.ndarray:
-    """Check a frame and return it as a contiguous 3-channel uint8 image (grayscale is expanded, alpha dropped)."""
-    where = f"frame {index}" if index is not None else "frame"
-    if frame is None or not hasattr(frame, "shape") or frame.size == 0:
-        raise PropagateError(f"{where} is empty")
-    if frame.dtype != np.uint8:
-        raise PropagateError(f"{where} has dtype {frame.dtype}; expected uint8 pixels")
-    if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
-        frame = np.repeat(frame.reshape(frame.shape[0], frame.shape[1], 1), 3, axis=2)
-    elif frame.ndim != 3 or frame.shape[2] not in (3, 4):
-        raise PropagateError(f"{where} has shape {frame.shape}; expected H×W, H×W×1, H×W×3 or H×W×4")
-    if frame.shape[2] == 4:
-        frame = frame[:, :, :3]
-    return np.ascontiguousarray(frame)
+    """Check a frame and return it as a contiguous 3-channel uint8 image (grayscale is expanded, alpha dropped);
+    the tracking loop's check, raising :class:`PropagateError`."""
+    return _as_bgr(frame, index, PropagateError)

@@ -23,6 +23,8 @@ from .policy import make_policy
 
 
 class Confusion:
+    """Confusion matrix accumulated over frames (rows: label, columns: prediction); per-class IoU, mean IoU."""
+
     def __init__(self, n: int = 2):
         self.m = np.zeros((n, n), np.int64)
 
@@ -34,6 +36,9 @@ class Confusion:
     def iou(self) -> np.ndarray:
         tp = np.diag(self.m)
         return tp / np.maximum(self.m.sum(0) + self.m.sum(1) - tp, 1)
+
+    def miou(self) -> float:
+        return float(self.iou().mean())
 
 
 def load_clips(dataset) -> list[tuple[str, list, list]]:

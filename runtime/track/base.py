@@ -33,17 +33,18 @@ class TrackResult:
     extra: dict = field(default_factory=dict)
 
 
-def as_bgr(frame: np.ndarray, index: int | None = None) -> np.ndarray:
-    """Check a frame and return it as a contiguous 3-channel uint8 image (grayscale is expanded)."""
+def as_bgr(frame: np.ndarray, index: int | None = None, error: type[Exception] = TrackError) -> np.ndarray:
+    """Check a frame and return it as a contiguous 3-channel uint8 image (grayscale is expanded, alpha
+    dropped); a bad frame raises ``error`` (the calling loop's own error class)."""
     where = f"frame {index}" if index is not None else "frame"
     if frame is None or not hasattr(frame, "shape") or frame.size == 0:
-        raise TrackError(f"{where} is empty")
+        raise error(f"{where} is empty")
     if frame.dtype != np.uint8:
-        raise TrackError(f"{where} has dtype {frame.dtype}; expected uint8 pixels")
+        raise error(f"{where} has dtype {frame.dtype}; expected uint8 pixels")
     if frame.ndim == 2 or (frame.ndim == 3 and frame.shape[2] == 1):
         frame = np.repeat(frame.reshape(frame.shape[0], frame.shape[1], 1), 3, axis=2)
     elif frame.ndim != 3 or frame.shape[2] not in (3, 4):
-        raise TrackError(f"{where} has shape {frame.shape}; expected H×W, H×W×1, H×W×3 or H×W×4")
+        raise error(f"{where} has shape {frame.shape}; expected H×W, H×W×1, H×W×3 or H×W×4")
     if frame.shape[2] == 4:
         frame = frame[:, :, :3]
     return np.ascontiguousarray(frame)
