@@ -421,6 +421,154 @@ def eval_propagate_cmd(dataset, model, policies, backends, precisions, ops, part
     click.echo(f"results → {Path(out_dir) / 'results.json'}, plot → {Path(out_dir) / 'speed_accuracy.png'}")
 
 
+def ensure_colorize_artifacts(model, art_dir, backend, precision, size, ops=None, echo=click.echo):
+    """Export the reference and frame graphs ``edgecv colorize`` needs when they are missing (needs torch);
+    without torch, say which ``edgecv export`` command makes them."""
+    import importlib.util
+
+    from edgecv.runtime.colorize import loop as cl
+
+    cl.runtime_backend(backend)
+    fmt = cl.BACKEND_FORMAT[backend]
+    w, h = cl.parse_size(size)
+    ops = (ops or "standard") if fmt == "onnx" else None
+    parts = ["ref", f"frame-{w}x{h}"]
+    missing = [p for p in parts if not cl.artifact_path(art_dir, model, p, fmt, precision, ops).is_file()]
+    if not missing:
+        return
+    how = f"edgecv export {model} --format {fmt} --precision {precision}" + (f" --ops {ops}" if ops else "") \
+        + f" --out {art_dir}"
+    if importlib.util.find_spec("torch") is None:
+        names = ", ".join(cl.artifact_path(art_dir, model, p, fmt, precision, ops).name for p in missing)
+        raise cl.ColorizeError(f"{names} not in {art_dir}, and exporting them needs torch, which is not installed: "
+                               f"run `{how}` where edgecv[export] is installed, and copy the files into {art_dir}")
+    from edgecv.export import ExportError, check_combination, export
+    from edgecv.models.colorizer import SIZES
+
+    if (w, h) not in SIZES:
+        raise cl.ColorizeError(f"size {w}x{h}: the colorizer is exported at {', '.join(f'{a}x{b}' for a, b in SIZES)}")
+    echo(f"[colorize] {model} {fmt} {precision} artifacts not in {art_dir}: exporting them now ({how})")
+    check_combination(fmt, precision, ops)
+    try:
+        export(model, fmt, precision, ops, out_dir=art_dir, progress=echo)
+    except ExportError as e:
+        if all(cl.artifact_path(art_dir, model, p, fmt, precision, ops).is_file() for p in missing):
+            echo(f"[colorize] (a graph this run does not use failed: {e})")
+        else:
+            raise
+
+
+@main.command("colorize")
+@click.argument("video", type=click.Path())
+@click.option("--ref", "ref", required=True, type=click.Path(), help="Colour reference image (the exemplar).")
+@click.option("--out", "out_video", required=True, type=click.Path(dir_okay=False), help="Colour MP4 to write.")
+@click.option("--backend", default="ort", show_default=True, type=click.Choice(["ort", "ort-cuda", "ort-trt",
+              "litert", "tflite", "opencv"]))
+@click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]))
+@click.option("--size", default="320x240", show_default=True, help="Working size WxH (320x240 or 640x480).")
+@click.option("--model", default="excolor", show_default=True)
+@click.option("--ops", type=click.Choice(["standard", "portable"]), default=None, help="ONNX ops mode.")
+@click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
+@click.option("--threads", type=int, default=None, help="Inference threads (default: the backend's).")
+@click.option("--no-recurrence", is_flag=True, help="Do not feed the previous frame's colours back (ablation).")
+@click.option("--max-frames", type=int, default=None)
+@click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None, help="Write run stats JSON.")
+@_errors
+def colorize_cmd(video, ref, out_video, backend, precision, size, model, ops, art_dir, threads, no_recurrence,
+                 max_frames, stats_path):
+    """Colorize a grey (or colour, made grey) VIDEO from a colour reference image; one output frame per input."""
+    import json
+
+    from edgecv.runtime.colorize import colorize_video, read_image
+
+    read_image(ref)  # a missing or unreadable reference fails before any export
+    if not Path(video).exists():
+        from edgecv.runtime.colorize import ColorizeError
+        raise ColorizeError(f"video {video} does not exist")
+    ensure_colorize_artifacts(model, art_dir, backend, precision, size, ops)
+
+    def warn(msg):
+        click.echo(f"warning: {msg}", err=True)
+
+    res = colorize_video(video, ref, out_video, backend, precision, size, model, ops, art_dir, threads,
+                         recurrent=not no_recurrence, max_frames=max_frames, warn=warn)
+    if stats_path:
+        tmp = Path(stats_path).with_name(f".{Path(stats_path).name}.tmp")
+        tmp.write_text(json.dumps(res, indent=1) + "\n")
+        tmp.replace(stats_path)
+    click.echo(f"{res['frames']} frames → {out_video} ({res['backend']} {res['precision']} {size}): "
+               f"{res['median_ms']:.1f} ms/frame median, reference {res['reference_ms']:.1f} ms")
+
+
+def default_colorize_dataset() -> Path:
+    """The held-out colour clips for ``eval colorize`` (last 30% of the real videos), built once."""
+    from edgecv import data
+
+    root = data.data_root() / "colorize-heldout"
+    if not (root / "source.json").exists():
+        click.echo(f"[eval] building the held-out colour clips in {root} ...", err=True)
+        data.write_colorize_dataset(root)
+    return root
+
+
+@eval_group.command("colorize")
+@click.option("--dataset", type=click.Path(), default=None,
+              help="Folder of clips NAME/frames/*.png + NAME/reference.png (default: the held-out real clips).")
+@click.option("--model", default="excolor", show_default=True)
+@click.option("--backends", default="ort", show_default=True, help="Comma list: ort, litert, ...")
+@click.option("--precisions", default="fp32", show_default=True, help="Comma list: fp32, fp16, int8.")
+@click.option("--size", default="320x240", show_default=True)
+@click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-colorize", show_default=True)
+@_errors
+def eval_colorize_cmd(dataset, model, backends, precisions, size, art_dir, threads, out_dir):
+    """Quality (PSNR, ab error, temporal consistency) against the global-transfer baseline and the model
+    without recurrence, per backend and precision; table, JSON and contact sheet."""
+    from edgecv.runtime.colorize import Colorizer
+    from edgecv.runtime.colorize import evaluate as ev
+
+    dataset = Path(dataset) if dataset else default_colorize_dataset()
+    methods = {}
+
+    def run_with(col, recurrent):
+        def fn(frames, ref):
+            col.recurrent = recurrent
+            col.set_reference(ref)
+            outs, ms = [], []
+            for f in frames:
+                o, info = col.step(f)
+                outs.append(o)
+                ms.append(info["ms"])
+            return outs, ms
+        return fn
+
+    first = None
+    for backend in _csv(backends):
+        for precision in _csv(precisions):
+            ensure_colorize_artifacts(model, art_dir, backend, precision, size)
+            col = Colorizer.from_dir(art_dir, model, backend, precision, None, size, threads)
+            label = f"{model} {backend}/{precision}"
+            methods[label] = run_with(col, True)
+            if first is None:
+                first = col
+    methods[f"{model} {_csv(backends)[0]}/{_csv(precisions)[0]} no recurrence"] = run_with(first, False)
+
+    def global_fn(frames, ref):
+        import time as _t
+        outs, ms = [], []
+        for f in frames:
+            t0 = _t.perf_counter()
+            outs.append(ev.global_transfer(f, ref))
+            ms.append((_t.perf_counter() - t0) * 1e3)
+        return outs, ms
+
+    methods["global"] = global_fn
+    res = ev.evaluate(dataset, methods, out_dir)
+    click.echo(ev.table(res["results"]))
+    click.echo(f"results → {Path(out_dir) / 'colorize_eval.json'}, contact sheet → {res['contact_sheet']}")
+
+
 @main.command("demo")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/demo", show_default=True)
 @click.option("--video", type=click.Path(), default=None, help="Video to run on (default: vtest.avi).")

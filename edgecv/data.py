@@ -180,3 +180,47 @@ def read_frames(source, max_frames: int | None = None, step: int = 1, start: int
     if not frames:
         raise DataError(f"no readable frames in {source}")
     return frames
+
+
+# Held-out colour clips for the colorizer's evaluation: (video, first frame, length), all inside the last 30%
+# of each video and clear of shot cuts (Megamind.avi cuts at frame 200).
+# tree.avi's header says 444 frames but only 68 decode: its held-out part is frames 48-67.
+COLORIZE_CLIPS = (("Megamind.avi", 200, 30), ("Megamind.avi", 230, 30), ("tree.avi", 48, 20),
+                  ("vtest.avi", 557, 30), ("vtest.avi", 700, 30))
+
+
+def write_colorize_dataset(out_dir, size=(320, 240)) -> Path:
+    """Write the held-out colorization clips as ``NAME/frames/000000.png ...`` (true colour, resized to
+    ``size`` W×H) and ``NAME/reference.png`` (the clip's first frame), plus ``source.json``."""
+    import json
+
+    import cv2
+
+    out_dir = Path(out_dir)
+    root = ensure_samples(verbose=False)
+    tmp = Path(tempfile.mkdtemp(prefix=".colorize-heldout.", dir=out_dir.parent if out_dir.parent.exists() else None))
+    try:
+        for video, start, length in COLORIZE_CLIPS:
+            frames = read_frames(root / video, max_frames=length, start=start)
+            cap = cv2.VideoCapture(str(root / video))
+            n_total = 0
+            while cap.grab():  # decodable frames, as video_part counts them (not the header's count)
+                n_total += 1
+            cap.release()
+            if start < int(round(n_total * (1 - HELDOUT_FRACTION))):
+                raise DataError(f"colorize clip {video}@{start} is not in the held-out part of the video")
+            name = f"{Path(video).stem.lower()}-{start}"
+            (tmp / name / "frames").mkdir(parents=True)
+            frames = [cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames]
+            for i, f in enumerate(frames):
+                cv2.imwrite(str(tmp / name / "frames" / f"{i:06d}.png"), f)
+            cv2.imwrite(str(tmp / name / "reference.png"), frames[0])
+        (tmp / "source.json").write_text(json.dumps(
+            {"clips": [list(c) for c in COLORIZE_CLIPS], "size": list(size),
+             "reference": "the clip's first frame", "split": "held-out (last 30% of each video)"}, indent=1))
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        tmp.replace(out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir

@@ -135,7 +135,11 @@ def output_producers(proto) -> list[str]:
     return found
 
 
-def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict], float_outputs: bool = False) -> str:
+DEFAULT_INT8_OPS = ("Conv", "MatMul", "Gemm", "Add", "GlobalAveragePool", "ReduceMean")
+
+
+def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict], float_outputs: bool = False,
+                  op_types=None) -> str:
     """Static QDQ int8: uint8 activations, int8 per-channel weights, calibrated on real frames
     (percentile ranges). Returns the calibration method used.
 
@@ -144,7 +148,8 @@ def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict], float_outputs: 
     percentile calibrator cannot histogram a tensor whose range is (almost) zero; for such graphs the
     ranges fall back to min-max, and the returned method says so. ``float_outputs`` keeps the layers
     that produce the outputs in float (for a tracker: the neck that makes the template features and
-    the correlation with them, whose 8-bit rounding would blur the score map).
+    the correlation with them, whose 8-bit rounding would blur the score map). ``op_types`` replaces the
+    quantised op types (only those are calibrated, which also bounds calibration memory).
     """
     import onnx
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
@@ -162,8 +167,7 @@ def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict], float_outputs: 
                     quantize_static(str(pre), str(dst), _Reader(calib_feeds), quant_format=QuantFormat.QDQ,
                                     activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                                     per_channel=True, calibrate_method=method,
-                                    op_types_to_quantize=["Conv", "MatMul", "Gemm", "Add", "GlobalAveragePool",
-                                                          "ReduceMean"],
+                                    op_types_to_quantize=list(op_types or DEFAULT_INT8_OPS),
                                     nodes_to_exclude=sampling_nodes(proto) + (
                                         output_producers(proto) if float_outputs else []),
                                     extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})

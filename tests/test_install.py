@@ -52,6 +52,7 @@ def test_bare_install_runs_artifacts_without_torch(exported, tmp_path):
             out = s.run({{"image": np.random.rand(1, 3, 128, 128).astype(np.float32)}})
             assert np.isfinite(out["logits"]).all()
         import edgecv.runtime.track  # the tracking loop is part of the bare runtime too
+        import edgecv.runtime.colorize, edgecv.runtime.propagate  # and so are the other loops
         assert "torch" not in sys.modules
         print("bare-ok", sorted(rt.available_backends()))
     """)

@@ -26,7 +26,8 @@ class ExportSpec:
     ``int8_metric``: how an int8 artifact is judged against PyTorch — ``top1`` (agreement of the
     arg-max over the last axis of the first output) or ``cosine`` (mean cosine similarity).
     ``int8_threshold``: the minimum acceptable value of that metric. ``int8_float_outputs``: keep the
-    layers that produce the outputs in float in int8 ONNX exports.
+    layers that produce the outputs in float in int8 ONNX exports. ``int8_op_types``: which ONNX op types
+    an int8 export quantises (e.g. leave MatMul out to keep an attention in float).
     """
     inputs: list[TensorSpec]
     outputs: list[str]
@@ -35,6 +36,7 @@ class ExportSpec:
     description: str = ""
     extra: dict = field(default_factory=dict)
     int8_float_outputs: bool = False
+    int8_op_types: tuple = ()   # ONNX op types to quantise (empty: the exporter's default set)
 
 
 class UnknownModelError(KeyError):

@@ -11,6 +11,9 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
     if model in ("siamfc", "sasiam", "spm", "spm-lite"):
         from .siamese import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
+    if model == "excolor":
+        from .colorize import train
+        return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
     if model in ("dff-seg", "dff-seg-nodcn"):
         from .dff import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
@@ -19,5 +22,5 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
                           "(`edgecv train mnv2-dcn`)")
     from edgecv.models import list_models
     raise EdgeCVError(f"no training recipe for {model!r}; trainable models: mnv2, mnv2-dcn, siamfc, "
-                      "sasiam (after siamfc), spm, spm-lite, dff-seg, dff-seg-nodcn "
+                      "sasiam (after siamfc), spm, spm-lite, dff-seg, dff-seg-nodcn, excolor "
                       f"(registered: {', '.join(list_models())})")
