@@ -57,7 +57,7 @@ def main():
             cols[(backend, prec, size)] = (Colorizer(arts, backend, a.threads), vid)
     times = {k: [] for k in cols}
     ref_ms = {k: [] for k in cols}
-    for k, (c, vid) in cols.items():  # warm-up
+    for c, vid in cols.values():  # warm-up
         c.set_reference(ref)
         for f in vid[:3]:
             c.step(f)
@@ -79,7 +79,8 @@ def main():
         lines.append(f"| {k[0]} | {k[1]} | {k[2]} | {med:.1f} | {np.percentile(t, 90):.1f} | {1000 / med:.1f} | "
                      f"{REFERENCE_MS / med:.0f}× | {np.median(ref_ms[k]):.1f} | {man['bytes'] / 1e6:.2f} | "
                      f"{man['cost']['macs'] / 1e6:.0f} |")
-    body = (f"excolor, {a.threads} thread(s), {a.runs} frames of held-out Megamind.avi (frames 200+, one shot) per configuration, all "
+    body = (f"excolor, {a.threads} thread(s), {a.runs} frames of held-out Megamind.avi (frames 200+, one shot) per "
+            "configuration, all "
             "configurations interleaved frame by frame; the step includes Lab conversion, resizing and merging "
             "ab with the full-resolution L.\n\n" + "\n".join(lines))
     if skipped:

@@ -1,11 +1,35 @@
-"""Device latency profiles (YAML data files, one per device; see devices/README.md)."""
+"""Device latency profiles (YAML data files, one per device; see devices/README.md).
+
+>>> from edgecv.devices import load_profile, find_entry
+>>> prof = load_profile("jetson-orin-nano")            # a device name or a path; validated
+>>> find_entry(prof, artifact="mobilenet_v2_1.0_224", backend="opencv", compute_unit="cuda", precision="fp16")
+
+Torch-free and light: pyyaml and numpy only (matplotlib only in ``edgecv.devices.report``).
+"""
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
+from .schema import (
+    BACKENDS,
+    COMPUTE_UNITS,
+    KINDS,
+    PROVENANCE_KINDS,
+    SCHEMA,
+    ProfileError,
+    entry_key,
+    find_entries,
+    find_entry,
+    known_devices,
+    latency_ms,
+    load_profile,
+    merge_measured,
+    profile_path,
+    profile_paths,
+    provenance_counts,
+    same_config,
+    validate_profile,
+    write_yaml_atomic,
+)
 
-
-def profile_paths() -> dict[str, Path]:
-    """Device name → path of its shipped profile."""
-    return {Path(str(p)).stem: Path(str(p)) for p in resources.files(__name__).iterdir()
-            if str(p).endswith(".yaml")}
+__all__ = ["SCHEMA", "KINDS", "BACKENDS", "COMPUTE_UNITS", "PROVENANCE_KINDS", "ProfileError", "load_profile",
+           "known_devices", "validate_profile", "profile_path", "profile_paths", "find_entry", "find_entries",
+           "entry_key", "same_config", "latency_ms", "merge_measured", "provenance_counts", "write_yaml_atomic"]

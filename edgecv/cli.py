@@ -119,17 +119,42 @@ def info_cmd(artifact):
 
 
 @main.command("profile")
-@click.argument("artifacts", nargs=-1, required=True, type=click.Path())
+@click.argument("artifacts", nargs=-1, type=click.Path())
 @click.option("--threads", default="1", show_default=True, help="Comma-separated thread counts, e.g. 1,2.")
 @click.option("--backend", "backends", default="auto", show_default=True,
               help="Comma-separated backends: auto, ort, ort-cuda, ort-trt, litert, opencv.")
 @click.option("--runs", type=int, default=50, show_default=True)
 @click.option("--warmup", type=int, default=5, show_default=True)
-@click.option("--device", "device_name", default=None, help="Device name in the profile (default: host name).")
+@click.option("--device", "device_name", default=None,
+              help="Device name in the profile (default: host name). With --import: the shipped profile to "
+                   "merge into (default: the imported file's device.name).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Device profile YAML to write/merge.")
+@click.option("--import", "import_file", type=click.Path(dir_okay=False), default=None,
+              help="Merge FILE, a profile measured on a real device, into the shipped profile of that device: "
+                   "its measured entries replace predicted/published ones for the same configuration.")
 @_errors
-def profile_cmd(artifacts, threads, backends, runs, warmup, device_name, out):
-    """Measure latency (median, p90) of ARTIFACTS per backend and thread count."""
+def profile_cmd(artifacts, threads, backends, runs, warmup, device_name, out, import_file):
+    """Measure latency (median, p90) of ARTIFACTS per backend and thread count, or --import a measured profile."""
+    if import_file:
+        if artifacts:
+            raise click.UsageError("give either ARTIFACTS to measure or --import FILE, not both")
+        from edgecv.devices import load_profile
+        from edgecv.devices.schema import import_measured
+        from edgecv.runtime.report import print_profile
+
+        path, s = import_measured(import_file, device_name, out)
+        r = s["replaced"]
+        click.echo(f"{s['device']}: imported {s['added']} measured entries from {import_file}; replaced "
+                   f"{r['predicted']} predicted, {r['published']} published, {r['measured']} older measured; "
+                   f"kept {s['kept']}" + (f"; skipped {s['skipped_not_measured']} entries that are not measured"
+                                         if s["skipped_not_measured"] else "")
+                   + (f"; filled device fields {', '.join(s['device_fields_filled'])}"
+                      if s["device_fields_filled"] else ""))
+        print_profile(load_profile(path))
+        click.echo(f"wrote {path}")
+        return
+    if not artifacts:
+        raise click.UsageError("give ARTIFACTS to measure (or --import FILE)")
     from rich.progress import Progress
 
     from edgecv.runtime.profile import profile_artifacts, write_profile
@@ -187,10 +212,20 @@ def ensure_tracker_artifacts(names, art_dir, backends, precisions, echo=click.ec
 @click.option("--boxes", "boxes_path", type=click.Path(dir_okay=False), default=None,
               help="Boxes file to write: one x,y,w,h,score line per frame (frame 0: the init box).")
 @click.option("--max-frames", type=int, default=None)
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False), default=None,
+              help="A plan from `edgecv plan`: its settings (backend, precision, threads, ...) replace these options.")
 @_errors
-def track_cmd(video, init_box, tracker, backend, precision, art_dir, threads, out_video, boxes_path, max_frames):
+def track_cmd(video, init_box, tracker, backend, precision, art_dir, threads, out_video, boxes_path, max_frames,
+              plan_path):
     """Track one object through VIDEO (a video file or a folder of images)."""
     from edgecv.runtime.track import TrackError, make_tracker, track_video
+
+    if plan_path:
+        from edgecv.runtime.plan import settings_for
+
+        st = settings_for(plan_path, "track")
+        tracker, backend, precision, threads = st["tracker"], st["backend"], st["precision"], st["threads"]
+        click.echo(f"[track] plan {plan_path}: {tracker} {backend} {precision} x{threads}")
 
     try:
         box = [float(v) for v in init_box.split(",")]
@@ -264,7 +299,7 @@ def ensure_dff_artifacts(model, art_dir, backend, precision, ops=None, part_prec
 
 @main.command("propagate")
 @click.argument("video", type=click.Path())
-@click.option("--key-interval", required=True,
+@click.option("--key-interval", default=None,
               help="K: a key frame every K frames (1 = per-frame inference), or 'auto': a new key frame when the "
                    "flow cannot explain the frame, the motion is large, or 20 frames have passed.")
 @click.option("--model", default="dff-seg", show_default=True, type=click.Choice(["dff-seg", "dff-seg-nodcn"]))
@@ -289,13 +324,26 @@ def ensure_dff_artifacts(model, art_dir, backend, precision, ops=None, part_prec
 @click.option("--aggregate", is_flag=True,
               help="At each key frame, average in the previous key's warped features (FGFA-style; off: it measured "
                    "worse on the held-out clips, see BENCHMARKS.md).")
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False), default=None,
+              help="A plan from `edgecv plan`: its settings (backend, precision, threads, ...) replace these options.")
 @_errors
 def propagate_cmd(video, key_interval, model, backend, precision, part_precision, ops, art_dir, threads, out_video,
-                  masks, stats_path, max_frames, aggregate):
+                  masks, stats_path, max_frames, aggregate, plan_path):
     """Segment VIDEO (a video file or a folder of images) with key-frame feature propagation (Deep Feature
     Flow): the feature net on key frames, a light flow net + feature warp on the frames between."""
     from edgecv.runtime.propagate import PropagateError, make_policy, propagate_video
 
+    if plan_path:
+        from edgecv.runtime.plan import settings_for
+
+        st = settings_for(plan_path, "propagate")
+        model, backend, precision, threads, key_interval = (st["model"], st["backend"], st["precision"], st["threads"],
+                                                            st["key_interval"])
+        part_precision = tuple(f"{k}={v}" for k, v in (st.get("part_precision") or {}).items())
+        click.echo(f"[propagate] plan {plan_path}: {model} {backend} {precision} x{threads}, "
+                   f"key interval {key_interval}")
+    if key_interval is None:
+        raise PropagateError("give --key-interval K (or auto), or --plan PLAN")
     if not Path(video).exists():
         raise PropagateError(f"video {video} does not exist")
     make_policy(key_interval)  # a bad value fails before any export or model load
@@ -473,11 +521,20 @@ def ensure_colorize_artifacts(model, art_dir, backend, precision, size, ops=None
 @click.option("--no-recurrence", is_flag=True, help="Do not feed the previous frame's colours back (ablation).")
 @click.option("--max-frames", type=int, default=None)
 @click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None, help="Write run stats JSON.")
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False), default=None,
+              help="A plan from `edgecv plan`: its settings (backend, precision, threads, ...) replace these options.")
 @_errors
 def colorize_cmd(video, ref, out_video, backend, precision, size, model, ops, art_dir, threads, no_recurrence,
-                 max_frames, stats_path):
+                 max_frames, stats_path, plan_path):
     """Colorize a grey (or colour, made grey) VIDEO from a colour reference image; one output frame per input."""
     import json
+
+    if plan_path:
+        from edgecv.runtime.plan import settings_for
+
+        st = settings_for(plan_path, "colorize")
+        backend, precision, size, threads = st["backend"], st["precision"], st["size"], st["threads"]
+        click.echo(f"[colorize] plan {plan_path}: {backend} {precision} {size} x{threads}")
 
     from edgecv.runtime.colorize import colorize_video, read_image
 
@@ -520,9 +577,11 @@ def default_colorize_dataset() -> Path:
 @click.option("--size", default="320x240", show_default=True)
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--reference", type=click.Choice(["file", "first", "last"]), default="file", show_default=True,
+              help="Each clip's reference.png, or its first or last frame (last: a harder, later exemplar).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-colorize", show_default=True)
 @_errors
-def eval_colorize_cmd(dataset, model, backends, precisions, size, art_dir, threads, out_dir):
+def eval_colorize_cmd(dataset, model, backends, precisions, size, art_dir, threads, reference, out_dir):
     """Quality (PSNR, ab error, temporal consistency) against the global-transfer baseline and the model
     without recurrence, per backend and precision; table, JSON and contact sheet."""
     from edgecv.runtime.colorize import Colorizer
@@ -564,7 +623,7 @@ def eval_colorize_cmd(dataset, model, backends, precisions, size, art_dir, threa
         return outs, ms
 
     methods["global"] = global_fn
-    res = ev.evaluate(dataset, methods, out_dir)
+    res = ev.evaluate(dataset, methods, out_dir, reference=reference)
     click.echo(ev.table(res["results"]))
     click.echo(f"results → {Path(out_dir) / 'colorize_eval.json'}, contact sheet → {res['contact_sheet']}")
 
@@ -579,6 +638,9 @@ def demo_cmd(out_dir, video):
 
     run_demo(Path(out_dir), video)
 
+
+# Commands of the device-profile side live in their own modules; importing them registers them on `main`.
+from edgecv import cli_devices, cli_plan, cli_predict  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

@@ -202,7 +202,7 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
     check_feeds = module.sample_inputs(frames)
     calib_feeds, calib_desc = None, None
     if precision == "int8":
-        cframes, calib_desc = calib_frames(calib, n_calib)
+        cframes, calib_desc = calib_frames(calib, min(n_calib, spec.int8_calib_frames or n_calib))
         calib_feeds = module.sample_inputs(cframes)
     ref = _ref_outputs(module, check_feeds, spec.outputs)
 
@@ -232,7 +232,8 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
                 if precision == "int8":
                     log(f"[export] calibrating int8 on {calib_desc}")
                     calib_args = [tuple(f[n] for n in input_names) for f in calib_feeds]
-                    tflite_backend.torch_to_tflite_int8(module, example, calib_args, art)
+                    tflite_backend.torch_to_tflite_int8(module, example, calib_args, art,
+                                                        float_modules=spec.int8_float_modules)
                 else:
                     fp32 = tmpdir / "fp32.tflite"
                     tflite_backend.torch_to_tflite(module, example, fp32)

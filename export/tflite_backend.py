@@ -65,11 +65,12 @@ def tflite_fp16(src: Path, dst: Path) -> None:
         q.quantize().export_model(str(dst), overwrite=True)
 
 
-def torch_to_tflite_int8(model, args: tuple, calib: list[tuple], out_path: Path) -> None:
+def torch_to_tflite_int8(model, args: tuple, calib: list[tuple], out_path: Path, float_modules: tuple = ()) -> None:
     """Static int8 via PT2E: per-channel int8 weights, int8 activations, calibrated on real frames.
 
     Warp and DCN modules are left unannotated, so their coordinate arithmetic and sampling stay in
-    float (an int8 coordinate would move samples by whole pixels); float I/O.
+    float (an int8 coordinate would move samples by whole pixels), and so are ``float_modules`` (a model's
+    own choice, e.g. a soft correspondence whose sharp softmax 8 bits would flatten); float I/O.
     """
     litert_torch = _import()
     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
@@ -77,7 +78,7 @@ def torch_to_tflite_int8(model, args: tuple, calib: list[tuple], out_path: Path)
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
     quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    for cls in (FlowWarp, DeformConv2d):
+    for cls in (FlowWarp, DeformConv2d, *float_modules):
         # torch.export records module types as qualified names (older releases: the classes)
         quantizer.set_module_type(cls, None).set_module_type(f"{cls.__module__}.{cls.__qualname__}", None)
     with ops_mode("portable", blend="madd"), _quiet():

@@ -49,15 +49,40 @@ def print_manifest(artifact, console: Console | None = None) -> dict:
     return m
 
 
+def provenance_summary(prov: dict | None) -> str:
+    """One line saying where a figure came from (measured / predicted / published)."""
+    prov = prov or {}
+    kind = prov.get("kind", "?")
+    if kind == "measured":
+        return f"measured on {prov.get('host')} {str(prov.get('date') or '')[:10]}".strip()
+    if kind == "predicted":
+        cal = prov.get("calibrated_on") or []
+        return f"predicted ({prov.get('predictor')})" + (f", calibrated on {', '.join(map(str, cal))}" if cal else "")
+    if kind == "published":
+        return f"published: {prov.get('source')}"
+    return str(kind)
+
+
 def print_profile(profile: dict, console: Console | None = None) -> None:
     console = console or Console()
     d = profile.get("device", {})
-    t = Table(title=f"{d.get('name')} — {d.get('cpu')} ({d.get('cores')} cores)")
-    for c in ("artifact", "backend", "threads", "precision", "median ms", "p90 ms", "provenance"):
-        t.add_column(c, justify="right" if "ms" in c or c == "threads" else "left", no_wrap=c == "artifact")
+    what = d.get("soc") or d.get("cpu") or d.get("model") or d.get("kind")
+    cores = f" ({d.get('cores')} cores)" if d.get("cores") else ""
+    t = Table(title=f"{d.get('name')} — {what}{cores}", caption="latency in ms (median, p90)")
+    for c in ("artifact", "backend", "unit", "thr", "prec", "ms", "p90", "provenance"):
+        t.add_column(c, justify="right" if c in ("ms", "p90", "thr") else "left", no_wrap=True,
+                     min_width=len(c) if c in ("ms", "p90", "thr") else None)
+    notes: list[str] = []  # one footnote per distinct provenance (source, host/date, predictor)
     for e in profile.get("entries", []):
         lat = e.get("latency_ms", {})
-        t.add_row(e.get("artifact"), e.get("backend"), str(e.get("threads")), e.get("precision"),
-                  f"{lat.get('median', float('nan')):.3f}", f"{lat.get('p90', float('nan')):.3f}",
-                  (e.get("provenance") or {}).get("kind", "?"))
+        med, p90 = lat.get("median"), lat.get("p90")
+        prov = e.get("provenance") or {}
+        line = provenance_summary(prov)
+        if line not in notes:
+            notes.append(line)
+        t.add_row(e.get("artifact"), e.get("backend"), e.get("compute_unit") or "", _fmt(e.get("threads") or "-"),
+                  e.get("precision"), f"{med:.3f}" if med is not None else "-",
+                  f"{p90:.3f}" if p90 is not None else "-", f"{prov.get('kind', '?')} [{notes.index(line) + 1}]")
     console.print(t)
+    for i, line in enumerate(notes, 1):
+        console.print(f"[{i}] {line}", highlight=False, markup=False)

@@ -92,6 +92,10 @@ class Correspondence(nn.Module):
         return (warped.transpose(1, 2).reshape(n, 2, h, w), conf.transpose(1, 2).reshape(n, 1, h, w))
 
 
+class AbOut(nn.Conv2d):
+    """The colorizer's last conv (features → ab residual): its own class so an int8 export can keep it in float."""
+
+
 class ColorNet(nn.Module):
     """Small U-Net: L (full), warped ab + confidence + previous ab (half res), trunk features (stride 8 of
     the reference size) → ab at half the working size, as a residual on the warped ab."""
@@ -106,7 +110,7 @@ class ColorNet(nn.Module):
                                  SepConv(96, 96, dilation=4))
         self.dec2 = SepConv(96 + 48, 48)
         self.dec1 = SepConv(48 + 32, 32)
-        self.out = nn.Conv2d(32, 2, 3, padding=1)
+        self.out = AbOut(32, 2, 3, padding=1)
         nn.init.zeros_(self.out.weight)
         nn.init.zeros_(self.out.bias)
 
@@ -232,7 +236,8 @@ class FramePart(nn.Module):
             outputs=["ab", "confidence"], int8_metric="cosine", int8_threshold=0.95,
             description=f"{model.model_name} correspondence + colorization at {w}x{h} (every frame)",
             extra=_extra("frame", size=[h, w], ab_size=[h // 2, w // 2]), int8_float_outputs=True,
-            int8_op_types=INT8_OPS)
+            int8_op_types=INT8_OPS, int8_calib_frames=64 * REF_H * REF_W // (h * w),
+            int8_float_modules=(Correspondence,))
 
     def forward(self, gray, ref_features, ref_ab, prev_ab):
         ab, conf, _ = self.net.frame(gray, ref_features, ref_ab, prev_ab)
@@ -240,14 +245,19 @@ class FramePart(nn.Module):
 
     @torch.no_grad()
     def sample_inputs(self, frames):
-        """Each frame colorized against the previous one as its reference, with its own (shifted) true
-        colours as the previous ab — the inputs the loop feeds on real video."""
+        """Each frame colorized against a reference that resembles it, as in use: another view of the same
+        scene (the frame under a known small rotation, zoom and shift), with the frame's own true colours,
+        shifted by two pixels, as the previous ab — the inputs the loop feeds on real video."""
         import cv2
 
         feeds = []
         h, w = self.size
-        for i, f in enumerate(frames):
-            ref = frames[i - 1] if i else frames[-1]
+        rng = np.random.default_rng(0)
+        for f in frames:
+            fh, fw = f.shape[:2]
+            a = cv2.getRotationMatrix2D((fw / 2, fh / 2), rng.uniform(-4, 4), rng.uniform(1.0, 1.1))
+            a[:, 2] += rng.uniform(-0.04, 0.04, 2) * (fw, fh)
+            ref = cv2.warpAffine(f, a, (fw, fh), borderMode=cv2.BORDER_REFLECT)
             ref_feat, ref_ab = self.net.encode_reference(torch.from_numpy(reference_lab(ref)))
             lab = labc.bgr_to_lab(cv2.resize(f, (w // 2, h // 2), interpolation=cv2.INTER_AREA))
             prev = np.roll(labc.normalize_ab(lab[..., 1:]), 2, axis=1).transpose(2, 0, 1)[None]

@@ -37,6 +37,8 @@ class ExportSpec:
     extra: dict = field(default_factory=dict)
     int8_float_outputs: bool = False
     int8_op_types: tuple = ()   # ONNX op types to quantise (empty: the exporter's default set)
+    int8_calib_frames: int | None = None   # at most this many calibration frames (large graphs: memory)
+    int8_float_modules: tuple = ()   # module classes PT2E (TFLite int8) leaves unannotated, i.e. in float
 
 
 class UnknownModelError(KeyError):

@@ -170,13 +170,18 @@ def table(results: dict) -> str:
     return "\n".join(lines)
 
 
-def evaluate(dataset, methods: dict, out_dir=None, sheet_frames=(0, 15, 29), progress=True) -> dict:
+def evaluate(dataset, methods: dict, out_dir=None, sheet_frames=(0, 29), progress=True,
+             reference: str = "file") -> dict:
     """Run every method on every clip and score it.
 
     ``methods``: ``{name: callable(frames_grey_bgr, reference_bgr) -> (outputs, per-frame ms)}``; the
     first method's outputs (and the ``global`` baseline's, when present) go on the contact sheet.
+    ``reference``: ``file`` (each clip's ``reference.png``), ``first`` or ``last`` (that frame of the clip; with
+    ``last`` the early frames take their colours from a frame seconds later, a harder case).
     Writes ``colorize_eval.json``, ``colorize_eval.md`` and ``contact_sheet.png`` into ``out_dir``.
     """
+    if reference not in ("file", "first", "last"):
+        raise ColorizeError(f"reference {reference!r}: choose file, first or last")
     import cv2
 
     clips = load_clips(dataset)
@@ -185,6 +190,8 @@ def evaluate(dataset, methods: dict, out_dir=None, sheet_frames=(0, 15, 29), pro
     first = next(iter(methods))
     for clip in clips:
         truth = clip["frames"]
+        if reference != "file":
+            clip["reference"] = truth[0 if reference == "first" else -1]
         grey = [cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) for f in truth]
         flows = _flows(truth)
         outs = {}
@@ -206,7 +213,7 @@ def evaluate(dataset, methods: dict, out_dir=None, sheet_frames=(0, 15, 29), pro
                 cols["truth"] = truth[t]
                 rows.append((f"{clip['name']} frame {t}", cols))
     results = {name: s.result() for name, s in scores.items()}
-    report = {"dataset": str(dataset), "clips": [c["name"] for c in clips],
+    report = {"dataset": str(dataset), "reference": reference, "clips": [c["name"] for c in clips],
               "frames": sum(len(c["frames"]) for c in clips), "results": results}
     if out_dir is not None:
         out_dir = Path(out_dir)

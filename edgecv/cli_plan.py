@@ -1,0 +1,99 @@
+"""`edgecv plan` and `edgecv plan-check`: settings that meet a frame-rate budget on a device, and the check of a
+plan on this machine (registered on `edgecv.cli.main` by import)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from edgecv.cli import _csv, _csv_ints, _errors, main
+
+
+def _predictor_for(device: str, art_dir: str):
+    """A callable for the planner that predicts a missing artifact's latency, when the predictor and the
+    artifact file are both there (None otherwise)."""
+    try:
+        from edgecv.runtime.predict import predict_for_profile
+    except ImportError:
+        return None
+    return predict_for_profile(device, art_dir)
+
+
+def print_plan(plan: dict) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    s = plan["settings"]
+    t = Table(title=f"plan: {plan['pipeline']} on {plan['device']} at {plan['fps_target']:g} fps", show_header=False)
+    t.add_column("field", style="bold")
+    t.add_column("value")
+    t.add_row("settings", ", ".join(f"{k}={v}" for k, v in s.items() if v not in (None, {}, "")))
+    t.add_row("predicted", f"{plan['predicted_fps']:.1f} fps ({plan['predicted_mean_ms']:.2f} ms per frame), "
+                           f"worst frame {plan['worst_frame_ms']:.1f} ms")
+    acc = plan["expected_accuracy"]
+    t.add_row("expected", f"{acc['metric']} {acc['value']:.3f}" + (f" ({acc['note']})" if acc.get("note") else ""))
+    t.add_row("latency figures", ", ".join(plan["latency_provenance"]))
+    for w in plan["why"]:
+        t.add_row("why", w)
+    con.print(t)
+    alt = Table(title="alternatives (best accuracy first)")
+    for c in ("settings", "fps", "worst ms", "accuracy", "meets"):
+        alt.add_column(c)
+    for a in plan["alternatives"]:
+        alt.add_row(", ".join(f"{k}={v}" for k, v in a["settings"].items() if v not in (None, {}, "")),
+                    f"{a['fps']:.1f}", f"{a['worst_frame_ms']:.1f}", f"{a['accuracy']:.3f}",
+                    "yes" if a["meets_budget"] else "no")
+    con.print(alt)
+
+
+@main.command("plan")
+@click.option("--device", required=True, help="A device profile name (see `edgecv devices`) or a YAML path.")
+@click.option("--pipeline", required=True, type=click.Choice(["track", "propagate", "colorize"]))
+@click.option("--fps", type=float, required=True, help="The frame rate to hold.")
+@click.option("--latency-ms", type=float, default=None, help="Also keep every frame (key frames too) under this.")
+@click.option("--margin", type=float, default=0.0, show_default=True,
+              help="Keep this share of the frame budget free (0.1: plan for 10%% headroom).")
+@click.option("--backends", default=None, help="Comma list to choose from (default: every backend in the profile).")
+@click.option("--threads", default=None, help="Comma list of thread counts to choose from.")
+@click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True,
+              help="Where artifacts missing from the profile are looked for, to predict their latency.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Plan file (JSON) to write.")
+@_errors
+def plan_cmd(device, pipeline, fps, latency_ms, margin, backends, threads, art_dir, out):
+    """Choose precision, backend, threads, input size and (for propagation) the key-frame interval that meet
+    FPS on DEVICE with the best expected accuracy; print why, and write the plan the loops take (--plan)."""
+    from edgecv.runtime.plan import make_plan, write_plan
+
+    options = {}
+    if backends:
+        options["backends"] = _csv(backends)
+    if threads:
+        options["threads"] = _csv_ints(threads)
+    plan = make_plan(device, pipeline, fps, latency_ms, margin, predictor=_predictor_for(device, art_dir),
+                     options=options)
+    print_plan(plan)
+    if out:
+        write_plan(plan, out)
+        click.echo(f"plan → {out}")
+
+
+@main.command("plan-check")
+@click.argument("plans", nargs=-1, required=True, type=click.Path())
+@click.option("--video", type=click.Path(), default=None, help="Real video to run on (default: held-out vtest.avi).")
+@click.option("--frames", type=int, default=150, show_default=True)
+@click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="JSON with predicted vs achieved fps.")
+@_errors
+def plan_check_cmd(plans, video, frames, art_dir, out):
+    """Run each plan's loop on real frames here and compare the achieved fps with the plan's prediction."""
+    import json
+
+    from edgecv.runtime.plan.check import check_plans
+
+    rows = check_plans([Path(p) for p in plans], video, frames, art_dir, echo=click.echo)
+    if out:
+        tmp = Path(out).with_name(f".{Path(out).name}.tmp")
+        tmp.write_text(json.dumps(rows, indent=1) + "\n")
+        tmp.replace(out)
+        click.echo(f"results → {out}")

@@ -1,0 +1,229 @@
+"""Plans: candidates from a pipeline's cost model, the budget check, the choice, the plan file."""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+from importlib import resources
+from pathlib import Path
+
+from ..errors import EdgeCVError
+
+PLAN_SCHEMA = "edgecv.plan/1"
+PIPELINES = ("propagate", "track", "colorize")
+
+
+class PlanError(EdgeCVError):
+    """No plan can be made (unknown device or pipeline, an impossible budget) or a plan file is bad."""
+
+
+def accuracy_table() -> dict:
+    """The accuracy the project measured per pipeline and setting (``devices/accuracy.json``, with sources)."""
+    return json.loads(resources.files("edgecv.devices").joinpath("accuracy.json").read_text())
+
+
+def load_device(device) -> dict:
+    """A device profile by name or path (validated when ``edgecv.devices`` can validate it)."""
+    if isinstance(device, dict):
+        return device
+    try:
+        from edgecv.devices import load_profile
+    except ImportError:  # pragma: no cover - the devices package always ships with the runtime
+        load_profile = None
+    if load_profile is not None:
+        return load_profile(device)
+    import yaml
+    return yaml.safe_load(Path(device).read_text())
+
+
+class Latencies:
+    """Per-artifact latency look-ups in one device profile; remembers which figures it used and where each
+    came from, and which artifacts it could not find."""
+
+    def __init__(self, profile: dict, predictor=None):
+        self.profile = profile
+        self.predictor = predictor   # callable(artifact, backend, threads) -> ms | None, for missing entries
+        self.index = {}
+        for e in profile.get("entries", []):
+            key = (e.get("artifact"), e.get("backend"), e.get("threads"))
+            old = self.index.get(key)
+            rank = {"measured": 0, "published": 1, "predicted": 2}
+            if old is None or rank.get(_kind(e), 3) < rank.get(_kind(old), 3):
+                self.index[key] = e
+        self.used: dict = {}
+        self.missing: set = set()
+
+    def get(self, artifact: str, backend: str, threads: int) -> float | None:
+        """Median ms of ``artifact`` on ``backend`` with ``threads``; None when neither the profile has it nor the
+        predictor can predict it."""
+        e = self.index.get((artifact, backend, threads))
+        if e is not None and (e.get("latency_ms") or {}).get("median") is not None:
+            ms = float(e["latency_ms"]["median"])
+            self.used[f"{artifact} {backend} x{threads}"] = {"median_ms": ms, "p90_ms": e["latency_ms"].get("p90"),
+                                                             "provenance": _kind(e)}
+            return ms
+        if self.predictor is not None:
+            ms = self.predictor(artifact, backend, threads)
+            if ms is not None:
+                self.used[f"{artifact} {backend} x{threads}"] = {
+                    "median_ms": round(float(ms), 3), "provenance": "predicted",
+                    "note": "not in the device profile: predicted by the kernel-level predictor"}
+                return float(ms)
+        self.missing.add(f"{artifact} {backend} x{threads}")
+        return None
+
+    def threads(self) -> list[int]:
+        return sorted({int(t) for (_, _, t) in self.index if t is not None}) or [1]
+
+    def backends(self) -> list[str]:
+        return sorted({b for (_, b, _) in self.index if b})
+
+
+def _kind(entry: dict) -> str:
+    return str((entry.get("provenance") or {}).get("kind", "unknown"))
+
+
+def loop_overhead(profile: dict, pipeline: str, key: str = "default") -> tuple[float, str]:
+    """The loop's own per-frame work on this device (ms) and where the figure came from."""
+    loops = (profile.get("loops") or {}).get(pipeline) or {}
+    rec = loops.get(key) or loops.get("default")
+    if rec and rec.get("overhead_ms") is not None:
+        return float(rec["overhead_ms"]), _kind(rec)
+    return 0.0, "unknown"
+
+
+def choose(candidates: list[dict], fps: float, latency_ms: float | None = None, margin: float = 0.0) -> dict:
+    """The feasible candidate with the best expected accuracy (ties within 0.002: the faster one).
+
+    Feasible: mean ms per frame ≤ (1 − margin) · 1000 / fps and, with ``latency_ms``, worst-frame ms ≤ it.
+    Raises PlanError with the best reachable fps when none is feasible."""
+    if not candidates:
+        raise PlanError("no candidate settings have latency figures on this device (profile the artifacts with "
+                        "`edgecv profile`, or predict them)")
+    budget = (1.0 - margin) * 1000.0 / fps
+    ok = [c for c in candidates if c["mean_ms"] <= budget and (latency_ms is None or c["worst_ms"] <= latency_ms)]
+    if not ok:
+        best = min(candidates, key=lambda c: c["mean_ms"])
+        best_lat = min(candidates, key=lambda c: c["worst_ms"])
+        msg = (f"impossible budget: {fps:g} fps needs ≤ {budget:.1f} ms per frame"
+               + (f" and ≤ {latency_ms:g} ms worst frame" if latency_ms is not None else "")
+               + f"; the best reachable is {1000.0 / best['mean_ms']:.1f} fps ({_describe(best['settings'])}, "
+                 f"worst frame {best['worst_ms']:.1f} ms)")
+        if latency_ms is not None:
+            msg += (f"; the lowest worst-frame latency is {best_lat['worst_ms']:.1f} ms "
+                    f"({_describe(best_lat['settings'])})")
+        raise PlanError(msg)
+    top = max(c["accuracy"] for c in ok)
+    near = [c for c in ok if c["accuracy"] >= top - 0.002]
+    return min(near, key=lambda c: c["mean_ms"])
+
+
+def _describe(settings: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in settings.items() if v is not None)
+
+
+def make_plan(device, pipeline: str, fps: float, latency_ms: float | None = None, margin: float = 0.0,
+              predictor=None, accuracy: dict | None = None, options: dict | None = None) -> dict:
+    """Plan ``pipeline`` on ``device`` (name, path or profile dict) for ``fps``; returns the plan dict.
+
+    ``options`` narrows the search (e.g. ``{"backends": ["litert"], "threads": [1]}``)."""
+    from .pipelines import CANDIDATES
+
+    if pipeline not in PIPELINES:
+        raise PlanError(f"unknown pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")
+    if fps is None or fps <= 0:
+        raise PlanError(f"frame rate {fps!r}: give a positive --fps")
+    if latency_ms is not None and latency_ms <= 0:
+        raise PlanError(f"latency budget {latency_ms!r} ms: give a positive --latency-ms")
+    profile = load_device(device)
+    acc = (accuracy or accuracy_table())[pipeline]
+    lat = Latencies(profile, predictor)
+    cands = CANDIDATES[pipeline](profile, lat, acc, options or {})
+    best = choose(cands, fps, latency_ms, margin)
+    ranked = sorted(cands, key=lambda c: (-c["accuracy"], c["mean_ms"]))
+    budget = 1000.0 / fps
+    why = [f"{len(cands)} candidate settings have latency figures on {profile['device']['name']}; "
+           f"{sum(c['mean_ms'] <= budget * (1 - margin) for c in cands)} meet {fps:g} fps "
+           f"(≤ {budget * (1 - margin):.1f} ms per frame)"
+           + (f" and ≤ {latency_ms:g} ms worst frame" if latency_ms is not None else ""),
+           f"chosen for the best expected {acc['metric']} among them: {best['accuracy']:.3f}"
+           + (f" ({best['accuracy_note']})" if best.get("accuracy_note") else ""),
+           best["cost_note"]]
+    faster = [c for c in ranked if c["accuracy"] > best["accuracy"] + 0.002]
+    if faster:
+        f = faster[-1]
+        why.append(f"the next more accurate setting ({_describe(f['settings'])}, {acc['metric']} {f['accuracy']:.3f})"
+                   f" needs {f['mean_ms']:.1f} ms per frame ({1000.0 / f['mean_ms']:.1f} fps)")
+    if lat.missing:
+        why.append(f"{len(lat.missing)} artifact figures are missing from the profile and could not be predicted, so "
+                   f"those settings were not considered (e.g. {sorted(lat.missing)[0]})")
+    prov = sorted({v['provenance'] for k, v in lat.used.items() if _uses(best, k)})
+    return {
+        "schema": PLAN_SCHEMA,
+        "device": profile["device"]["name"],
+        "device_kind": profile["device"].get("kind"),
+        "pipeline": pipeline,
+        "fps_target": fps,
+        "latency_budget_ms": latency_ms,
+        "margin": margin,
+        "settings": best["settings"],
+        "predicted_fps": round(1000.0 / best["mean_ms"], 2),
+        "predicted_mean_ms": round(best["mean_ms"], 3),
+        "worst_frame_ms": round(best["worst_ms"], 3),
+        "parts_ms": best["parts_ms"],
+        "expected_accuracy": {"metric": acc["metric"], "value": round(best["accuracy"], 4),
+                              "source": acc.get("source"), "note": best.get("accuracy_note")},
+        "latency_provenance": prov,
+        "why": why,
+        "alternatives": [{"settings": c["settings"], "fps": round(1000.0 / c["mean_ms"], 2),
+                          "worst_frame_ms": round(c["worst_ms"], 2), "accuracy": round(c["accuracy"], 4),
+                          "meets_budget": c["mean_ms"] <= budget * (1 - margin)
+                          and (latency_ms is None or c["worst_ms"] <= latency_ms)}
+                         for c in ranked[:12]],
+        "figures_used": {k: v for k, v in lat.used.items() if _uses(best, k)},
+        "created": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _uses(cand: dict, key: str) -> bool:
+    return key.split(" ")[0] in cand.get("artifacts", ()) and f" {cand['settings'].get('backend')} " in f" {key} " \
+        and key.endswith(f"x{cand['settings'].get('threads')}")
+
+
+def write_plan(plan: dict, path) -> Path:
+    path = Path(path)
+    if path.is_dir():
+        raise PlanError(f"--out {path} is a folder; give a file name such as plan.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(plan, indent=1, ensure_ascii=False) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def load_plan(path, pipeline: str | None = None) -> dict:
+    """Read a plan file; with ``pipeline``, refuse a plan made for another pipeline."""
+    path = Path(path)
+    if not path.is_file():
+        raise PlanError(f"plan {path} does not exist; make one with `edgecv plan`")
+    try:
+        plan = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise PlanError(f"plan {path} is not valid JSON ({e})") from None
+    if not isinstance(plan, dict) or plan.get("schema") != PLAN_SCHEMA:
+        got = plan.get("schema") if isinstance(plan, dict) else None
+        raise PlanError(f"plan {path}: not an edgecv plan (its schema is {got!r}, expected {PLAN_SCHEMA!r})")
+    for f in ("pipeline", "settings", "device"):
+        if f not in plan:
+            raise PlanError(f"plan {path}: has no field {f!r}")
+    if pipeline is not None and plan["pipeline"] != pipeline:
+        raise PlanError(f"plan {path} is for the {plan['pipeline']!r} pipeline, not {pipeline!r}")
+    return plan
+
+
+def settings_for(plan_or_path, pipeline: str) -> dict:
+    """The loop settings of a plan (backend, precision, threads, and the pipeline's own)."""
+    plan = plan_or_path if isinstance(plan_or_path, dict) else load_plan(plan_or_path, pipeline)
+    if plan["pipeline"] != pipeline:
+        raise PlanError(f"the plan is for the {plan['pipeline']!r} pipeline, not {pipeline!r}")
+    return dict(plan["settings"])

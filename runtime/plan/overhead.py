@@ -1,0 +1,104 @@
+"""The loops' own per-frame work (resizing, crops, colour conversion, masks), measured on real frames.
+
+It is measured the honest way: run the real loop on real frames and subtract the time spent inside the
+graph sessions (each session's ``run`` is timed), so what is left is what the planner must add to the
+profile's per-artifact latencies."""
+from __future__ import annotations
+
+import datetime as _dt
+import socket
+import time
+
+import numpy as np
+
+
+class _Timed:
+    """Wraps a session; adds the wall time of every ``run`` to a shared counter."""
+
+    def __init__(self, sess, acc: list):
+        self._s, self._acc = sess, acc
+
+    def run(self, *a, **k):
+        t0 = time.perf_counter()
+        out = self._s.run(*a, **k)
+        self._acc[0] += (time.perf_counter() - t0) * 1e3
+        return out
+
+    def __getattr__(self, name):
+        return getattr(self._s, name)
+
+
+def _frames(video, n: int, start: int = 0):
+    from edgecv.runtime.propagate.source import open_source
+
+    out = []
+    for i, frame, _ in open_source(video).frames:
+        if i < start or frame is None:
+            continue
+        out.append(frame)
+        if len(out) >= n:
+            break
+    return out
+
+
+def measure_loop_overhead(pipeline: str, video, art_dir="artifacts", backend: str = "ort", threads: int = 1,
+                          frames: int = 60, start: int = 0, size: str = "320x240") -> dict:
+    """Median ms per frame that ``pipeline``'s loop spends outside its graphs on ``video`` (``track``: per
+    search pass). Returns a ``loops`` record for a device profile (``provenance: measured``)."""
+    from .core import PlanError
+
+    vid = _frames(video, frames + 5, start)
+    if len(vid) < 6:
+        raise PlanError(f"video {video}: fewer than 6 readable frames from frame {start}")
+    acc = [0.0]
+    per = []
+    if pipeline == "propagate":
+        from edgecv.runtime.propagate import Propagator
+
+        p = Propagator.from_dir(art_dir, "dff-seg", backend, "fp32", policy=5, threads=threads)
+        p.feature_sess, p.flow_sess, p.head_sess = (_Timed(s, acc) for s in (p.feature_sess, p.flow_sess,
+                                                                             p.head_sess))
+        for i, f in enumerate(vid):
+            acc[0] = 0.0
+            t0 = time.perf_counter()
+            p.step(f)
+            if i >= 5:
+                per.append((time.perf_counter() - t0) * 1e3 - acc[0])
+        what = f"Propagator.step outside the three graphs, {vid[0].shape[1]}x{vid[0].shape[0]} input"
+    elif pipeline == "colorize":
+        from edgecv.runtime.colorize import Colorizer
+
+        c = Colorizer.from_dir(art_dir, "excolor", backend, "fp32", size=size, threads=threads)
+        c.set_reference(vid[0])
+        c.frame_sess = _Timed(c.frame_sess, acc)
+        for i, f in enumerate(vid):
+            acc[0] = 0.0
+            t0 = time.perf_counter()
+            c.step(f)
+            if i >= 5:
+                per.append((time.perf_counter() - t0) * 1e3 - acc[0])
+        what = f"Colorizer.step at {size} outside the frame graph, {vid[0].shape[1]}x{vid[0].shape[0]} input"
+    elif pipeline == "track":
+        from edgecv.runtime.track.factory import make_tracker
+
+        t = make_tracker("siamfc", art_dir, backend, "fp32", threads)
+        h, w = vid[0].shape[:2]
+        t.init(vid[0], (w / 2 - 20, h / 2 - 40, 40, 80))
+        t.net.search_sess = _Timed(t.net.search_sess, acc)
+        passes = getattr(t.p, "num_scales", 1)
+        for i, f in enumerate(vid[1:]):
+            acc[0] = 0.0
+            t0 = time.perf_counter()
+            t.update(f)
+            if i >= 5:
+                per.append(((time.perf_counter() - t0) * 1e3 - acc[0]) / passes)
+        what = "SiamFC step outside the search graph, per search pass (crop, colour conversion, response)"
+    else:
+        raise PlanError(f"unknown pipeline {pipeline!r}; choose from propagate, track, colorize")
+    a = np.asarray(per)
+    return {"overhead_ms": round(float(np.median(a)), 3), "p90_ms": round(float(np.percentile(a, 90)), 3),
+            "frames": len(per), "what": what,
+            "provenance": {"kind": "measured", "host": socket.gethostname(),
+                           "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                           "command": f"measure_loop_overhead({pipeline!r}, {str(video)!r}, backend={backend!r}, "
+                                      f"threads={threads})"}}

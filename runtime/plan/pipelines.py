@@ -1,0 +1,185 @@
+"""Each pipeline's candidate settings and their cost per frame, from a device profile's part latencies.
+
+- **propagate** (Deep Feature Flow): a key frame runs feature + head, a propagated one flow + head. With a
+  fixed interval K the mean frame costs ``loop + (feature + head) / K + (K − 1) / K · (flow + head)`` and the
+  worst frame is a key frame (``loop + feature + head``). The adaptive policy runs the flow net on every
+  frame (its check needs it), so ``loop + flow + head + feature / K_auto`` with K_auto the mean key interval it
+  chose on the accuracy clips, and its worst frame ``loop + flow + feature + head``. int8 bundles run the flow
+  graph in fp32 (LiteRT cannot convert it to int8; see the propagation issue).
+- **track** (Siamese trackers): per frame ``passes × (search + crop)``: SiamFC and SA-Siam search 3 scales,
+  Siam-BM 5 scale/angle candidates, SPM one crop. The template runs once per target (reported, not in fps).
+- **colorize**: per frame the frame graph at the working size plus the loop's Lab conversion and merge; the
+  reference encoder runs once per video.
+
+Accuracy comes from ``devices/accuracy.yaml`` (what the project measured on held-out material). Key
+intervals between measured ones are interpolated linearly and say so; none is extrapolated.
+"""
+from __future__ import annotations
+
+from .core import loop_overhead
+
+ONNX_BACKENDS = ("ort", "ort-cuda", "ort-trt", "opencv", "opencv-cuda", "tensorrt")
+TFLITE_BACKENDS = ("litert", "gpu-delegate", "nnapi", "tflite")
+PROPAGATE_KEYS = (1, 2, 3, 4, 5, 6, 8, 10)
+TRACK_PASSES = {"siamfc": 3, "sasiam": 3, "siambm": 5, "spm": 1, "spm-lite": 1}
+TRACK_MODEL = {"siamfc": "siamfc", "sasiam": "sasiam", "siambm": "sasiam", "spm": "spm", "spm-lite": "spm-lite"}
+
+
+def fmt_of(backend: str) -> str:
+    return "tflite" if backend in TFLITE_BACKENDS else "onnx"
+
+
+def artifact_name(model: str, part: str, backend: str, precision: str, ops: str = "standard") -> str:
+    if fmt_of(backend) == "onnx":
+        return f"{model}-{part}-{ops}-{precision}.onnx"
+    return f"{model}-{part}-{precision}.tflite"
+
+
+def _acc_lookup(acc: dict, want: dict, numeric: str | None = None):
+    """Accuracy for the settings ``want`` (dict of fields); with ``numeric`` (a field), interpolate linearly
+    between the two nearest measured values of that field. Matches on backend when the table has that
+    backend, else on any backend of the same format. Returns (value, note) or (None, None)."""
+    rows = acc.get("entries", [])
+
+    def match(r, keys):
+        return all(r.get(k) == want[k] for k in keys if k in r or k != "backend")
+
+    keys = [k for k in want if k != numeric]
+    cand = [r for r in rows if match(r, keys)]
+    note = None
+    if not cand and "backend" in want:
+        same_fmt = [r for r in rows if fmt_of(str(r.get("backend"))) == fmt_of(want["backend"])
+                    and match(r, [k for k in keys if k != "backend"])]
+        cand = same_fmt or [r for r in rows if match(r, [k for k in keys if k != "backend"])]
+        if cand:
+            note = f"accuracy measured with {cand[0].get('backend')}, not {want['backend']}"
+    if not cand:
+        return None, None
+    if numeric is None:
+        return float(cand[0]["value"]), note
+    x = want[numeric]
+    exact = [r for r in cand if r.get(numeric) == x]
+    if exact:
+        return float(exact[0]["value"]), note
+    pts = sorted((r[numeric], float(r["value"])) for r in cand if isinstance(r.get(numeric), (int, float)))
+    lo = [p for p in pts if p[0] < x]
+    hi = [p for p in pts if p[0] > x]
+    if not lo or not hi:
+        return None, None
+    (x0, y0), (x1, y1) = lo[-1], hi[0]
+    v = y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    extra = f"{numeric}={x} interpolated between measured {x0} and {x1}"
+    return v, f"{note}; {extra}" if note else extra
+
+
+def propagate_candidates(profile: dict, lat, acc: dict, options: dict) -> list[dict]:
+    out = []
+    models = options.get("models") or sorted({r["model"] for r in acc.get("entries", [])})
+    backends = options.get("backends") or lat.backends()
+    threads = options.get("threads") or lat.threads()
+    precisions = options.get("precisions") or ("fp32", "int8")
+    keys = list(options.get("key_intervals") or PROPAGATE_KEYS) + ["auto"]
+    loop_ms, loop_prov = loop_overhead(profile, "propagate")
+    k_auto = float(acc.get("adaptive_mean_key_interval", 10))
+    for model in models:
+        for backend in backends:
+            for prec in precisions:
+                for nt in threads:
+                    names = {"feature": artifact_name(model, "feature", backend, prec),
+                             "flow": artifact_name(model, "flow", backend, "fp32"),
+                             "head": artifact_name(model, "head", backend, prec)}
+                    ms = {p: lat.get(n, backend, nt) for p, n in names.items()}
+                    if any(v is None for v in ms.values()):
+                        continue
+                    for k in keys:
+                        want = {"model": model, "backend": backend, "precision": prec, "key_interval": k}
+                        a, note = _acc_lookup(acc, want, None if k == "auto" else "key_interval")
+                        if a is None:
+                            continue
+                        if k == "auto":
+                            mean = loop_ms + ms["flow"] + ms["head"] + ms["feature"] / k_auto
+                            worst = loop_ms + ms["flow"] + ms["feature"] + ms["head"]
+                            cost = (f"adaptive: flow + head every frame, feature net on a key frame about every "
+                                    f"{k_auto:g} frames (as on the accuracy clips)")
+                        else:
+                            mean = loop_ms + (ms["feature"] + ms["head"]) / k + (k - 1) / k * (ms["flow"] + ms["head"])
+                            worst = loop_ms + ms["feature"] + ms["head"]
+                            cost = (f"K={k}: (feature {ms['feature']:.1f} + head {ms['head']:.1f}) / {k} + "
+                                    f"{k - 1}/{k} · (flow {ms['flow']:.1f} + head {ms['head']:.1f}) ms")
+                        cost += f", plus the loop's own {loop_ms:.1f} ms per frame ({loop_prov})"
+                        out.append({
+                            "settings": {"model": model, "backend": backend, "precision": prec,
+                                         "part_precision": {"flow": "fp32"} if prec != "fp32" else {},
+                                         "threads": nt, "key_interval": k},
+                            "mean_ms": mean, "worst_ms": worst, "accuracy": a, "accuracy_note": note,
+                            "parts_ms": {**{p: round(v, 3) for p, v in ms.items()}, "loop": round(loop_ms, 3)},
+                            "artifacts": tuple(names.values()), "cost_note": cost})
+    return out
+
+
+def track_candidates(profile: dict, lat, acc: dict, options: dict) -> list[dict]:
+    out = []
+    trackers = options.get("trackers") or list(TRACK_PASSES)
+    backends = options.get("backends") or lat.backends()
+    threads = options.get("threads") or lat.threads()
+    precisions = options.get("precisions") or ("fp32", "int8")
+    crop_ms, crop_prov = loop_overhead(profile, "track")
+    for tr in trackers:
+        model, passes = TRACK_MODEL[tr], TRACK_PASSES[tr]
+        for backend in backends:
+            for prec in precisions:
+                for nt in threads:
+                    search = artifact_name(model, "search", backend, prec)
+                    template = artifact_name(model, "template", backend, prec)
+                    s = lat.get(search, backend, nt)
+                    if s is None:
+                        continue
+                    t = lat.get(template, backend, nt)
+                    a, note = _acc_lookup(acc, {"tracker": tr, "backend": backend, "precision": prec})
+                    if a is None:
+                        continue
+                    mean = passes * (s + crop_ms)
+                    out.append({
+                        "settings": {"tracker": tr, "backend": backend, "precision": prec, "threads": nt},
+                        "mean_ms": mean, "worst_ms": mean, "accuracy": a, "accuracy_note": note,
+                        "parts_ms": {"search": round(s, 3), "passes": passes, "crop": round(crop_ms, 3),
+                                     "template_once": None if t is None else round(t, 3)},
+                        "artifacts": (search, template),
+                        "cost_note": f"{passes} search pass(es) of {s:.1f} ms + {crop_ms:.1f} ms crop each "
+                                     f"({crop_prov}); the template runs once per target"})
+    return out
+
+
+def colorize_candidates(profile: dict, lat, acc: dict, options: dict) -> list[dict]:
+    out = []
+    sizes = options.get("sizes") or ("320x240", "640x480")
+    backends = options.get("backends") or lat.backends()
+    threads = options.get("threads") or lat.threads()
+    precisions = options.get("precisions") or ("fp32", "fp16", "int8")
+    for size in sizes:
+        loop_ms, loop_prov = loop_overhead(profile, "colorize", size)
+        for backend in backends:
+            for prec in precisions:
+                for nt in threads:
+                    frame = artifact_name("excolor", f"frame-{size}", backend, prec)
+                    ref = artifact_name("excolor", "ref", backend, prec)
+                    f = lat.get(frame, backend, nt)
+                    if f is None:
+                        continue
+                    r = lat.get(ref, backend, nt)
+                    a, note = _acc_lookup(acc, {"size": size, "backend": backend, "precision": prec})
+                    if a is None:
+                        continue
+                    out.append({
+                        "settings": {"size": size, "backend": backend, "precision": prec, "threads": nt},
+                        "mean_ms": f + loop_ms, "worst_ms": f + loop_ms + (r or 0.0), "accuracy": a,
+                        "accuracy_note": note,
+                        "parts_ms": {"frame": round(f, 3), "loop": round(loop_ms, 3),
+                                     "reference_once": None if r is None else round(r, 3)},
+                        "artifacts": (frame, ref),
+                        "cost_note": f"frame graph {f:.1f} ms + the loop's Lab conversion and merge {loop_ms:.1f} ms "
+                                     f"({loop_prov}); worst frame = the first, which also encodes the reference"})
+    return out
+
+
+CANDIDATES = {"propagate": propagate_candidates, "track": track_candidates, "colorize": colorize_candidates}
