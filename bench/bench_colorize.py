@@ -35,6 +35,9 @@ def main():
     ap.add_argument("--sizes", default="320x240,640x480")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--runs", type=int, default=20)
+    ap.add_argument("--native", action="store_true",
+                    help="Feed the video's own 720x528 frames (the loop resizes them and merges at that size), "
+                         "instead of frames already at the working size.")
     ap.add_argument("--no-append", action="store_true")
     a = ap.parse_args()
     import cv2
@@ -45,7 +48,7 @@ def main():
     cols, skipped = {}, []
     for size in a.sizes.split(","):
         w, h = (int(v) for v in size.split("x"))
-        vid = [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
+        vid = frames if a.native else [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
         for cfg in a.configs.split(","):
             backend, prec = cfg.split(":")
             fmt = "tflite" if backend == "litert" else "onnx"
@@ -80,7 +83,8 @@ def main():
                      f"{REFERENCE_MS / med:.0f}× | {np.median(ref_ms[k]):.1f} | {man['bytes'] / 1e6:.2f} | "
                      f"{man['cost']['macs'] / 1e6:.0f} |")
     body = (f"excolor, {a.threads} thread(s), {a.runs} frames of held-out Megamind.avi (frames 200+, one shot) per "
-            "configuration, all "
+            "configuration, " + (f"fed at the video's own {frames[0].shape[1]}x{frames[0].shape[0]}, " if a.native
+                                  else "fed at the working size, ") + "all "
             "configurations interleaved frame by frame; the step includes Lab conversion, resizing and merging "
             "ab with the full-resolution L.\n\n" + "\n".join(lines))
     if skipped:

@@ -57,6 +57,11 @@ def test_lab_round_trip_keeps_real_colours(tree_clip):
                          interpolation=cv2.INTER_AREA)
     back = labc.merge(lab[..., 0], ab_half)
     assert psnr(back, f) > 33
+    # the runtime's fast form: the grey frame as luma, the colour as chroma formed at the ab size
+    grey = labc.grey_u8(f)
+    assert psnr(labc.merge_luma(grey, ab_half), f) > 33
+    assert np.abs(labc.grey_to_l(grey) - labc.gray_l(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR))).max() < 1e-4
+    assert (cv2.cvtColor(labc.merge_luma(grey, ab_half), cv2.COLOR_BGR2GRAY).astype(int) - grey).std() < 1.5
     assert labc.chroma(f) > 5 and labc.chroma(cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY),
                                                             cv2.COLOR_GRAY2BGR)) < 0.5
 

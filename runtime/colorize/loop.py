@@ -242,15 +242,15 @@ class Colorizer:
             raise ColorizeError("no reference: call set_reference(image) first")
         img = _as_bgr(frame, index, ColorizeError)
         t0 = time.perf_counter()
-        l_full = labc.gray_l(img)
-        l_work = cv2.resize(l_full, self.size, interpolation=cv2.INTER_AREA)
+        grey = labc.grey_u8(img)   # a colour frame is made grey first
+        l_work = cv2.resize(labc.grey_to_l(grey), self.size, interpolation=cv2.INTER_AREA)
         gray = labc.normalize_l(l_work)[None, None]
         out = self.frame_sess.run({"gray": gray, "ref_features": self.ref_features, "ref_ab": self.ref_ab,
                                    "prev_ab": self.prev_ab})
         ab = np.clip(out["ab"], -1.0, 1.0).astype(np.float32)
         if self.recurrent:
             self.prev_ab = ab
-        bgr = labc.merge(l_full, ab[0])
+        bgr = labc.merge_luma(grey, ab[0])
         ms = (time.perf_counter() - t0) * 1e3
         return bgr, {"ms": ms, "confidence": float(np.mean(out["confidence"])), "ab": ab[0]}
 

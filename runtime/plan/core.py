@@ -45,22 +45,26 @@ class Latencies:
         self.predictor = predictor   # callable(artifact, backend, threads) -> ms | None, for missing entries
         self.index = {}
         for e in profile.get("entries", []):
-            key = (e.get("artifact"), e.get("backend"), e.get("threads"))
+            key = (e.get("artifact"), backend_id(e), e.get("threads"), e.get("precision"))
             old = self.index.get(key)
             rank = {"measured": 0, "published": 1, "predicted": 2}
             if old is None or rank.get(_kind(e), 3) < rank.get(_kind(old), 3):
                 self.index[key] = e
         self.used: dict = {}
         self.missing: set = set()
+        self.known = {a for (a, _, _, _) in self.index}
 
-    def get(self, artifact: str, backend: str, threads: int) -> float | None:
-        """Median ms of ``artifact`` on ``backend`` with ``threads``; None when neither the profile has it nor the
-        predictor can predict it."""
-        e = self.index.get((artifact, backend, threads))
+    def get(self, artifact: str, backend: str, threads, precision: str | None = None) -> float | None:
+        """Median ms of ``artifact`` on ``backend`` (an id: ``litert`` or ``litert:gpu-delegate``) with ``threads``
+        at ``precision`` (default: the artifact's own); None when neither the profile has it nor the predictor can
+        predict it."""
+        if precision is None:
+            precision = _precision_of(artifact)
+        e = self.index.get((artifact, backend, threads, precision))
         if e is not None and (e.get("latency_ms") or {}).get("median") is not None:
             ms = float(e["latency_ms"]["median"])
             self.used[f"{artifact} {backend} x{threads}"] = {"median_ms": ms, "p90_ms": e["latency_ms"].get("p90"),
-                                                             "provenance": _kind(e)}
+                                                             "precision": precision, "provenance": _kind(e)}
             return ms
         if self.predictor is not None:
             ms = self.predictor(artifact, backend, threads)
@@ -69,14 +73,35 @@ class Latencies:
                     "median_ms": round(float(ms), 3), "provenance": "predicted",
                     "note": "not in the device profile: predicted by the kernel-level predictor"}
                 return float(ms)
-        self.missing.add(f"{artifact} {backend} x{threads}")
+        if artifact not in self.known:
+            self.missing.add(artifact)
         return None
 
-    def threads(self) -> list[int]:
-        return sorted({int(t) for (_, _, t) in self.index if t is not None}) or [1]
+    def threads(self) -> list:
+        ts = {t for (_, _, t, _) in self.index}
+        return sorted(int(t) for t in ts if t is not None) + ([None] if None in ts else [])
 
     def backends(self) -> list[str]:
-        return sorted({b for (_, b, _) in self.index if b})
+        return sorted({b for (_, b, _, _) in self.index if b})
+
+
+DEFAULT_UNIT = {"ort": "cpu", "litert": "cpu", "opencv": "cpu", "ort-cuda": "cuda", "ort-trt": "tensorrt",
+                "tensorrt": "tensorrt"}
+
+
+def backend_id(entry: dict) -> str:
+    """``backend``, or ``backend:compute_unit`` when the unit is not the backend's usual one (LiteRT's GPU
+    delegate, OpenCV's CUDA target), so that the planner keeps them apart."""
+    b, u = str(entry.get("backend")), entry.get("compute_unit")
+    return b if u in (None, DEFAULT_UNIT.get(b)) else f"{b}:{u}"
+
+
+def _precision_of(artifact: str) -> str | None:
+    stem = artifact.rsplit(".", 1)[0]
+    for p in ("fp32", "fp16", "int8"):
+        if stem.endswith(f"-{p}"):
+            return p
+    return None
 
 
 def _kind(entry: dict) -> str:
@@ -92,8 +117,9 @@ def loop_overhead(profile: dict, pipeline: str, key: str = "default") -> tuple[f
     return 0.0, "unknown"
 
 
-def choose(candidates: list[dict], fps: float, latency_ms: float | None = None, margin: float = 0.0) -> dict:
-    """The feasible candidate with the best expected accuracy (ties within 0.002: the faster one).
+def choose(candidates: list[dict], fps: float, latency_ms: float | None = None, margin: float = 0.0,
+           tie: float = 0.002) -> dict:
+    """The feasible candidate with the best expected accuracy (ties within ``tie``: the faster one).
 
     Feasible: mean ms per frame ≤ (1 − margin) · 1000 / fps and, with ``latency_ms``, worst-frame ms ≤ it.
     Raises PlanError with the best reachable fps when none is feasible."""
@@ -114,7 +140,7 @@ def choose(candidates: list[dict], fps: float, latency_ms: float | None = None, 
                     f"({_describe(best_lat['settings'])})")
         raise PlanError(msg)
     top = max(c["accuracy"] for c in ok)
-    near = [c for c in ok if c["accuracy"] >= top - 0.002]
+    near = [c for c in ok if c["accuracy"] >= top - tie]
     return min(near, key=lambda c: c["mean_ms"])
 
 
@@ -139,7 +165,8 @@ def make_plan(device, pipeline: str, fps: float, latency_ms: float | None = None
     acc = (accuracy or accuracy_table())[pipeline]
     lat = Latencies(profile, predictor)
     cands = CANDIDATES[pipeline](profile, lat, acc, options or {})
-    best = choose(cands, fps, latency_ms, margin)
+    tie = float(acc.get("tie", 0.002))
+    best = choose(cands, fps, latency_ms, margin, tie)
     ranked = sorted(cands, key=lambda c: (-c["accuracy"], c["mean_ms"]))
     budget = 1000.0 / fps
     why = [f"{len(cands)} candidate settings have latency figures on {profile['device']['name']}; "
@@ -149,14 +176,17 @@ def make_plan(device, pipeline: str, fps: float, latency_ms: float | None = None
            f"chosen for the best expected {acc['metric']} among them: {best['accuracy']:.3f}"
            + (f" ({best['accuracy_note']})" if best.get("accuracy_note") else ""),
            best["cost_note"]]
-    faster = [c for c in ranked if c["accuracy"] > best["accuracy"] + 0.002]
+    faster = [c for c in ranked if c["accuracy"] > best["accuracy"] + tie]
     if faster:
         f = faster[-1]
         why.append(f"the next more accurate setting ({_describe(f['settings'])}, {acc['metric']} {f['accuracy']:.3f})"
                    f" needs {f['mean_ms']:.1f} ms per frame ({1000.0 / f['mean_ms']:.1f} fps)")
     if lat.missing:
-        why.append(f"{len(lat.missing)} artifact figures are missing from the profile and could not be predicted, so "
-                   f"those settings were not considered (e.g. {sorted(lat.missing)[0]})")
+        why.append(f"{len(lat.missing)} artifacts have no figure in this profile and could not be predicted, so "
+                   f"settings that need them were not considered (e.g. {sorted(lat.missing)[0]})")
+    if loop_overhead(profile, pipeline, str(best["settings"].get("size", "default")))[1] == "unknown":
+        why.append("the loop's own per-frame work (resizing, crops, colour conversion) is not in this profile: the "
+                   "predicted fps counts the graphs only and is an upper bound")
     prov = sorted({v['provenance'] for k, v in lat.used.items() if _uses(best, k)})
     return {
         "schema": PLAN_SCHEMA,
@@ -167,6 +197,7 @@ def make_plan(device, pipeline: str, fps: float, latency_ms: float | None = None
         "latency_budget_ms": latency_ms,
         "margin": margin,
         "settings": best["settings"],
+        "accuracy_tie": tie,
         "predicted_fps": round(1000.0 / best["mean_ms"], 2),
         "predicted_mean_ms": round(best["mean_ms"], 3),
         "worst_frame_ms": round(best["worst_ms"], 3),
@@ -186,8 +217,10 @@ def make_plan(device, pipeline: str, fps: float, latency_ms: float | None = None
 
 
 def _uses(cand: dict, key: str) -> bool:
-    return key.split(" ")[0] in cand.get("artifacts", ()) and f" {cand['settings'].get('backend')} " in f" {key} " \
-        and key.endswith(f"x{cand['settings'].get('threads')}")
+    s = cand["settings"]
+    bid = s.get("backend") + (f":{s['compute_unit']}" if s.get("compute_unit") else "")
+    return key.split(" ")[0] in cand.get("artifacts", ()) and f" {bid} " in f" {key} " \
+        and key.endswith(f"x{s.get('threads')}")
 
 
 def write_plan(plan: dict, path) -> Path:

@@ -18,21 +18,43 @@ from __future__ import annotations
 
 from .core import loop_overhead
 
-ONNX_BACKENDS = ("ort", "ort-cuda", "ort-trt", "opencv", "opencv-cuda", "tensorrt")
-TFLITE_BACKENDS = ("litert", "gpu-delegate", "nnapi", "tflite")
+GPU_BACKENDS = ("ort-cuda", "ort-trt", "tensorrt")   # build their own fp16/int8 engines from the fp32 ONNX graph
+PRECISIONS = ("fp32", "fp16", "int8")
 PROPAGATE_KEYS = (1, 2, 3, 4, 5, 6, 8, 10)
 TRACK_PASSES = {"siamfc": 3, "sasiam": 3, "siambm": 5, "spm": 1, "spm-lite": 1}
 TRACK_MODEL = {"siamfc": "siamfc", "sasiam": "sasiam", "siambm": "sasiam", "spm": "spm", "spm-lite": "spm-lite"}
 
 
 def fmt_of(backend: str) -> str:
-    return "tflite" if backend in TFLITE_BACKENDS else "onnx"
+    return "tflite" if backend.split(":")[0] in ("litert", "tflite") else "onnx"
 
 
 def artifact_name(model: str, part: str, backend: str, precision: str, ops: str = "standard") -> str:
     if fmt_of(backend) == "onnx":
+        if backend.split(":")[0] in GPU_BACKENDS or ":" in backend:
+            precision = "fp32"
         return f"{model}-{part}-{ops}-{precision}.onnx"
     return f"{model}-{part}-{precision}.tflite"
+
+
+def part_ms(lat, model: str, part: str, backend: str, precision: str, threads):
+    """Latency of one part at ``precision`` on ``backend`` (GPU backends: the fp32 graph built at that precision)."""
+    return lat.get(artifact_name(model, part, backend, precision), backend, threads, precision)
+
+
+def backend_settings(backend: str) -> dict:
+    b, _, unit = backend.partition(":")
+    return {"backend": b, "compute_unit": unit or None}
+
+
+def with_fp16_fallback(acc: dict, want: dict, numeric=None):
+    """Accuracy of ``want``; for fp16 not measured, fp32's (fp16 exports pass 1e-2 parity or come near it)."""
+    a, note = _acc_lookup(acc, want, numeric)
+    if a is None and want.get("precision") == "fp16":
+        a, note = _acc_lookup(acc, dict(want, precision="fp32"), numeric)
+        if a is not None:
+            note = "fp16 accuracy not measured: fp32's" + (f"; {note}" if note else "")
+    return a, note
 
 
 def _acc_lookup(acc: dict, want: dict, numeric: str | None = None):
@@ -77,7 +99,7 @@ def propagate_candidates(profile: dict, lat, acc: dict, options: dict) -> list[d
     models = options.get("models") or sorted({r["model"] for r in acc.get("entries", [])})
     backends = options.get("backends") or lat.backends()
     threads = options.get("threads") or lat.threads()
-    precisions = options.get("precisions") or ("fp32", "int8")
+    precisions = options.get("precisions") or PRECISIONS
     keys = list(options.get("key_intervals") or PROPAGATE_KEYS) + ["auto"]
     loop_ms, loop_prov = loop_overhead(profile, "propagate")
     k_auto = float(acc.get("adaptive_mean_key_interval", 10))
@@ -85,15 +107,18 @@ def propagate_candidates(profile: dict, lat, acc: dict, options: dict) -> list[d
         for backend in backends:
             for prec in precisions:
                 for nt in threads:
+                    flow_prec = "fp32" if prec == "int8" else prec
                     names = {"feature": artifact_name(model, "feature", backend, prec),
-                             "flow": artifact_name(model, "flow", backend, "fp32"),
+                             "flow": artifact_name(model, "flow", backend, flow_prec),
                              "head": artifact_name(model, "head", backend, prec)}
-                    ms = {p: lat.get(n, backend, nt) for p, n in names.items()}
+                    ms = {"feature": part_ms(lat, model, "feature", backend, prec, nt),
+                          "flow": part_ms(lat, model, "flow", backend, flow_prec, nt),
+                          "head": part_ms(lat, model, "head", backend, prec, nt)}
                     if any(v is None for v in ms.values()):
                         continue
                     for k in keys:
                         want = {"model": model, "backend": backend, "precision": prec, "key_interval": k}
-                        a, note = _acc_lookup(acc, want, None if k == "auto" else "key_interval")
+                        a, note = with_fp16_fallback(acc, want, None if k == "auto" else "key_interval")
                         if a is None:
                             continue
                         if k == "auto":
@@ -108,8 +133,8 @@ def propagate_candidates(profile: dict, lat, acc: dict, options: dict) -> list[d
                                     f"{k - 1}/{k} · (flow {ms['flow']:.1f} + head {ms['head']:.1f}) ms")
                         cost += f", plus the loop's own {loop_ms:.1f} ms per frame ({loop_prov})"
                         out.append({
-                            "settings": {"model": model, "backend": backend, "precision": prec,
-                                         "part_precision": {"flow": "fp32"} if prec != "fp32" else {},
+                            "settings": {"model": model, **backend_settings(backend), "precision": prec,
+                                         "part_precision": {"flow": "fp32"} if prec == "int8" else {},
                                          "threads": nt, "key_interval": k},
                             "mean_ms": mean, "worst_ms": worst, "accuracy": a, "accuracy_note": note,
                             "parts_ms": {**{p: round(v, 3) for p, v in ms.items()}, "loop": round(loop_ms, 3)},
@@ -122,7 +147,7 @@ def track_candidates(profile: dict, lat, acc: dict, options: dict) -> list[dict]
     trackers = options.get("trackers") or list(TRACK_PASSES)
     backends = options.get("backends") or lat.backends()
     threads = options.get("threads") or lat.threads()
-    precisions = options.get("precisions") or ("fp32", "int8")
+    precisions = options.get("precisions") or PRECISIONS
     crop_ms, crop_prov = loop_overhead(profile, "track")
     for tr in trackers:
         model, passes = TRACK_MODEL[tr], TRACK_PASSES[tr]
@@ -131,16 +156,16 @@ def track_candidates(profile: dict, lat, acc: dict, options: dict) -> list[dict]
                 for nt in threads:
                     search = artifact_name(model, "search", backend, prec)
                     template = artifact_name(model, "template", backend, prec)
-                    s = lat.get(search, backend, nt)
+                    s = part_ms(lat, model, "search", backend, prec, nt)
                     if s is None:
                         continue
-                    t = lat.get(template, backend, nt)
-                    a, note = _acc_lookup(acc, {"tracker": tr, "backend": backend, "precision": prec})
+                    t = part_ms(lat, model, "template", backend, prec, nt)
+                    a, note = with_fp16_fallback(acc, {"tracker": tr, "backend": backend, "precision": prec})
                     if a is None:
                         continue
                     mean = passes * (s + crop_ms)
                     out.append({
-                        "settings": {"tracker": tr, "backend": backend, "precision": prec, "threads": nt},
+                        "settings": {"tracker": tr, **backend_settings(backend), "precision": prec, "threads": nt},
                         "mean_ms": mean, "worst_ms": mean, "accuracy": a, "accuracy_note": note,
                         "parts_ms": {"search": round(s, 3), "passes": passes, "crop": round(crop_ms, 3),
                                      "template_once": None if t is None else round(t, 3)},
@@ -155,7 +180,7 @@ def colorize_candidates(profile: dict, lat, acc: dict, options: dict) -> list[di
     sizes = options.get("sizes") or ("320x240", "640x480")
     backends = options.get("backends") or lat.backends()
     threads = options.get("threads") or lat.threads()
-    precisions = options.get("precisions") or ("fp32", "fp16", "int8")
+    precisions = options.get("precisions") or PRECISIONS
     for size in sizes:
         loop_ms, loop_prov = loop_overhead(profile, "colorize", size)
         for backend in backends:
@@ -163,15 +188,15 @@ def colorize_candidates(profile: dict, lat, acc: dict, options: dict) -> list[di
                 for nt in threads:
                     frame = artifact_name("excolor", f"frame-{size}", backend, prec)
                     ref = artifact_name("excolor", "ref", backend, prec)
-                    f = lat.get(frame, backend, nt)
+                    f = part_ms(lat, "excolor", f"frame-{size}", backend, prec, nt)
                     if f is None:
                         continue
-                    r = lat.get(ref, backend, nt)
-                    a, note = _acc_lookup(acc, {"size": size, "backend": backend, "precision": prec})
+                    r = part_ms(lat, "excolor", "ref", backend, prec, nt)
+                    a, note = with_fp16_fallback(acc, {"size": size, "backend": backend, "precision": prec})
                     if a is None:
                         continue
                     out.append({
-                        "settings": {"size": size, "backend": backend, "precision": prec, "threads": nt},
+                        "settings": {"size": size, **backend_settings(backend), "precision": prec, "threads": nt},
                         "mean_ms": f + loop_ms, "worst_ms": f + loop_ms + (r or 0.0), "accuracy": a,
                         "accuracy_note": note,
                         "parts_ms": {"frame": round(f, 3), "loop": round(loop_ms, 3),
