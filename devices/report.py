@@ -166,7 +166,7 @@ def read_validation(path) -> tuple[list[dict], list[str]]:
     except json.JSONDecodeError as e:
         raise ProfileError(f"{path}: not valid JSON ({e})") from None
     if isinstance(data, dict):
-        data = data.get("records", data.get("results"))
+        data = data.get("records", data.get("results", data.get("rows")))   # rows: bench/bench_predictor.py
     if not isinstance(data, list):
         raise ProfileError(f"{path}: expected a list of records {{name, group, config, measured_ms, "
                            "predicted_ms}} (or {\"records\": [...]})")
@@ -378,7 +378,7 @@ def _validation_html(recs: list[dict], png: str | None) -> str:
         f"<td class=num>{sum(abs(_err_pct(r)) for r in rs) / len(rs):.1f}%</td>"
         f"<td class=num>{sum(abs(_err_pct(r)) <= 10 for r in rs)}/{len(rs)}</td></tr>" for g, rs in groups.items())
     allrows = "".join(
-        f"<tr><td>{_esc(r.get('name'))}</td><td>{_esc(r.get('group'))}</td>"
+        f"<tr><td>{_esc(r.get('name') or r.get('label'))}</td><td>{_esc(r.get('group'))}</td>"
         f"<td><code>{_esc(json.dumps(r.get('config'), sort_keys=True) if r.get('config') is not None else '')}"
         f"</code></td><td class=num>{r['measured_ms']:.3g}</td><td class=num>{r['predicted_ms']:.3g}</td>"
         f"<td class=num{' style=color:#a33' if abs(_err_pct(r)) > 10 else ''}>{_err_pct(r):+.1f}%</td></tr>"

@@ -97,3 +97,44 @@ def plan_check_cmd(plans, video, frames, art_dir, out):
         tmp.write_text(json.dumps(rows, indent=1) + "\n")
         tmp.replace(out)
         click.echo(f"results → {out}")
+
+
+@main.command("profile-loops")
+@click.option("--device", "device", required=True, help="Device profile (name or YAML path) to write the figures into.")
+@click.option("--pipelines", default="propagate,track,colorize", show_default=True)
+@click.option("--video", type=click.Path(), default=None, help="Real video (default: vtest.avi from the samples).")
+@click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
+@click.option("--backend", default="ort", show_default=True)
+@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--frames", type=int, default=60, show_default=True)
+@_errors
+def profile_loops_cmd(device, pipelines, video, art_dir, backend, threads, frames):
+    """Measure each loop's own per-frame work (outside its graphs) on real frames here, into the profile's
+    `loops` block, which `edgecv plan` adds to the graphs' latencies."""
+    from edgecv import data
+    from edgecv.devices import load_profile
+    from edgecv.devices.schema import profile_path, write_yaml_atomic
+    from edgecv.runtime.plan import measure_loop_overhead
+
+    prof = load_profile(device)
+    path = Path(device) if Path(device).suffix in (".yaml", ".yml") else profile_path(device)
+    video = video or str(data.ensure_samples(verbose=False) / "vtest.avi")
+    loops = prof.setdefault("loops", {})
+    for pipe in _csv(pipelines):
+        if pipe == "propagate":
+            from edgecv.runtime.plan.overhead import calibrate_propagation_loop
+
+            recs = calibrate_propagation_loop(prof, video, art_dir, frames=frames)
+            loops.setdefault(pipe, {}).update(recs)
+            for k, r in recs.items():
+                click.echo(f"propagate {k}: +{r['key_frame_ms']:.2f} ms per key frame, "
+                           f"+{r['propagated_frame_ms']:.2f} ms per propagated frame beyond the profiled graphs")
+        keys = ["320x240", "640x480"] if pipe == "colorize" else ["default"]
+        for key in keys:
+            rec = measure_loop_overhead(pipe, video, art_dir, backend, threads, frames, start=560,
+                                        size=key if pipe == "colorize" else "320x240")
+            loops.setdefault(pipe, {})[key] = rec
+            click.echo(f"{pipe} {key}: {rec['overhead_ms']:.2f} ms per {'search pass' if pipe == 'track' else 'frame'}"
+                       f" outside the graphs ({rec['what']})")
+    write_yaml_atomic(prof, path)
+    click.echo(f"loops → {path}")

@@ -10,7 +10,7 @@ import click
 
 from edgecv.cli import _errors, main
 
-DEFAULT_DEVICE = "desktop-amd-epyc-2c"
+DEFAULT_DEVICE = "desktop-xeon-2c"
 
 
 def default_coefficients() -> Path:
@@ -50,7 +50,7 @@ def _shape_opt(values) -> dict:
 @main.command("predict")
 @click.argument("artifacts", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False))
 @click.option("--coefficients", "coef_path", type=click.Path(exists=True, dir_okay=False), default=None,
-              help="Fitted coefficients (default: devices/kernels/desktop-amd-epyc-2c.json).")
+              help="Fitted coefficients (default: devices/kernels/desktop-xeon-2c.json).")
 @click.option("--threads", default="1,2", show_default=True, help="Thread counts to predict for.")
 @click.option("--input-shape", "input_shapes", multiple=True,
               help="Fix a dynamic ONNX input: NAME=1x3x480x480 (repeatable).")
@@ -86,11 +86,13 @@ def predict_cmd(artifacts, coef_path, threads, input_shapes, show_ops, as_json):
     if as_json:
         click.echo(json.dumps([{k: v for k, v in r.items() if k != "ops" or show_ops} for r in results], indent=1))
         return
-    con = Console()
+    con = Console() if sys.stdout.isatty() else Console(width=200)
     kinds = sorted({k for r in results for k in r["per_kind_ms"]})
-    tab = Table(title=f"predicted latency (ms) — {coef.predictor_version}, {path.name}")
-    for col in ["artifact", "config", "total", "overhead"] + kinds:
-        tab.add_column(col, justify="left" if col in ("artifact", "config") else "right")
+    short = {"elementwise": "eltwise", "dwconv": "dwconv", "matmul": "matmul", "reduce": "reduce"}
+    stage = "kernel fit + whole-graph stage 2" if coef.stage2 else "kernel fit only"
+    tab = Table(title=f"predicted latency (ms) — {coef.predictor_version}, {path.name} ({stage})")
+    for col in ["artifact", "config", "total", "overhead"] + [short.get(k, k) for k in kinds]:
+        tab.add_column(col, justify="left" if col in ("artifact", "config") else "right", no_wrap=True)
     for r in results:
         tab.add_row(Path(r["artifact"]).name, r["config"], f"{r['total_ms']:.3f}", f"{r['overhead_ms']:.3f}",
                     *[f"{r['per_kind_ms'].get(k, 0):.3f}" for k in kinds])

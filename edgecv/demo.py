@@ -130,6 +130,7 @@ def run_demo(out_dir: Path, video=None, model: str = "mnv2-dcn") -> dict:
     if video is None:
         summary["propagation"] = _propagation_demo(out_dir, art_dir, con)
         summary["colorization"] = _colorization_demo(out_dir, art_dir, con)
+        summary["plans"] = _planning_demo(out_dir, con)
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     con.print(f"held-out frames and photo strips: {stats['frames']}; top-1 ORT fp32 {summary['fp32_top1']:.3f}, "
               f"LiteRT int8 {summary['int8_top1']:.3f}; fp32/int8 agreement {summary['fp32_int8_agreement']:.3f}")
@@ -180,3 +181,25 @@ def _colorization_demo(out_dir: Path, art_dir: Path, con) -> dict:
     con.print(f"{stats['frames']} grey frames colorized at {stats['fps']:.1f} fps ({stats['median_ms']:.1f} ms "
               f"median per frame, reference {stats['reference_ms']:.1f} ms); video: {out_dir / 'colorize.mp4'}")
     return {k: stats[k] for k in ("frames", "fps", "median_ms")} | {"video": str(out_dir / "colorize.mp4")}
+
+
+def _planning_demo(out_dir: Path, con) -> list:
+    """Would propagation hold 30 fps on devices we do not have? Plans from the shipped predicted profiles."""
+    from edgecv.runtime.plan import PlanError, make_plan, write_plan
+
+    out = []
+    for device in ("jetson-orin-nano", "pixel-4"):
+        try:
+            plan = make_plan(device, "propagate", 30.0)
+        except PlanError as e:
+            con.print(f"plan for {device}: {e}")
+            continue
+        path = write_plan(plan, out_dir / f"plan-propagate-{device}.json")
+        s = plan["settings"]
+        unit = f":{s['compute_unit']}" if s.get("compute_unit") else ""
+        con.print(f"plan for {device} at 30 fps: {s['backend']}{unit} "
+                  f"{s['precision']}, K={s['key_interval']} → predicted {plan['predicted_fps']:.0f} fps, expected "
+                  f"mIoU {plan['expected_accuracy']['value']:.3f} (latencies {', '.join(plan['latency_provenance'])}); "
+                  f"{path}")
+        out.append(str(path))
+    return out

@@ -108,12 +108,14 @@ def _kind(entry: dict) -> str:
     return str((entry.get("provenance") or {}).get("kind", "unknown"))
 
 
-def loop_overhead(profile: dict, pipeline: str, key: str = "default") -> tuple[float, str]:
-    """The loop's own per-frame work on this device (ms) and where the figure came from."""
+def loop_overhead(profile: dict, pipeline: str, key: str = "default", frame: str = "overhead_ms") -> tuple[float, str]:
+    """The loop's own per-frame work on this device (ms) and where the figure came from: the record for ``key``
+    (e.g. ``litert-t2``), else ``default``; ``frame`` picks a field of the record (``key_frame_ms`` /
+    ``propagated_frame_ms`` where the propagation loop was calibrated per backend and threads)."""
     loops = (profile.get("loops") or {}).get(pipeline) or {}
     rec = loops.get(key) or loops.get("default")
-    if rec and rec.get("overhead_ms") is not None:
-        return float(rec["overhead_ms"]), _kind(rec)
+    if rec and rec.get(frame, rec.get("overhead_ms")) is not None:
+        return float(rec.get(frame, rec.get("overhead_ms"))), _kind(rec)
     return 0.0, "unknown"
 
 
@@ -184,7 +186,9 @@ def make_plan(device, pipeline: str, fps: float, latency_ms: float | None = None
     if lat.missing:
         why.append(f"{len(lat.missing)} artifacts have no figure in this profile and could not be predicted, so "
                    f"settings that need them were not considered (e.g. {sorted(lat.missing)[0]})")
-    if loop_overhead(profile, pipeline, str(best["settings"].get("size", "default")))[1] == "unknown":
+    s = best["settings"]
+    lkey = s.get("size") or f"{s.get('backend')}-t{s.get('threads')}"
+    if loop_overhead(profile, pipeline, str(lkey))[1] == "unknown":
         why.append("the loop's own per-frame work (resizing, crops, colour conversion) is not in this profile: the "
                    "predicted fps counts the graphs only and is an upper bound")
     prov = sorted({v['provenance'] for k, v in lat.used.items() if _uses(best, k)})

@@ -102,3 +102,53 @@ def measure_loop_overhead(pipeline: str, video, art_dir="artifacts", backend: st
                            "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
                            "command": f"measure_loop_overhead({pipeline!r}, {str(video)!r}, backend={backend!r}, "
                                       f"threads={threads})"}}
+
+
+def calibrate_propagation_loop(profile: dict, video, art_dir="artifacts", model: str = "dff-seg",
+                               backends=("ort", "litert"), threads=(1, 2), frames: int = 40, start: int = 560,
+                               rounds: int = 3) -> dict:
+    """Per backend × threads, what a real propagation loop costs beyond the profile's own part latencies:
+    ``key_frame_ms`` = median key-frame step − (feature + head) and ``propagated_frame_ms`` = median
+    propagated step − (flow + head), the graphs (fp32) timed alone just before and after the loop. This takes in
+    the resizing and mask work *and* what the graphs lose inside a loop (three sessions taking turns: their
+    threads go idle and caches go cold between runs), which a graph profiled alone does not show.
+    Returns ``{"ort-t1": record, ...}`` for the profile's ``loops.propagate``."""
+    from edgecv.runtime.profile import random_feeds, time_session
+    from edgecv.runtime.propagate import Propagator
+
+    from .core import Latencies, PlanError
+    from .pipelines import artifact_name
+
+    vid = _frames(video, frames + 5, start)
+    if len(vid) < 12:
+        raise PlanError(f"video {video}: fewer than 12 readable frames from frame {start}")
+    lat = Latencies(profile)
+    out = {}
+    for backend in backends:
+        for nt in threads:
+            part = {p: lat.get(artifact_name(model, p, backend, "fp32"), backend, nt)
+                    for p in ("feature", "flow", "head")}
+            if any(v is None for v in part.values()):
+                continue
+            rec = {}
+            for label, policy in (("key_frame_ms", 1), ("propagated_frame_ms", 10 ** 6)):
+                p = Propagator.from_dir(art_dir, model, backend, "fp32", policy=policy, threads=nt)
+                sess = [p.feature_sess, p.head_sess] if policy == 1 else [p.flow_sess, p.head_sess]
+                # the same sessions timed alone right before and after the loop, as a profile times them:
+                # the residual is then the loop's cost, not the machine's drift since the profile was taken
+                # in rounds (alone, loop, alone, loop, ...) so that drift falls on both alike
+                alone, totals = [], []
+                for r in range(rounds):
+                    alone.append(sum(time_session(s, random_feeds(s), 20, 3)["median"] for s in sess))
+                    chunk = vid if r == 0 else vid[5:]
+                    steps = [p.step(f) for f in chunk]
+                    totals += [x.ms["total"] for x in steps[5 if r == 0 else 0:] if x.is_key == (policy == 1)]
+                alone.append(sum(time_session(s, random_feeds(s), 20, 3)["median"] for s in sess))
+                rec[label] = round(float(np.median(totals)) - float(np.mean(alone)), 3)
+            rec.update(frames=len(vid), what=f"{model} fp32 loop on {vid[0].shape[1]}x{vid[0].shape[0]} frames minus "
+                                              "its graphs timed alone just before and after",
+                       provenance={"kind": "measured", "host": socket.gethostname(),
+                                   "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                                   "command": "edgecv profile-loops"})
+            out[f"{backend}-t{nt}"] = rec
+    return out
