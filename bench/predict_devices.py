@@ -99,7 +99,15 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--artifacts", default="artifacts")
     ap.add_argument("--devices", default="jetson-orin-nano,jetson-agx-orin,pixel-4,nvidia-t4")
+    ap.add_argument("--validate-here", action="store_true",
+                    help="Check the calibration on this machine's measured profile instead (see validate_here).")
     a = ap.parse_args()
+    if a.validate_here:
+        r = validate_here()
+        for name, m, p in r["rows"]:
+            print(f"{name}: measured {m:.2f} ms, predicted {p:.2f} ms ({p / m - 1:+.0%})")
+        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k not in ("rows", "coef")})
+        return
     refs = tr.reference_models()
     arts = artifact_summaries(Path(a.artifacts))
     date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -131,6 +139,47 @@ def main():
         for c in cals:
             print(f"  {c['unit']}/{c['precision']}: {c['coef']['note']}; τ {c['coef']['tau_ms']:.4f} ms/op, "
                   f"{c['coef']['ms_per_gflop']:.3f} ms/GFLOP, {c['coef']['ms_per_mb']:.4f} ms/MB")
+
+
+
+def validate_here(device: str = "desktop-xeon-2c", ref_onnx: str = "out/refnets/mobilenet_v2_1.0_224.onnx",
+                  threads: int = 1) -> dict:
+    """The same calibration on this machine, where we can check it: measure the MobileNetV2 reference graph
+    here (onnxruntime fp32), calibrate the CPU unit on that one figure as a published one would be, predict
+    every ONNX fp32 artifact of the measured profile and compare with its measured median."""
+    import time
+
+    import numpy as np
+
+    from edgecv.runtime import load
+    from edgecv.runtime.profile import random_feeds, time_session
+
+    a = np.ones(64 * 2 ** 20 // 4, np.float32)
+    b = np.empty_like(a)
+    t0 = time.perf_counter()
+    for _ in range(10):
+        np.copyto(b, a)
+    bw = 2 * a.nbytes * 10 / (time.perf_counter() - t0) / 1e9       # read + write, GB/s
+    sess = load(ref_onnx, "ort", threads)
+    ref_ms = time_session(sess, random_feeds(sess), 50, 5)["median"]
+    terms = tr.graph_terms(summarize(op_costs(ref_onnx)), "cpu", "fp32")
+    coef = tr.calibrate(ref_ms, terms, "cpu", bw)
+    prof = load_profile(device)
+    rows = []
+    for e in prof["entries"]:
+        if e["backend"] != "ort" or e["threads"] != threads or e["precision"] != "fp32" \
+                or e.get("ops_mode") != "standard" or (e.get("provenance") or {}).get("kind") != "measured":
+            continue
+        path = Path("artifacts") / e["artifact"]
+        if not path.is_file():
+            continue
+        pred = tr.predict_terms(coef, tr.graph_terms(summarize(op_costs(path)), "cpu", "fp32"))
+        rows.append((e["artifact"], e["latency_ms"]["median"], pred))
+    err = np.array([p / m - 1 for _, m, p in rows])
+    return {"bandwidth_gbps": round(bw, 1), "reference_ms": ref_ms, "coef": coef, "rows": rows,
+            "within_10": float(np.mean(np.abs(err) <= 0.1)), "within_20": float(np.mean(np.abs(err) <= 0.2)),
+            "mean_abs_rel_err": float(np.mean(np.abs(err))),
+            "rmse_ms": float(np.sqrt(np.mean([(p - m) ** 2 for _, m, p in rows])))}
 
 
 if __name__ == "__main__":
