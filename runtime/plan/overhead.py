@@ -41,6 +41,18 @@ def _frames(video, n: int, start: int = 0):
     return out
 
 
+def _outside(step, frames, acc: list, warm: int = 5) -> list[float]:
+    """ms per frame of ``step`` minus the time its timed sessions added to ``acc`` (after ``warm`` frames)."""
+    per = []
+    for i, f in enumerate(frames):
+        acc[0] = 0.0
+        t0 = time.perf_counter()
+        step(f)
+        if i >= warm:
+            per.append((time.perf_counter() - t0) * 1e3 - acc[0])
+    return per
+
+
 def measure_loop_overhead(pipeline: str, video, art_dir="artifacts", backend: str = "ort", threads: int = 1,
                           frames: int = 60, start: int = 0, size: str = "320x240") -> dict:
     """Median ms per frame that ``pipeline``'s loop spends outside its graphs on ``video`` (``track``: per
@@ -51,19 +63,13 @@ def measure_loop_overhead(pipeline: str, video, art_dir="artifacts", backend: st
     if len(vid) < 6:
         raise PlanError(f"video {video}: fewer than 6 readable frames from frame {start}")
     acc = [0.0]
-    per = []
     if pipeline == "propagate":
         from edgecv.runtime.propagate import Propagator
 
         p = Propagator.from_dir(art_dir, "dff-seg", backend, "fp32", policy=5, threads=threads)
         p.feature_sess, p.flow_sess, p.head_sess = (_Timed(s, acc) for s in (p.feature_sess, p.flow_sess,
                                                                              p.head_sess))
-        for i, f in enumerate(vid):
-            acc[0] = 0.0
-            t0 = time.perf_counter()
-            p.step(f)
-            if i >= 5:
-                per.append((time.perf_counter() - t0) * 1e3 - acc[0])
+        per = _outside(p.step, vid, acc)
         what = f"Propagator.step outside the three graphs, {vid[0].shape[1]}x{vid[0].shape[0]} input"
     elif pipeline == "colorize":
         from edgecv.runtime.colorize import Colorizer
@@ -71,12 +77,7 @@ def measure_loop_overhead(pipeline: str, video, art_dir="artifacts", backend: st
         c = Colorizer.from_dir(art_dir, "excolor", backend, "fp32", size=size, threads=threads)
         c.set_reference(vid[0])
         c.frame_sess = _Timed(c.frame_sess, acc)
-        for i, f in enumerate(vid):
-            acc[0] = 0.0
-            t0 = time.perf_counter()
-            c.step(f)
-            if i >= 5:
-                per.append((time.perf_counter() - t0) * 1e3 - acc[0])
+        per = _outside(c.step, vid, acc)
         what = f"Colorizer.step at {size} outside the frame graph, {vid[0].shape[1]}x{vid[0].shape[0]} input"
     elif pipeline == "track":
         from edgecv.runtime.track.factory import make_tracker
@@ -86,12 +87,7 @@ def measure_loop_overhead(pipeline: str, video, art_dir="artifacts", backend: st
         t.init(vid[0], (w / 2 - 20, h / 2 - 40, 40, 80))
         t.net.search_sess = _Timed(t.net.search_sess, acc)
         passes = getattr(t.p, "num_scales", 1)
-        for i, f in enumerate(vid[1:]):
-            acc[0] = 0.0
-            t0 = time.perf_counter()
-            t.update(f)
-            if i >= 5:
-                per.append(((time.perf_counter() - t0) * 1e3 - acc[0]) / passes)
+        per = [ms / passes for ms in _outside(t.update, vid[1:], acc)]
         what = "SiamFC step outside the search graph, per search pass (crop, colour conversion, response)"
     else:
         raise PlanError(f"unknown pipeline {pipeline!r}; choose from propagate, track, colorize")
