@@ -8,6 +8,7 @@ plans).
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def fresh_prediction(plan: dict, art_dir="artifacts", runs: int = 30) -> float |
     fresh = {}
     for key in used:
         art, backend, threads = key.rsplit(" ", 2)
-        path = __import__("pathlib").Path(art_dir) / art
+        path = Path(art_dir) / art
         if not path.is_file() or ":" in backend:
             return None
         sess = load(path, backend, int(threads[1:]) if threads[1:] != "None" else None)

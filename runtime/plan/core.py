@@ -178,9 +178,9 @@ def make_plan(device, pipeline: str, fps: float, latency_ms: float | None = None
            f"chosen for the best expected {acc['metric']} among them: {best['accuracy']:.3f}"
            + (f" ({best['accuracy_note']})" if best.get("accuracy_note") else ""),
            best["cost_note"]]
-    faster = [c for c in ranked if c["accuracy"] > best["accuracy"] + tie]
-    if faster:
-        f = faster[-1]
+    better = [c for c in ranked if c["accuracy"] > best["accuracy"] + tie]
+    if better:
+        f = better[-1]   # the least step up in accuracy
         why.append(f"the next more accurate setting ({_describe(f['settings'])}, {acc['metric']} {f['accuracy']:.3f})"
                    f" needs {f['mean_ms']:.1f} ms per frame ({1000.0 / f['mean_ms']:.1f} fps)")
     if lat.missing:
