@@ -67,16 +67,21 @@ class _Ctx:
             if k not in d:
                 self.fail(f"{path}.{k}" if path else k, "required field is missing")
 
-    def str_(self, d, k, path, required=False, nullable=True, choices=None):
+    def field(self, d, k, path, required=False, nullable=True):
+        """(path of ``k``, its value); the value is None when there is nothing more to check (absent, or an
+        allowed null). Fails on a missing required field and on a null that is not allowed."""
         p = f"{path}.{k}" if path else k
         if k not in d:
             if required:
                 self.fail(p, "required field is missing")
-            return
-        v = d[k]
+            return p, None
+        if d[k] is None and not nullable:
+            self.fail(p, "must not be null")
+        return p, d[k]
+
+    def str_(self, d, k, path, required=False, nullable=True, choices=None):
+        p, v = self.field(d, k, path, required, nullable)
         if v is None:
-            if not nullable:
-                self.fail(p, "must not be null")
             return
         if not isinstance(v, str):
             self.fail(p, f"expected a string, got {type(v).__name__} {v!r}")
@@ -86,15 +91,8 @@ class _Ctx:
             self.fail(p, f"{v!r} is not one of {', '.join(choices)}")
 
     def num(self, d, k, path, required=False, nullable=True, positive=False, integer=False, minimum=None):
-        p = f"{path}.{k}" if path else k
-        if k not in d:
-            if required:
-                self.fail(p, "required field is missing")
-            return
-        v = d[k]
+        p, v = self.field(d, k, path, required, nullable)
         if v is None:
-            if not nullable:
-                self.fail(p, "must not be null")
             return
         if integer and (not isinstance(v, int) or isinstance(v, bool)):
             self.fail(p, f"expected an integer, got {v!r}")
@@ -108,15 +106,8 @@ class _Ctx:
             self.fail(p, f"must be ≥ {minimum}, got {v!r}")
 
     def date(self, d, k, path, required=False):
-        p = f"{path}.{k}" if path else k
-        if k not in d:
-            if required:
-                self.fail(p, "required field is missing")
-            return
-        v = d[k]
+        p, v = self.field(d, k, path, required, nullable=not required)
         if v is None:
-            if required:
-                self.fail(p, "must not be null")
             return
         if isinstance(v, (_dt.date, _dt.datetime)):
             return
@@ -128,15 +119,9 @@ class _Ctx:
             self.fail(p, f"expected an ISO 8601 date (2026-11-25 or 2026-11-25T10:41:53+00:00), got {v!r}")
 
     def str_map(self, d, k, path, required=False):
-        p = f"{path}.{k}" if path else k
-        if k not in d:
-            if required:
-                self.fail(p, "required field is missing")
-            return
-        v = d[k]
-        if v is None and not required:
-            return
-        self.mapping(v, p)
+        p, v = self.field(d, k, path, required, nullable=not required)
+        if v is not None:
+            self.mapping(v, p)
 
     def str_list(self, d, k, path):
         p = f"{path}.{k}" if path else k
