@@ -79,12 +79,15 @@ def fetch_data_cmd():
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Where to write NAME.pt and NAME.json (default: the shipped weights folder).")
 @click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--init", "init", type=click.Choice(["classifier", "siamfc"]), default=None,
+              help="SPM trackers: start the backbone from the shipped mnv2-dcn classifier or the shipped "
+                   "SiamFC (the shipped spm/spm-lite use siamfc).")
 @_errors
-def train_cmd(model, minutes, steps, out_dir, seed):
+def train_cmd(model, minutes, steps, out_dir, seed, init):
     """Train MODEL with its recipe and save the weights (reproduces the shipped ones)."""
     from edgecv.train import recipes
 
-    recipes.run(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
+    recipes.run(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed, init=init)
 
 
 @main.command("export")

@@ -123,6 +123,35 @@ def test_spm_coarse_to_fine_runs_and_regresses_boxes(exported):
     assert np.mean([iou(r.box, g) for r, g in zip(res, gt[1:20])]) > 0.4
 
 
+def test_spm_reports_lost_when_target_leaves_the_frame(exported):
+    """The lost state is the shared loop's: the coarse-to-fine tracker must raise it too."""
+    t, s = exported("spm", "onnx", "fp32")
+    frames = data.video_part("vtest.avi", "heldout", step=1)
+    src, gt = _dev_target()
+    start = src["start"] - int(round(795 * 0.7))
+    views, truth = _panned(frames, tuple(gt[0]), start, 40, 14)
+    trk = SPMTracker(SiameseNet(t, s, "spm", threads=1))
+    trk.init(views[0], truth[0])
+    res = [trk.update(v) for v in views[1:]]
+    outside = [r for r, b in zip(res, truth[1:]) if b[0] + b[2] < -20]
+    assert outside and np.mean([r.lost for r in outside]) >= 0.8, [round(r.score, 2) for r in outside]
+
+
+def test_sasiam_litert_int8_exports_and_tracks_like_fp32(exported):
+    """LiteRT int8 of SA-Siam (channel attention and score resize kept in float) on a real sequence."""
+    from pathlib import Path
+
+    from edgecv.runtime.track import load_sequence
+    t, s = exported("sasiam", "tflite", "int8")
+    assert json.loads(Path(str(s) + ".json").read_text())["precision"] == "int8"
+    seq = load_sequence(Path(__file__).resolve().parents[1] / "datasets" / "otb-dev" / "vtest_woman")
+    frames = seq.load_frames()[:40]
+    trk = SiamFCTracker(SiameseNet(t, s, "sasiam", backend="litert", threads=1))
+    trk.init(frames[0], seq.groundtruth[0])
+    ious = [iou(trk.update(f).box, g) for f, g in zip(frames[1:], seq.groundtruth[1:40])]
+    assert np.mean(ious) > 0.5, f"mean IoU {np.mean(ious):.2f}"
+
+
 def test_artifact_of_another_tracker_is_refused(exported):
     t, _ = exported("siamfc", "onnx", "fp32")
     _, s_spm = exported("spm", "onnx", "fp32")

@@ -110,10 +110,22 @@ class ChannelAttention(nn.Module):
         edges = [(i * size // cells, -(-(i + 1) * size // cells)) for i in range(cells)]
         return [F.max_pool2d(f[:, :, a:b, c:d], (b - a, d - c)) for a, b in edges for c, d in edges]
 
-    def forward(self, f):  # f: (N, C, H, W) template features with context → (N, C, 1, 1)
+    def weights(self, f):  # f: (N, C, H, W) template features with context → (N, C, 1, 1)
         n, c = f.shape[:2]
         pooled = self.grid_max(f)
         return torch.sigmoid(self.mlp(pooled)).reshape(n, c, 1, 1) * 2.0  # float scalar: int8 observers reject ints
+
+    def forward(self, f, z):
+        """``z`` (the correlated centre of ``f``) with each channel weighted by its attention."""
+        return z * self.weights(f)
+
+
+class ScoreUpsample(nn.Module):
+    """Align-corners bilinear resize of a score map to the 25×25 grid; a module so that int8 exports
+    can keep it in float (LiteRT's int8 converter rejects the quantised resize of this size)."""
+
+    def forward(self, s):
+        return F.interpolate(s, size=(SCORE, SCORE), mode="bilinear", align_corners=True)
 
 
 class SemanticBranch(nn.Module):
@@ -134,6 +146,7 @@ class SemanticBranch(nn.Module):
         self.adjust = nn.Conv2d(1, 1, 1)
         nn.init.constant_(self.adjust.weight, 1e-3)
         nn.init.zeros_(self.adjust.bias)
+        self.upsample = ScoreUpsample()
 
     def train(self, mode: bool = True):
         super().train(mode)
@@ -145,11 +158,10 @@ class SemanticBranch(nn.Module):
 
     def template(self, z_img):
         f = self.features(z_img)
-        return centre_crop(f, Z_CROP // 2) * self.attention(f)
+        return self.attention(f, centre_crop(f, Z_CROP // 2))
 
     def score(self, x_img, z_s):
-        s = self.adjust(xcorr(self.features(x_img), z_s))
-        return F.interpolate(s, size=(SCORE, SCORE), mode="bilinear", align_corners=True)
+        return self.upsample(self.adjust(xcorr(self.features(x_img), z_s)))
 
     def load_classifier(self, name: str = "mnv2-dcn"):
         state = torch.load(weights_path(name), map_location="cpu", weights_only=True)
@@ -277,7 +289,8 @@ class TemplatePart(nn.Module):
             # The score map (search graph, ≥ 0.97) and the dev-set AUC are what int8 is judged on.
             inputs=[TensorSpec("image", (1, 3, Z_SIZE, Z_SIZE))], outputs=outputs, int8_metric="cosine",
             int8_threshold=0.9, description=f"{tracker.model_name} template branch (run once per target)",
-            extra=dict(GEOMETRY, tracker=tracker.kind, part="template"), int8_float_outputs=True)
+            extra=dict(GEOMETRY, tracker=tracker.kind, part="template"), int8_float_outputs=True,
+            int8_float_modules=tracker.INT8_FLOAT_MODULES)
 
     def forward(self, image):
         return self.tracker.template(image)
@@ -300,7 +313,8 @@ class SearchPart(nn.Module):
                    [TensorSpec(n, s) for n, s in zip(template_outputs, shapes)],
             outputs=outputs, int8_metric="cosine", int8_threshold=0.97,
             description=f"{tracker.model_name} search branch + head (run per frame)",
-            extra=dict(GEOMETRY, tracker=tracker.kind, part="search"), int8_float_outputs=True)
+            extra=dict(GEOMETRY, tracker=tracker.kind, part="search"), int8_float_outputs=True,
+            int8_float_modules=tracker.INT8_FLOAT_MODULES)
 
     def forward(self, image, *template, **named):
         template = list(template) + [named[n] for n in self.template_outputs if n in named]
@@ -318,6 +332,7 @@ class SearchPart(nn.Module):
 class _Exportable:
     TEMPLATE_OUT: list = []
     SEARCH_OUT: list = []
+    INT8_FLOAT_MODULES: tuple = ()  # kept in float by LiteRT int8 exports (see ExportSpec.int8_float_modules)
 
     def export_parts(self):
         """The static-shape graphs a tracker ships as: template (once) and search (per frame)."""
@@ -331,6 +346,9 @@ class SiamFCTracker(_Exportable, SiamFC):
 
 class SASiamTracker(_Exportable, SASiam):
     TEMPLATE_OUT, SEARCH_OUT = ["z_a", "z_s"], ["score"]
+    # the attention's Transpose breaks the converter's same-scale rule; the resize fails in int8.
+    # Both are a few thousand values, once per target or once per frame: float costs nothing.
+    INT8_FLOAT_MODULES = (ChannelAttention, ScoreUpsample)
 
 
 class SPMTracker(_Exportable, SPM):

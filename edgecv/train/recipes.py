@@ -4,13 +4,17 @@ from __future__ import annotations
 from edgecv.runtime.errors import EdgeCVError
 
 
-def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=None, seed: int = 0):
+def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=None, seed: int = 0,
+        init: str | None = None):
+    if init is not None and model not in ("spm", "spm-lite"):
+        raise EdgeCVError(f"--init applies to the SPM trackers only, not {model!r}")
     if model in ("mnv2", "mnv2-dcn"):
         from .scenes import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
     if model in ("siamfc", "sasiam", "spm", "spm-lite"):
         from .siamese import train
-        return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
+        return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed,
+                     **({"init": init} if init else {}))
     if model == "excolor":
         from .colorize import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)

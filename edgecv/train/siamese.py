@@ -188,10 +188,11 @@ def choose_lambda(model, pairs) -> tuple[float, dict]:
 
 def train(name: str = "siamfc", steps: int = 1500, batch: int = 16, lr: float = 2e-3, seed: int = 0,
           out_dir=None, save: bool = True, progress: bool = True, minutes: float | None = None,
-          val_pairs: int = 300):
+          val_pairs: int = 300, init: str = "classifier"):
     """Train ``siamfc`` | ``sasiam`` | ``spm`` | ``spm-lite``; returns (model, info).
 
-    SA-Siam needs the shipped siamfc weights (its appearance branch)."""
+    SA-Siam needs the shipped siamfc weights (its appearance branch). ``init``: where the backbone
+    starts — the shipped ``mnv2-dcn`` scene ``classifier``, or (SPM variants) the shipped ``siamfc``."""
     from tqdm import tqdm
 
     torch.manual_seed(seed)
@@ -202,6 +203,12 @@ def train(name: str = "siamfc", steps: int = 1500, batch: int = 16, lr: float = 
         for p in model.appearance.parameters():
             p.requires_grad_(False)
         model.semantic.load_classifier()
+    elif name.startswith("spm") and init == "siamfc":
+        # start from the shipped SiamFC backbone: features already trained for matching, not classes
+        own = model.backbone.state_dict()
+        src = {k: v for k, v in create_model("siamfc", pretrained=True).backbone.state_dict().items()
+               if k in own and own[k].shape == v.shape}
+        model.backbone.load_state_dict(src, strict=False)
     else:
         model.backbone.init_from_classifier()
     sampler = PairSampler("train", seed=seed)
@@ -240,7 +247,9 @@ def train(name: str = "siamfc", steps: int = 1500, batch: int = 16, lr: float = 
     bar.close()
     info = {"model": name, "steps": step + 1, "batch": batch, "lr": lr, "seed": seed,
             "seconds": round(time.time() - t0, 1), "train_images": len(sampler.images),
-            "recipe": f"edgecv train {name} --steps {steps} --seed {seed}"}
+            "init": init if name.startswith("spm") else "classifier",
+            "recipe": f"edgecv train {name} --steps {steps} --seed {seed}"
+                      + (f" --init {init}" if init != "classifier" else "")}
     if name == "sasiam":
         lam, table = choose_lambda(model, val)
         model.lam.fill_(lam)

@@ -1,0 +1,122 @@
+"""Choose a Siamese tracker's search parameters on *training* video, never on the dev set.
+
+The tuning sequences are the pedestrian tracklets mined from the training split of ``vtest.avi``
+(first 70%; :mod:`edgecv.train.tracklets`: background subtraction + Hungarian linking). Their boxes
+are as good as the segmentation, which is enough to rank parameter settings; the dev set
+(``datasets/otb-dev``, hand-checked boxes on held-out frames) stays for reporting. A grid over the
+parameters named on the command line is run and ranked by pooled success AUC; the table and the
+best setting are printed and written to ``--out`` as JSON.
+
+    python bench/tune_track.py --tracker spm --grid window_influence=0.2,0.35,0.5 size_penalty=0.05,0.1,0.2
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import itertools
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from edgecv.runtime.track import metrics
+from edgecv.runtime.track.evaluate import run_sequence
+from edgecv.runtime.track.siamese import SIAMESE, siamese_tracker
+
+
+class TuningSequence:
+    """A mined tracklet in the interface ``run_sequence`` takes (frames in memory)."""
+
+    def __init__(self, name, frames, boxes):
+        self.name, self.source = name, "vtest.avi (training split, mined tracklet)"
+        self._frames, self.groundtruth = frames, np.asarray(boxes, np.float64)
+
+    def frames(self):
+        return iter(self._frames)
+
+    def __len__(self):
+        return len(self._frames)
+
+
+def tuning_sequences(n: int = 12, min_len: int = 40, max_len: int = 120) -> list[TuningSequence]:
+    """The ``n`` longest training-split tracklets, cut to ``max_len`` frames."""
+    from edgecv.train.tracklets import mine
+
+    frames, _, tracklets = mine("vtest.avi", "train", min_len=min_len)
+    tracklets = sorted(tracklets, key=lambda t: -len(t.frames))[:n]
+    return [TuningSequence(f"tracklet{k:02d}@{t.frames[0]}", [frames[i] for i in t.frames[:max_len]],
+                           t.boxes[:max_len]) for k, t in enumerate(tracklets)]
+
+
+def _parse_grid(items: list[str]) -> dict[str, list]:
+    grid = {}
+    for it in items:
+        key, _, values = it.partition("=")
+        if not values:
+            raise SystemExit(f"--grid {it!r}: expected NAME=v1,v2,...")
+        grid[key] = [v == "true" if v in ("true", "false") else float(v) for v in values.split(",")]
+    return grid
+
+
+def score(tracker: str, params, seqs, art_dir, fmt, precision) -> tuple[float, float]:
+    """Pooled AUC and the share of frames reported lost (the target never leaves these sequences,
+    so every lost frame is a false alarm)."""
+    per, lost = [], []
+    for s in seqs:
+        t = siamese_tracker(tracker, art_dir, fmt, precision, threads=1, params=params)
+        r = run_sequence(t, s)
+        per.append(metrics.score_sequence(r["boxes"], s.groundtruth))
+        lost += list(r["lost"][1:])
+    return float(metrics.pool_scores(per)["auc"]), float(np.mean(lost))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--tracker", required=True, choices=sorted(SIAMESE))
+    ap.add_argument("--grid", nargs="+", required=True, help="NAME=v1,v2,... (a field of the tracker's params)")
+    ap.add_argument("--artifacts", default="artifacts")
+    ap.add_argument("--format", default="onnx", choices=("onnx", "tflite"))
+    ap.add_argument("--precision", default="fp32")
+    ap.add_argument("--sequences", type=int, default=12)
+    ap.add_argument("--max-len", type=int, default=120, help="frames per tuning sequence at most")
+    ap.add_argument("--out", default=None, help="JSON file for the table (default: out/tune-track/TRACKER.json)")
+    a = ap.parse_args()
+
+    base = type(siamese_tracker(a.tracker, a.artifacts, a.format, a.precision, threads=1).p)()
+    grid = _parse_grid(a.grid)
+    for k in grid:
+        if k not in {f.name for f in dataclasses.fields(base)}:
+            raise SystemExit(f"--grid: {type(base).__name__} has no field {k!r}")
+    seqs = tuning_sequences(a.sequences, max_len=a.max_len)
+    print(f"{len(seqs)} tuning sequences, {sum(len(s) for s in seqs)} frames (vtest.avi training split)",
+          file=sys.stderr)
+    rows = []
+    t0 = time.time()
+    combos = list(itertools.product(*grid.values()))
+    for n, values in enumerate(combos):
+        setting = {k: type(getattr(base, k))(v) for k, v in zip(grid, values)}
+        auc, lost = score(a.tracker, dataclasses.replace(base, **setting), seqs, a.artifacts, a.format,
+                          a.precision)
+        rows.append({"params": setting, "auc": round(auc, 4), "false_lost": round(lost, 4)})
+        print(f"[{n + 1}/{len(combos)} {time.time() - t0:.0f}s] {setting} AUC {auc:.3f}, false lost {lost:.1%}",
+              file=sys.stderr)
+    rows.sort(key=lambda r: -r["auc"])
+    defaults = {k: getattr(base, k) for k in grid}
+    res = {"tracker": a.tracker, "format": a.format, "precision": a.precision, "defaults": defaults,
+           "sequences": [s.name for s in seqs], "frames": sum(len(s) for s in seqs), "rows": rows,
+           "best": rows[0]}
+    out = Path(a.out or f"out/tune-track/{a.tracker}.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(res, indent=1))
+    print("| rank | " + " | ".join(grid) + " | AUC | false lost |")
+    print("|---|" + "---|" * len(grid) + "---|---|")
+    for i, r in enumerate(rows[:10]):
+        print(f"| {i + 1} | " + " | ".join(str(r["params"][k]) for k in grid)
+              + f" | {r['auc']:.3f} | {r['false_lost']:.1%} |")
+    print(f"best: {rows[0]}  (defaults {defaults}); written to {out}")
+
+
+if __name__ == "__main__":
+    main()
