@@ -204,7 +204,7 @@ def ensure_tracker_artifacts(names, art_dir, backends, precisions, echo=click.ec
 @click.argument("video", type=click.Path())
 @click.option("--init", "init_box", required=True, help="Initial box x,y,w,h in pixels on frame 0.")
 @click.option("--tracker", default="siamfc", show_default=True,
-              type=click.Choice(["siamfc", "sasiam", "siambm", "spm", "spm-lite", "mosse", "klt", "mil"]))
+              type=click.Choice(["siamfc", "sasiam", "siambm", "spm", "spm-lite", "spm-nano", "mosse", "klt", "mil"]))
 @click.option("--backend", default="ort", show_default=True, type=click.Choice(["ort", "ort-cuda", "ort-trt",
                                                                                 "litert", "tflite"]))
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]))
@@ -378,14 +378,16 @@ def eval_group():
 @eval_group.command("track")
 @click.option("--dataset", type=click.Path(file_okay=False), default="datasets/otb-dev", show_default=True,
               help="OTB-format folder: one folder per sequence with groundtruth_rect.txt.")
-@click.option("--trackers", default="siamfc,sasiam,siambm,spm,spm-lite,mosse,klt,mil", show_default=True)
+@click.option("--trackers", default="siamfc,sasiam,siambm,spm,spm-lite,spm-nano,mosse,klt,mil", show_default=True)
 @click.option("--backends", default="ort", show_default=True, help="Comma-separated: ort, litert, ...")
 @click.option("--precisions", default="fp32", show_default=True, help="Comma-separated: fp32, fp16, int8.")
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
 @click.option("--threads", type=int, default=1, show_default=True)
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-track", show_default=True)
+@click.option("--inits", type=click.IntRange(1, 13), default=1, show_default=True,
+              help="Runs per sequence: 1 = OPE; more adds SRE-style runs from shifted/scaled init boxes, pooled.")
 @_errors
-def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, threads, out_dir):
+def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, threads, out_dir, inits):
     """All trackers side by side on an OTB-format dataset: success AUC, precision@20, fps; plots + JSON."""
     from edgecv.runtime.track import TRACKERS, TrackError, evaluate, make_tracker
     from edgecv.runtime.track.factory import artifact_model
@@ -404,7 +406,7 @@ def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, threads, ou
             for precision in precisions:
                 label = name if len(backends) == len(precisions) == 1 else f"{name}/{backend}/{precision}"
                 factories[label] = functools.partial(make_tracker, name, art_dir, backend, precision, threads)
-    evaluate(factories, dataset, out_dir, progress=True)
+    evaluate(factories, dataset, out_dir, progress=True, inits=inits)
     click.echo(f"results → {Path(out_dir) / 'results.json'}, plots → {out_dir}/success.png, precision.png")
 
 

@@ -242,3 +242,57 @@ def test_cli_eval_track_writes_results_and_plots(tmp_path, art_dir, exported):
     for key in ("siamfc", "mosse", "auc", "precision20", "fps"):
         assert key in text
     assert (out / "success.png").stat().st_size > 0 and (out / "precision.png").stat().st_size > 0
+
+
+def test_spm_nano_runs_spm_lite_weights_on_a_smaller_search_crop(exported):
+    """spm-nano is spm-lite's network on a 223² search crop: its manifest says so, its score map is
+    21×21, and the runtime (which reads the geometry from the manifest) still tracks a real pedestrian."""
+    from edgecv.models.siamese import geometry
+
+    assert geometry(223)["score_size"] == 21 and geometry(255)["score_size"] == SCORE
+    with pytest.raises(ValueError, match="8m \\+ 7"):
+        geometry(224)
+    lite, nano = create_model("spm-lite"), create_model("spm-nano")
+    assert all(torch.equal(a, b) for a, b in zip(lite.state_dict().values(), nano.state_dict().values()))
+    t, s = exported("spm-nano", "onnx", "fp32")
+    net = SiameseNet(t, s, "spm-nano", threads=1)
+    assert (net.x_size, net.score_size) == (223, 21)
+    out = net.search(np.zeros((223, 223, 3), np.uint8), net.template(np.zeros((127, 127, 3), np.uint8)))
+    assert out["cls"].shape[-2:] == (21, 21)
+    frames = data.video_part("vtest.avi", "heldout", step=1)
+    src, gt = _dev_target()
+    start = src["start"] - int(round(795 * 0.7))
+    trk = SPMTracker(net)
+    trk.init(frames[start], gt[0])
+    res = [trk.update(frames[start + k]) for k in range(1, 20)]
+    assert np.mean([iou(r.box, g) for r, g in zip(res, gt[1:20])]) > 0.4
+
+
+class _FakeNet:
+    """Just the geometry and a template of ones: enough for Siam-BM's template mask."""
+    z_size, x_size, stride, score_size, context = 127, 255, 8, 25, 0.5
+    geometry = {"tracker": "sasiam"}
+
+    def template(self, crop):
+        return {"z_a": np.ones((1, 4, 8, 8), np.float32), "z_s": np.ones((1, 4, 4, 4), np.float32)}
+
+
+def test_siambm_masks_the_template_beside_an_elongated_target():
+    """Siam-BM's spatial mask: a tall target keeps only the template columns it covers, a wide one only
+    the rows, and a squarish one (ratio ≤ mask_ratio) is left alone."""
+    from edgecv.runtime.track.siamese import SiamBMParams, SiamBMTracker
+
+    trk = SiamBMTracker(_FakeNet(), SiamBMParams())
+    trk._reference = lambda frame: 1.0
+    frame = np.zeros((480, 640, 3), np.uint8)
+    trk._init(frame, (300, 100, 30, 90))           # tall: 1:3
+    za = trk.z["z_a"][0, 0]
+    assert (za == za[0:1, :]).all(), "a tall target's mask must be whole columns"
+    kept = za[0].astype(bool)
+    assert 2 <= kept.sum() < 8 and kept[3] and kept[4] and not kept[0] and not kept[7]
+    assert (trk.z["z_s"][0, 0] == trk.z["z_s"][0, 0][0:1, :]).all()
+    trk._init(frame, (200, 200, 120, 40))          # wide: 3:1 → rows
+    za = trk.z["z_a"][0, 0]
+    assert (za == za[:, 0:1]).all() and 2 <= za[:, 0].sum() < 8
+    trk._init(frame, (200, 200, 50, 60))           # squarish: no mask
+    assert trk.z["z_a"].min() == 1 and trk.mask is None

@@ -21,6 +21,9 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
     if model in ("dff-seg", "dff-seg-nodcn"):
         from .dff import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
+    if model == "spm-nano":
+        raise EdgeCVError("spm-nano has no recipe of its own: it runs spm-lite's weights on a smaller search "
+                          "crop (`edgecv train spm-lite --init siamfc`)")
     if model == "warp-head":
         raise EdgeCVError("warp-head has no recipe of its own: its weights are mnv2-dcn's trained head "
                           "(`edgecv train mnv2-dcn`)")

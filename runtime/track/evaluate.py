@@ -27,14 +27,31 @@ from .video import Progress
 __all__ = ["evaluate", "run_sequence", "plot_curves", "print_table"]
 
 
-def run_sequence(tracker: Tracker, seq, bar: Progress | None = None) -> dict:
+# OTB's spatial robustness evaluation (SRE) perturbs the init box: shifts by 10% of the target's
+# size and scalings about its centre. (dx, dy) in target widths/heights, s a scale; run 0 is plain OPE.
+INIT_PERTURBATIONS = [(0.0, 0.0, 1.0), (0.1, 0.0, 1.0), (-0.1, 0.0, 1.0), (0.0, 0.1, 1.0), (0.0, -0.1, 1.0),
+                      (0.0, 0.0, 0.9), (0.0, 0.0, 1.1), (0.1, 0.1, 1.0), (-0.1, -0.1, 1.0), (0.1, -0.1, 1.0),
+                      (-0.1, 0.1, 1.0), (0.0, 0.0, 0.8), (0.0, 0.0, 1.2)]
+
+
+def perturbed_box(box, k: int):
+    """The init box of run ``k`` (``INIT_PERTURBATIONS[k]``); run 0 is the box itself."""
+    dx, dy, s = INIT_PERTURBATIONS[k]
+    x, y, w, h = (float(v) for v in box)
+    cx, cy = x + w / 2 + dx * w, y + h / 2 + dy * h
+    return (cx - s * w / 2, cy - s * h / 2, s * w, s * h)
+
+
+def run_sequence(tracker: Tracker, seq, bar: Progress | None = None, init_box=None) -> dict:
     """Run one tracker over one sequence: per-frame ``boxes`` (N, 4), ``scores``, ``lost``, ``times``
-    (seconds per update; frame 0 = init, timed separately as ``init_time``)."""
+    (seconds per update; frame 0 = init, timed separately as ``init_time``). ``init_box`` replaces the
+    groundtruth's first box (robustness runs)."""
     boxes, scores, lost, times = [], [], [], []
     init_time = 0.0
+    first = seq.groundtruth[0] if init_box is None else init_box
     for i, frame in enumerate(seq.frames()):
         t0 = time.perf_counter()
-        res = tracker.init(frame, seq.groundtruth[0]) if i == 0 else tracker.update(frame)
+        res = tracker.init(frame, first) if i == 0 else tracker.update(frame)
         dt = time.perf_counter() - t0
         if i == 0:
             init_time = dt
@@ -64,15 +81,19 @@ def _public(summary: dict) -> dict:
 
 
 def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, progress: bool = True,
-             table: bool | None = None) -> dict:
+             table: bool | None = None, inits: int = 1) -> dict:
     """Run every tracker on every sequence of ``dataset_dir``; write results to ``out_dir``; return them.
 
     ``trackers`` maps a display name to a factory (a class or a ``lambda: Tracker(...)``), called once
     per sequence. Per tracker the results hold ``sequences`` (per-sequence scores), ``overall`` (every
     scored frame of every sequence pooled, OTB's convention) and ``mean_of_sequences`` (each sequence
     weighs the same). ``progress``: a progress bar on stderr. ``table`` (default: same as ``progress``):
-    print the side-by-side table.
+    print the side-by-side table. ``inits`` > 1 adds SRE-style runs from perturbed init boxes
+    (``INIT_PERTURBATIONS[1:inits]``), pooled with the plain run: one-pass results on a small dev set
+    turn on single drift events, and several starts say how much a difference is worth.
     """
+    if not 1 <= inits <= len(INIT_PERTURBATIONS):
+        raise TrackError(f"evaluate: inits must be 1..{len(INIT_PERTURBATIONS)}, got {inits}")
     if not trackers:
         raise TrackError("evaluate: no trackers given")
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
@@ -81,7 +102,10 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
     results: dict = {
         "dataset": str(dataset_dir),
         "protocol": {
-            "mode": "OPE: init on frame 0 with groundtruth, no re-initialisation",
+            "mode": "OPE: init on frame 0 with groundtruth, no re-initialisation" + (
+                f"; plus {inits - 1} SRE-style runs per sequence from perturbed init boxes, pooled"
+                if inits > 1 else ""),
+            "init_perturbations": [list(p) for p in INIT_PERTURBATIONS[:inits]],
             "scored_frames": "all but frame 0 (init) and frames whose groundtruth is absent (w<=0, h<=0, NaN)",
             "success": "fraction of frames with IoU > t; AUC = mean over t in linspace(0, 1, 21)",
             "precision": "fraction of frames with centre error <= d px, d = 0..50; headline d = 20",
@@ -93,28 +117,38 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
                       for s in seqs},
         "trackers": {},
     }
-    total = sum(len(s) for s in seqs) * len(trackers)
+    total = sum(len(s) for s in seqs) * len(trackers) * inits
     with Progress(progress, total, "evaluate") as bar:
         for tname, factory in trackers.items():
-            per_seq, scored, frames_timed, seconds = {}, [], 0, 0.0
+            per_seq, scored, scored_ope, frames_timed, seconds = {}, [], [], 0, 0.0
             for seq in seqs:
-                bar.describe(f"{tname} · {seq.name}")
-                try:
-                    run = run_sequence(factory(), seq, bar)
-                except TrackError as e:
-                    raise TrackError(f"{tname} on sequence {seq.name}: {e}") from e
-                bpath = write_boxes(out_dir / "boxes" / tname / f"{seq.name}.txt", run["boxes"], run["scores"])
-                sc = metrics.score_sequence(run["boxes"], seq.groundtruth)
-                scored.append(sc)
-                n_upd, t_upd = len(run["times"]), float(run["times"].sum())
+                runs, seq_scored = [], []
+                for k in range(inits):
+                    bar.describe(f"{tname} · {seq.name}" + (f" · init {k}" if inits > 1 else ""))
+                    try:
+                        run = run_sequence(factory(), seq, bar, perturbed_box(seq.groundtruth[0], k) if k else None)
+                    except TrackError as e:
+                        raise TrackError(f"{tname} on sequence {seq.name}: {e}") from e
+                    stem = seq.name if k == 0 else f"{seq.name}.init{k}"
+                    run["path"] = write_boxes(out_dir / "boxes" / tname / f"{stem}.txt", run["boxes"], run["scores"])
+                    runs.append(run)
+                    seq_scored.append(metrics.score_sequence(run["boxes"], seq.groundtruth))
+                scored.extend(seq_scored)
+                scored_ope.append(seq_scored[0])
+                sc = metrics.pool_scores(seq_scored) if inits > 1 else seq_scored[0]
+                n_upd = sum(len(r["times"]) for r in runs)
+                t_upd = float(sum(r["times"].sum() for r in runs))
                 frames_timed += n_upd
                 seconds += t_upd
                 per_seq[seq.name] = {
                     "auc": sc["auc"], "precision20": sc["precision20"], "mean_iou": sc["mean_iou"],
                     "fps": _fps(n_upd, t_upd), "frames": len(seq), "scored_frames": sc["frames"],
-                    "lost_frames": int(run["lost"].sum()), "init_ms": 1000 * run["init_time"],
-                    "boxes": str(bpath.relative_to(out_dir)),
+                    "lost_frames": int(sum(r["lost"].sum() for r in runs)),
+                    "init_ms": 1000 * float(np.mean([r["init_time"] for r in runs])),
+                    "boxes": str(runs[0]["path"].relative_to(out_dir)),
                 }
+                if inits > 1:
+                    per_seq[seq.name]["auc_per_init"] = [float(x["auc"]) for x in seq_scored]
             pooled = metrics.pool_scores(scored)
             results["trackers"][tname] = {
                 "overall": {**_public(pooled), "fps": _fps(frames_timed, seconds),
@@ -123,6 +157,9 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
                                       for k in ("auc", "precision20", "mean_iou", "fps")},
                 "sequences": per_seq,
             }
+            if inits > 1:  # the plain one-pass figures as well
+                ope = metrics.pool_scores(scored_ope)
+                results["trackers"][tname]["ope"] = {"auc": ope["auc"], "precision20": ope["precision20"]}
     results["plots"] = plot_curves(results, out_dir)
     _write_json(out_dir / "results.json", results)
     if progress if table is None else table:

@@ -64,6 +64,8 @@ class SiamBMParams(SiamFCParams):
     angle_step: float = math.pi / 8
     angle_penalty: float = 0.975
     angle_lr: float = 0.5
+    mask_ratio: float = 1.5            # spatial mask when the target's long/short side ratio exceeds this
+    mask_margin: float = 0.5           # keep template cells within half the short side + this many cells
 
 
 @dataclass
@@ -113,7 +115,7 @@ class SiameseNet:
             if got_kind != kind or got_part != part:
                 raise TrackError(f"{path}: is the {got_part} graph of a {got_kind!r} tracker, but the "
                                  f"{part} graph of {kind!r} was expected")
-        self.geometry = (self.template_sess.manifest or {})["model_info"]
+        self.geometry = (self.search_sess.manifest or {})["model_info"]  # the search graph sets the crop
         self.z_size = int(self.geometry["template_size"])
         self.x_size = int(self.geometry["search_size"])
         self.stride = int(self.geometry["stride"])
@@ -187,7 +189,7 @@ class _SiameseBase(Tracker):
         self.pad = frame.reshape(-1, 3).mean(0)
         sz, _ = self._sides()
         crop, _ = affine_crop(frame, self.cx, self.cy, sz, self.net.z_size, pad=self.pad)
-        self.z = self.net.template(crop)
+        self.z = self._prepare_template(self.net.template(crop), sz)
         self.lost = False
         self.last_box = box
         self.ref = self._reference(frame)
@@ -228,6 +230,11 @@ class _SiameseBase(Tracker):
 
     def _rotated(self):
         return None
+
+    def _prepare_template(self, z: dict, side: float) -> dict:
+        """The template features as the search graph will see them (``side``: the template crop's side
+        in frame pixels). Siam-BM masks them here."""
+        return z
 
     def _reference(self, frame):
         """Peak strength of the search on the init frame, centred on the target: the starting value
@@ -312,6 +319,29 @@ class SiamBMTracker(SiamFCTracker):
     def _accept(self, c):
         super()._accept(c)
         self.angle = self.angle + self.p.angle_lr * c["dang"]
+
+    def _prepare_template(self, z, side):
+        """Siam-BM's spatial mask: for an elongated target, zero the template feature cells beside it
+        along its short side, so the square template's background does not outvote a thin target.
+        The template features are an input of the search graph, so the mask costs nothing per frame."""
+        self.mask = None
+        ratio = max(self.w / self.h, self.h / self.w)
+        if self.p.mask_ratio <= 0 or ratio <= self.p.mask_ratio:
+            return z
+        k = self.net.z_size / side                  # frame → template-crop pixels
+        half = 0.5 * min(self.w, self.h) * k        # half the short side in the crop
+        span = (self.net.z_size + 1) / 2            # the correlated centre covers half the crop
+        out = {}
+        for name, t in z.items():
+            n = t.shape[-1]
+            cell = span / n
+            offs = np.abs((np.arange(n) - (n - 1) / 2) * cell)
+            keep = (offs <= half + self.p.mask_margin * cell).astype(t.dtype)
+            m = keep[None, :] if self.w < self.h else keep[:, None]  # columns for a tall target, rows for a wide one
+            m = np.broadcast_to(m, (n, n))
+            out[name] = t * m
+            self.mask = m
+        return out
 
     def _rotated(self):
         # OpenCV's RotatedRect angle is clockwise in image coordinates; our crop angle is counter-clockwise
@@ -406,7 +436,8 @@ class SPMTracker(_SiameseBase):
 
 # tracker name → (model whose artifacts it runs, class)
 SIAMESE = {"siamfc": ("siamfc", SiamFCTracker), "sasiam": ("sasiam", SiamFCTracker),
-           "siambm": ("sasiam", SiamBMTracker), "spm": ("spm", SPMTracker), "spm-lite": ("spm-lite", SPMTracker)}
+           "siambm": ("sasiam", SiamBMTracker), "spm": ("spm", SPMTracker), "spm-lite": ("spm-lite", SPMTracker),
+           "spm-nano": ("spm-nano", SPMTracker)}
 
 
 def siamese_tracker(name: str, art_dir="artifacts", fmt: str = "onnx", precision: str = "fp32",
