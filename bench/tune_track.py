@@ -96,7 +96,8 @@ def main():
     t0 = time.time()
     combos = list(itertools.product(*grid.values()))
     for n, values in enumerate(combos):
-        setting = {k: type(getattr(base, k))(v) for k, v in zip(grid, values)}
+        # a field whose default is None (e.g. "not set") takes the grid's value as it is
+        setting = {k: v if getattr(base, k) is None else type(getattr(base, k))(v) for k, v in zip(grid, values)}
         auc, lost = score(a.tracker, dataclasses.replace(base, **setting), seqs, a.artifacts, a.format,
                           a.precision)
         rows.append({"params": setting, "auc": round(auc, 4), "false_lost": round(lost, 4)})

@@ -296,3 +296,17 @@ def test_siambm_masks_the_template_beside_an_elongated_target():
     assert (za == za[:, 0:1]).all() and 2 <= za[:, 0].sum() < 8
     trk._init(frame, (200, 200, 50, 60))           # squarish: no mask
     assert trk.z["z_a"].min() == 1 and trk.mask is None
+
+
+def test_spm_aspect_lr_zero_keeps_the_aspect_and_follows_the_scale():
+    """``aspect_lr=0``: the box grows toward a regressed size of the same area but another shape while
+    keeping its own aspect ratio; the default (None) moves w and h each toward the regression."""
+    from edgecv.runtime.track.siamese import SPMParams
+
+    cand = {"centre": (100.0, 100.0), "dx": 0.0, "dy": 0.0, "w": 80.0, "h": 80.0, "penalty": 1.0, "coarse": 1.0}
+    for aspect_lr, keeps in ((0.0, True), (None, False)):
+        trk = SPMTracker.__new__(SPMTracker)
+        trk.p, trk.frame_shape, trk.w, trk.h = SPMParams(aspect_lr=aspect_lr), (480, 640, 3), 40.0, 120.0
+        trk._accept(cand)
+        assert trk.w * trk.h > 40 * 120
+        assert (abs(trk.w / trk.h - 1 / 3) < 1e-9) == keeps, (trk.w, trk.h)

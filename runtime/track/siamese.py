@@ -93,6 +93,7 @@ class SPMParams:
     window_influence: float = 0.2      # motion prior (cosine window) on the candidate score
     size_penalty: float = 0.05         # k in exp(−k·(size change · ratio change − 1)), as SiamRPN
     size_lr: float = 0.15              # damped box-size update (× penalty × coarse score)
+    aspect_lr: float | None = None     # a separate, slower rate for the aspect ratio (None: w and h at size_lr)
     calibrate_size: bool = False
     box_centre: bool = True            # move to the regressed box's centre (else: the winning cell's)
     min_size: float = 8.0
@@ -430,8 +431,16 @@ class SPMTracker(_SiameseBase):
         self.cx, self.cy = c["centre"][0] + c["dx"], c["centre"][1] + c["dy"]
         H, W = self.frame_shape[:2]
         lr = p.size_lr * c["penalty"] * c["coarse"]
-        self.w = float(np.clip((1 - lr) * self.w + lr * c["w"], p.min_size, W))
-        self.h = float(np.clip((1 - lr) * self.h + lr * c["h"], p.min_size, H))
+        if p.aspect_lr is None:
+            w = (1 - lr) * self.w + lr * c["w"]
+            h = (1 - lr) * self.h + lr * c["h"]
+        else:  # scale at size_lr, aspect at its own rate (a small head's aspect pulls toward its prior)
+            lr_a = p.aspect_lr * c["penalty"] * c["coarse"]
+            scale = math.exp((1 - lr) * math.log(self.w * self.h) / 2 + lr * math.log(c["w"] * c["h"]) / 2)
+            ratio = math.exp((1 - lr_a) * math.log(self.w / self.h) + lr_a * math.log(c["w"] / c["h"]))
+            w, h = scale * math.sqrt(ratio), scale / math.sqrt(ratio)
+        self.w = float(np.clip(w, p.min_size, W))
+        self.h = float(np.clip(h, p.min_size, H))
 
 
 # tracker name → (model whose artifacts it runs, class)
