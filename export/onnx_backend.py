@@ -126,7 +126,7 @@ def stem_convs(proto, max_in: int = 4) -> list[str]:
         if n.op_type == "Conv" and len(n.input) > 1 and n.input[1] in weights:
             dims = weights[n.input[1]]
             group = next((a.i for a in n.attribute if a.name == "group"), 1)
-            if len(dims) == 4 and dims[1] * group <= max_in and group == 1:
+            if len(dims) == 4 and group == 1 and dims[1] <= max_in:
                 out.append(n.name)
     return out
 

@@ -23,3 +23,24 @@ def exported(art_dir):
         return cache[key]
 
     return get
+
+
+@pytest.fixture
+def dev_cut(tmp_path):
+    """``dev_cut("vtest_woman", 20)``: an OTB-format dataset in tmp_path holding the first ``frames``
+    frames of a committed dev sequence (its video range and groundtruth cut to match). Returns its folder."""
+    import json
+    from pathlib import Path
+
+    def make(name: str, frames: int) -> Path:
+        src_dir = Path(__file__).resolve().parents[1] / "datasets" / "otb-dev" / name
+        seq = tmp_path / "ds" / f"{name}{frames}"
+        seq.mkdir(parents=True)
+        src = json.loads((src_dir / "source.json").read_text())
+        (seq / "source.json").write_text(json.dumps({"video": src["video"], "start": src["start"],
+                                                     "end": src["start"] + frames - 1}))
+        (seq / "groundtruth_rect.txt").write_text("\n".join((src_dir / "groundtruth_rect.txt").read_text()
+                                                            .splitlines()[:frames]) + "\n")
+        return tmp_path / "ds"
+
+    return make

@@ -435,7 +435,7 @@ def test_track_modules_never_import_torch():
     assert r.returncode == 0, r.stderr
 
 
-def test_sre_init_perturbations_and_pooled_runs(tmp_path):
+def test_sre_init_perturbations_and_pooled_runs(tmp_path, dev_cut):
     """`evaluate(..., inits=k)`: run 0 is the groundtruth box, the others shifted/scaled by OTB's SRE
     amounts; every run is scored and pooled, and the plain one-pass figures are kept beside."""
     from edgecv.runtime.track.evaluate import INIT_PERTURBATIONS, perturbed_box
@@ -444,20 +444,13 @@ def test_sre_init_perturbations_and_pooled_runs(tmp_path):
     assert perturbed_box((10, 20, 40, 80), 1) == pytest.approx((14, 20, 40, 80))
     assert perturbed_box((10, 20, 40, 80), 5) == pytest.approx((12, 24, 36, 72))
     assert len(INIT_PERTURBATIONS) == 13
-    src_dir = Path(__file__).resolve().parents[1] / "datasets" / "otb-dev" / "vtest_woman"
-    seq = tmp_path / "ds" / "woman20"
-    seq.mkdir(parents=True)
-    src = json.loads((src_dir / "source.json").read_text())
-    (seq / "source.json").write_text(json.dumps({"video": src["video"], "start": src["start"],
-                                                  "end": src["start"] + 19}))
-    (seq / "groundtruth_rect.txt").write_text("\n".join((src_dir / "groundtruth_rect.txt").read_text()
-                                                        .splitlines()[:20]) + "\n")
-    res = evaluate({"mosse": MosseTracker}, tmp_path / "ds", tmp_path / "out", progress=False, inits=3)
+    ds = dev_cut("vtest_woman", 20)
+    res = evaluate({"mosse": MosseTracker}, ds, tmp_path / "out", progress=False, inits=3)
     r = res["trackers"]["mosse"]
-    per = r["sequences"]["woman20"]
+    per = r["sequences"]["vtest_woman20"]
     assert len(per["auc_per_init"]) == 3 and per["scored_frames"] == 3 * 19
     assert r["overall"]["auc"] == pytest.approx(np.mean(per["auc_per_init"]), abs=1e-9)
     assert r["ope"]["auc"] == pytest.approx(per["auc_per_init"][0])
-    assert (tmp_path / "out" / "boxes" / "mosse" / "woman20.init2.txt").is_file()
+    assert (tmp_path / "out" / "boxes" / "mosse" / "vtest_woman20.init2.txt").is_file()
     with pytest.raises(TrackError, match="inits"):
-        evaluate({"mosse": MosseTracker}, tmp_path / "ds", tmp_path / "out2", progress=False, inits=14)
+        evaluate({"mosse": MosseTracker}, ds, tmp_path / "out2", progress=False, inits=14)

@@ -110,17 +110,20 @@ def test_lost_when_target_leaves_the_frame(siamfc_net):
     assert np.mean([r.lost for r in outside]) >= 0.8, [round(r.score, 2) for r in outside]
 
 
-def test_spm_coarse_to_fine_runs_and_regresses_boxes(exported):
-    t, s = exported("spm", "onnx", "fp32")
-    net = SiameseNet(t, s, "spm", threads=1)
+def _follow_dev_pedestrian(trk, n=20):
+    """Run ``trk`` over the first ``n`` frames of the vtest_woman dev sequence: (results, groundtruth)."""
     frames = data.video_part("vtest.avi", "heldout", step=1)
     src, gt = _dev_target()
     start = src["start"] - int(round(795 * 0.7))
-    trk = SPMTracker(net)
     trk.init(frames[start], gt[0])
-    res = [trk.update(frames[start + k]) for k in range(1, 20)]
+    return [trk.update(frames[start + k]) for k in range(1, n)], gt[1:n]
+
+
+def test_spm_coarse_to_fine_runs_and_regresses_boxes(exported):
+    t, s = exported("spm", "onnx", "fp32")
+    res, gt = _follow_dev_pedestrian(SPMTracker(SiameseNet(t, s, "spm", threads=1)))
     assert all(isinstance(r, TrackResult) for r in res)
-    assert np.mean([iou(r.box, g) for r, g in zip(res, gt[1:20])]) > 0.4
+    assert np.mean([iou(r.box, g) for r, g in zip(res, gt)]) > 0.4
 
 
 def test_spm_reports_lost_when_target_leaves_the_frame(exported):
@@ -209,32 +212,19 @@ def test_siambm_reports_a_rotated_box(exported):
     net = SiameseNet(t, s, "sasiam", threads=1)
     trk = SiamBMTracker(net)
     assert len(trk._candidates()) == 5
-    frames = data.video_part("vtest.avi", "heldout", step=1)
-    src, gt = _dev_target()
-    start = src["start"] - int(round(795 * 0.7))
-    trk.init(frames[start], gt[0])
-    res = [trk.update(frames[start + k]) for k in range(1, 10)]
+    res, gt = _follow_dev_pedestrian(trk, 10)
     for r in res:
         (cx, cy), (w, h), ang = r.rotated
         assert abs(cx - (r.box[0] + r.box[2] / 2)) < 1 and w > 0 and h > 0 and abs(ang) <= 90
-    assert np.mean([iou(r.box, g) for r, g in zip(res, gt[1:10])]) > 0.4
+    assert np.mean([iou(r.box, g) for r, g in zip(res, gt)]) > 0.4
 
 
-def test_cli_eval_track_writes_results_and_plots(tmp_path, art_dir, exported):
+def test_cli_eval_track_writes_results_and_plots(tmp_path, art_dir, exported, dev_cut):
     """`edgecv eval track` on a short cut of a real dev sequence: JSON with AUC/precision/fps, two PNGs."""
     exported("siamfc", "onnx", "fp32")
-    from pathlib import Path
-
-    src_dir = Path(__file__).resolve().parents[1] / "datasets" / "otb-dev" / "vtest_woman"
-    seq = tmp_path / "ds" / "woman30"
-    seq.mkdir(parents=True)
-    src = json.loads((src_dir / "source.json").read_text())
-    (seq / "source.json").write_text(json.dumps({"video": src["video"], "start": src["start"],
-                                                 "end": src["start"] + 29}))
-    (seq / "groundtruth_rect.txt").write_text("\n".join((src_dir / "groundtruth_rect.txt").read_text()
-                                                        .splitlines()[:30]) + "\n")
+    ds = dev_cut("vtest_woman", 30)
     out = tmp_path / "eval"
-    r = CliRunner().invoke(main, ["eval", "track", "--dataset", str(tmp_path / "ds"), "--trackers", "siamfc,mosse",
+    r = CliRunner().invoke(main, ["eval", "track", "--dataset", str(ds), "--trackers", "siamfc,mosse",
                                   "--artifacts", str(art_dir), "--out", str(out)])
     assert r.exit_code == 0, r.output
     res = json.loads((out / "results.json").read_text())
@@ -259,13 +249,8 @@ def test_spm_nano_runs_spm_lite_weights_on_a_smaller_search_crop(exported):
     assert (net.x_size, net.score_size) == (223, 21)
     out = net.search(np.zeros((223, 223, 3), np.uint8), net.template(np.zeros((127, 127, 3), np.uint8)))
     assert out["cls"].shape[-2:] == (21, 21)
-    frames = data.video_part("vtest.avi", "heldout", step=1)
-    src, gt = _dev_target()
-    start = src["start"] - int(round(795 * 0.7))
-    trk = SPMTracker(net)
-    trk.init(frames[start], gt[0])
-    res = [trk.update(frames[start + k]) for k in range(1, 20)]
-    assert np.mean([iou(r.box, g) for r, g in zip(res, gt[1:20])]) > 0.4
+    res, gt = _follow_dev_pedestrian(SPMTracker(net))
+    assert np.mean([iou(r.box, g) for r, g in zip(res, gt)]) > 0.4
 
 
 class _FakeNet:

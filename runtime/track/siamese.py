@@ -241,8 +241,12 @@ class _SiameseBase(Tracker):
         """Peak strength of the search on the init frame, centred on the target: the starting value
         of the running reference that later peaks are measured against."""
         self.frame_shape = frame.shape
-        peak = float(self._search(frame, (self.cx, self.cy), explore=True)["strength"])
-        return max(self.p.lost.reference_init * peak, 1e-3)
+        cand = self._search(frame, (self.cx, self.cy), explore=True)
+        self._calibrate(cand)
+        return max(self.p.lost.reference_init * float(cand["strength"]), 1e-3)
+
+    def _calibrate(self, cand):
+        """Per-target corrections measured on the init frame's search (``cand``); none by default."""
 
     def _search(self, frame, centre, explore):  # pragma: no cover - interface
         raise NotImplementedError
@@ -368,13 +372,13 @@ class SPMTracker(_SiameseBase):
         self.size_gain = (1.0, 1.0)
 
     def _reference(self, frame):
-        self.size_gain = (1.0, 1.0)
-        ref = super()._reference(frame)
+        self.size_gain = (1.0, 1.0)  # the init search regresses without a previous target's gain
+        return super()._reference(frame)
+
+    def _calibrate(self, cand):
         if self.p.calibrate_size:  # the head's bias for this target: given size / regressed size
-            c = self._last_init_search
-            self.size_gain = (float(np.clip(self.w / max(c["w_centre"], 1e-3), 0.5, 2.0)),
-                              float(np.clip(self.h / max(c["h_centre"], 1e-3), 0.5, 2.0)))
-        return ref
+            self.size_gain = (float(np.clip(self.w / max(cand["w_centre"], 1e-3), 0.5, 2.0)),
+                              float(np.clip(self.h / max(cand["h_centre"], 1e-3), 0.5, 2.0)))
 
     def _search(self, frame, centre, explore):
         p, net = self.p, self.net
@@ -383,7 +387,6 @@ class SPMTracker(_SiameseBase):
         out = net.search(crop, self.z)
         coarse = _sigmoid(out["cls"][0, 0])
         # the fine stage's likelihood that a window is the target: its cosine at the temperature the
-        # fine stage was trained with (softmax over target, look-alikes and background)
         # fine stage was trained with (softmax over target, look-alikes and background); sharper while
         # lost: re-acquiring a look-alike costs more than staying lost one more frame
         temp = p.redetect_temperature if self.lost else p.fine_temperature
@@ -395,7 +398,6 @@ class SPMTracker(_SiameseBase):
         n = net.score_size
         c = (n - 1) / 2
         mid = int(round(c))
-        self._last_init_search = {"w_centre": float(w[mid, mid]), "h_centre": float(h[mid, mid])}
 
         def padded(a, b):
             q = (a + b) / 2
@@ -424,7 +426,8 @@ class SPMTracker(_SiameseBase):
         py = (net.x_size - 1) / 2 + net.stride * (i - c) + off * (bot[i, j] - top[i, j])
         return {"strength": float(scores[k]), "centre": centre, "dx": (px - (net.x_size - 1) / 2) * scale,
                 "dy": (py - (net.x_size - 1) / 2) * scale, "w": float(w[i, j]), "h": float(h[i, j]),
-                "coarse": float(coarse[i, j]), "fine": float(fine[i, j]), "penalty": float(penalty[i, j])}
+                "coarse": float(coarse[i, j]), "fine": float(fine[i, j]), "penalty": float(penalty[i, j]),
+                "w_centre": float(w[mid, mid]), "h_centre": float(h[mid, mid])}  # the centre cell's box
 
     def _accept(self, c):
         p = self.p
