@@ -66,10 +66,11 @@ def models_cmd():
 @main.command("fetch-data")
 @_errors
 def fetch_data_cmd():
-    """Fetch the real sample media (Debian's opencv-doc examples) into $EDGECV_DATA."""
-    from edgecv.data import ensure_samples
+    """Fetch the real sample media (Debian's opencv-doc examples, visp-images-data sequences) into $EDGECV_DATA."""
+    from edgecv.data import ensure_samples, ensure_visp
 
     click.echo(ensure_samples())
+    click.echo(ensure_visp())
 
 
 @main.command("train")

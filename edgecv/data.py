@@ -2,7 +2,8 @@
 
 ``edgecv fetch-data`` (or :func:`ensure_samples`) downloads the package with ``apt-get download``,
 unpacks it with ``dpkg -x`` and keeps only ``examples/data`` under ``$EDGECV_DATA`` (default
-``~/.cache/edgecv``). Nothing else is ever downloaded.
+``~/.cache/edgecv``). :func:`ensure_visp` does the same for three real image sequences of Debian's
+``visp-images-data``, which are tracking-evaluation material only. Nothing else is ever downloaded.
 """
 from __future__ import annotations
 
@@ -44,38 +45,72 @@ def samples_dir() -> Path:
     return data_root() / "opencv-samples"
 
 
+def _fetch_deb(package: str, member: str, dest: Path, keep=None, verbose: bool = True) -> Path:
+    """Download Debian ``package`` with ``apt-get download``, unpack it with ``dpkg -x`` and move its folder
+    ``member`` (only the sub-folders in ``keep``, if given) to ``dest``, through a staging folder and a rename
+    so that an interrupted fetch never leaves a half-filled ``dest``."""
+    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
+        raise DataError(f"real sample media come from Debian's {package} package, but apt-get/dpkg are not "
+                        f"available; unpack its {member} into {dest} by hand")
+    with tempfile.TemporaryDirectory() as tmp:
+        def download():
+            return subprocess.run(["apt-get", "download", package], cwd=tmp, capture_output=True, text=True)
+        if verbose:
+            print(f"fetching {package} into {dest} ...", flush=True)
+        r = download()
+        if r.returncode != 0:
+            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, text=True)
+            r = download()
+        debs = list(Path(tmp).glob(f"{package}_*.deb"))
+        if r.returncode != 0 or not debs:
+            raise DataError(f"apt-get download {package} failed: {r.stderr.strip()[-500:]}")
+        unpack = Path(tmp) / "x"
+        subprocess.run(["dpkg", "-x", str(debs[0]), str(unpack)], check=True)
+        src = unpack / member
+        missing = [k for k in (keep or ()) if not (src / k).is_dir()]
+        if not src.is_dir() or missing:
+            raise DataError(f"{package} has no {member}{'/' + missing[0] if missing else ''}")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        staging = dest.with_name(dest.name + ".partial")
+        shutil.rmtree(staging, ignore_errors=True)
+        if keep:
+            for k in keep:
+                shutil.copytree(src / k, staging / k)
+        else:
+            shutil.copytree(src, staging, ignore=shutil.ignore_patterns("dnn"))
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(staging, dest)
+    return dest
+
+
 def ensure_samples(verbose: bool = True) -> Path:
     """Return the sample folder, fetching Debian's opencv-doc package first if needed."""
     dest = samples_dir()
     if (dest / "vtest.avi").exists():
         return dest
-    if shutil.which("apt-get") is None or shutil.which("dpkg") is None:
-        raise DataError("real sample media come from Debian's opencv-doc package, but apt-get/dpkg are not "
-                        f"available; unpack opencv-doc's examples/data into {dest} by hand")
-    with tempfile.TemporaryDirectory() as tmp:
-        def download():
-            return subprocess.run(["apt-get", "download", "opencv-doc"], cwd=tmp, capture_output=True, text=True)
-        if verbose:
-            print(f"fetching opencv-doc (real sample images and videos) into {dest} ...", flush=True)
-        r = download()
-        if r.returncode != 0:
-            subprocess.run(["apt-get", "update", "-qq"], capture_output=True, text=True)
-            r = download()
-        debs = list(Path(tmp).glob("opencv-doc_*.deb"))
-        if r.returncode != 0 or not debs:
-            raise DataError(f"apt-get download opencv-doc failed: {r.stderr.strip()[-500:]}")
-        unpack = Path(tmp) / "x"
-        subprocess.run(["dpkg", "-x", str(debs[0]), str(unpack)], check=True)
-        src = unpack / "usr/share/doc/opencv-doc/examples/data"
-        if not (src / "vtest.avi").exists():
-            raise DataError(f"opencv-doc package has no examples/data/vtest.avi (looked in {src})")
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        staging = dest.with_name(dest.name + ".partial")
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.copytree(src, staging, ignore=shutil.ignore_patterns("dnn"))
-        shutil.rmtree(dest, ignore_errors=True)
-        os.replace(staging, dest)
+    _fetch_deb("opencv-doc", "usr/share/doc/opencv-doc/examples/data", dest, verbose=verbose)
+    if not (dest / "vtest.avi").exists():
+        raise DataError(f"opencv-doc package has no examples/data/vtest.avi (looked in {dest})")
     return dest
+
+
+# Real grayscale image sequences from Debian's visp-images-data (ViSP's test data), used only as held-out
+# tracking material: nothing is ever trained or calibrated on them.
+VISP_SEQUENCES = ("mire-2", "cube", "mbt/cube")
+
+
+def visp_dir() -> Path:
+    return data_root() / "visp-images"
+
+
+def ensure_visp(verbose: bool = True) -> Path:
+    """Return the ViSP image-sequence folder, fetching Debian's visp-images-data first if needed (75 MB
+    download; only the sequences in VISP_SEQUENCES are kept, 130 MB of PGM)."""
+    dest = visp_dir()
+    if all((dest / k).is_dir() for k in VISP_SEQUENCES):
+        return dest
+    return _fetch_deb("visp-images-data", "usr/share/visp-images-data/ViSP-images", dest,
+                      keep=VISP_SEQUENCES, verbose=verbose)
 
 
 SCENE_VIDEOS = ("vtest.avi", "Megamind.avi", "tree.avi")

@@ -276,6 +276,44 @@ def test_sequences_three_layouts(tmp_path):
     assert len(sd.load_frames()) == 3 and sd.start == 2
 
 
+def test_sequence_from_numbered_images(tmp_path, monkeypatch):
+    """source.json "images": a printf pattern with start/end file numbers, next to the json or under the data
+    folder (how the ViSP sequences are stored); grayscale PGM frames come out as 3-channel BGR."""
+    import cv2
+
+    frames = _synthetic_frames(6)
+    data = tmp_path / "data"
+    (data / "seqs" / "board").mkdir(parents=True)
+    for i, f in enumerate(frames):
+        cv2.imwrite(str(data / "seqs" / "board" / f"image.{i:04d}.pgm"), cv2.cvtColor(f, cv2.COLOR_BGR2GRAY))
+    monkeypatch.setenv("EDGECV_DATA", str(data))
+    s = tmp_path / "ds" / "board"
+    _write_gt(s, [(1, 2, 3, 4)] * 3)
+    (s / "source.json").write_text(json.dumps({"images": "seqs/board/image.%04d.pgm", "start": 2, "end": 4}))
+    seq = load_sequence(s)
+    got = seq.load_frames()
+    assert len(seq) == 3 and seq.start == 2 and "image.0002.pgm" in seq.source
+    for g, f in zip(got, frames[2:5]):
+        assert g.shape == f.shape and g.dtype == np.uint8
+        np.testing.assert_array_equal(g[..., 0], cv2.cvtColor(f, cv2.COLOR_BGR2GRAY))
+    # a pattern next to the json wins over the data folder
+    (s / "own").mkdir()
+    for i in range(2, 5):
+        cv2.imwrite(str(s / "own" / f"{i}.png"), frames[0])
+    (s / "source.json").write_text(json.dumps({"images": "own/%d.png", "start": 2, "end": 4}))
+    assert all(np.array_equal(g, frames[0]) for g in load_sequence(s).load_frames())
+    # errors name the json and the frame
+    (s / "source.json").write_text(json.dumps({"images": "seqs/board/image.%04d.pgm", "start": 4, "end": 6}))
+    with pytest.raises(TrackError, match=r"source\.json: 1 of 3 frames are missing, first .*image\.0006\.pgm"):
+        load_sequence(s)
+    (s / "source.json").write_text(json.dumps({"images": "seqs/board/image.pgm", "start": 2, "end": 4}))
+    with pytest.raises(TrackError, match=r"source\.json: images pattern .* needs one integer field"):
+        load_sequence(s)
+    (s / "source.json").write_text(json.dumps({"images": "elsewhere/%04d.pgm", "start": 2, "end": 4}))
+    with pytest.raises(TrackError, match=r"first frame 'elsewhere/0002\.pgm' is neither in .* fetch-data"):
+        load_sequence(s)
+
+
 def test_sequence_errors_name_the_file(tmp_path):
     frames = _synthetic_frames(4)
     s = tmp_path / "s"

@@ -8,6 +8,11 @@ Each sequence lives in ``datasets/otb-dev/NAME/`` with
   inclusive. ``snap`` (optional) configures step 4 below: ``mask`` (``background`` | ``skin``),
   ``margin_x`` / ``margin_y`` (how far each edge may move, as a fraction of the box size) and
   ``skip`` (inclusive frame ranges where the mask is not trusted: occlusions, merges with others).
+  ViSP sequences name numbered images instead: ``"images": "visp-images/mire-2/image.%04d.pgm"`` (under
+  ``edgecv.data.data_root()``; ``start`` / ``end`` are file numbers). They are never trained on, so the
+  held-out rule below does not apply to them.
+* ``plane`` (optional, instead of key frames) -- a planar target with bright dots (ViSP's mire and dotted cube):
+  ``{"frame": F, "quad": [[x, y] x 4], "range": [first, last], "dots": N}``; see "planar targets" below.
 * ``keyframes.txt`` -- hand-placed boxes ``frame,x,y,w,h`` (absolute frame index, top-left + size),
   always including ``start`` and ``end``; every ~6-10 frames on clean stretches, every 2-4 frames
   where the target is occluded or touches other people. ``#`` starts a comment.
@@ -58,7 +63,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from edgecv.data import HELDOUT_FRACTION, ensure_samples  # noqa: E402
+from edgecv.data import HELDOUT_FRACTION, data_root, ensure_samples, ensure_visp  # noqa: E402
 
 DEV = ROOT / "datasets" / "otb-dev"
 SHEETS = Path("/tmp/otb-dev-sheets")
@@ -116,8 +121,24 @@ def read_range(video: Path, start: int, end: int) -> list[np.ndarray]:
     return frames
 
 
+def read_images(src: dict) -> list[np.ndarray]:
+    """Frames of an image-sequence source (``"images": "visp-images/mire-2/image.%04d.pgm"``)."""
+    ensure_visp(verbose=False)
+    frames = []
+    for i in range(src["start"], src["end"] + 1):
+        p = data_root() / (src["images"] % i)
+        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
+        if img is None:
+            raise SystemExit(f"cannot read {p}")
+        frames.append(img)
+    return frames
+
+
 def load_sequence(name: str):
     src = load_source(name)
+    if "images" in src:  # ViSP sequences: never used for training, all of it is held out
+        src["video"] = src["images"]
+        return src, read_images(src)
     video = ensure_samples(verbose=False) / src["video"]
     cut = heldout_start(video)
     if src["start"] < cut:
@@ -259,6 +280,10 @@ def fg_mask(img: np.ndarray, bg: np.ndarray) -> np.ndarray:
     return cv2.morphologyEx(m, cv2.MORPH_CLOSE, np.ones((5, 3), np.uint8))
 
 
+def snap_mask(kind: str, img: np.ndarray, bg) -> np.ndarray:
+    return fg_mask(img, bg) if kind == "background" else skin_mask(img)
+
+
 def skin_mask(img: np.ndarray) -> np.ndarray:
     hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
     m = ((hsv[..., 0] <= 20) & (hsv[..., 1] >= 80) & (hsv[..., 2] >= 85)).astype(np.uint8)
@@ -305,7 +330,7 @@ def mask_refine(frames, boxes, start, snap: dict, video: Path):
     for i in range(n):
         if any(a <= start + i <= b for a, b in skip):
             continue
-        mask = fg_mask(frames[i], bg) if kind == "background" else skin_mask(frames[i])
+        mask = snap_mask(kind, frames[i], bg)
         sb = snap_box(mask, boxes[i], mx, my)
         if sb is None:
             continue
@@ -318,6 +343,92 @@ def mask_refine(frames, boxes, start, snap: dict, video: Path):
     e = edges + sm
     out = np.stack([e[:, 0], e[:, 1], e[:, 2] - e[:, 0], e[:, 3] - e[:, 1]], 1)
     return out, used
+
+
+# ------------------------------------------------------------------------------ planar targets
+# ViSP's mire: a black square with four white dots near its corners and a white disc in the middle, on a
+# hand-held board. Its ground truth is not interpolated: the four dots and the disc are found in every frame
+# (Otsu threshold in a window around their predicted position), a homography maps them from the reference
+# frame, and the square's four hand-placed corners in the reference frame are mapped with it. The box is the
+# bounding box of the mapped square, clipped to the image.
+def _bright_blob_centres(g, pred, rad):
+    """Centroid of the bright blob nearest each predicted point, in a window of radius ``rad``; None when
+    the blob touches the window (it is larger than expected, or merged with something)."""
+    out = []
+    H, W = g.shape
+    for (px, py), r in zip(pred, rad):
+        x0, y0 = int(max(0, px - r)), int(max(0, py - r))
+        x1, y1 = int(min(W, px + r)), int(min(H, py + r))
+        win = g[y0:y1, x0:x1]
+        if win.size == 0:
+            out.append(None)
+            continue
+        t, _ = cv2.threshold(win, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+        n, _, st, cen = cv2.connectedComponentsWithStats((win > t).astype(np.uint8))
+        if n < 2:
+            out.append(None)
+            continue
+        d = np.hypot(cen[1:, 0] + x0 - px, cen[1:, 1] + y0 - py)
+        k = 1 + int(np.argmin(d))
+        x, y, w, h = st[k, :4]
+        touches = x == 0 or y == 0 or x + w == win.shape[1] or y + h == win.shape[0]
+        out.append(None if touches or d[k - 1] > 0.6 * r else cen[k] + [x0, y0])
+    return out
+
+
+def plane_quads(src: dict, verbose=False) -> dict[int, np.ndarray]:
+    """Corners of the planar target in every frame of the whole image sequence, tracked from
+    ``src["plane"]["frame"]`` forwards and backwards (see above)."""
+    spec = src["plane"]
+    ref_i, quad = spec["frame"], np.float32(spec["quad"])
+    lo, hi = spec["range"]
+    read = lambda i: cv2.imread(str(data_root() / (src["images"] % i)), cv2.IMREAD_GRAYSCALE)  # noqa: E731
+    g0 = read(ref_i)
+    inside = np.zeros_like(g0)
+    cv2.fillConvexPoly(inside, quad.astype(np.int32), 1)
+    n, _, st, cen = cv2.connectedComponentsWithStats(((g0 > 150) & (inside > 0)).astype(np.uint8))
+    dots = [k for k in range(1, n) if st[k, 4] > 15 and st[k, 4] / (st[k, 2] * st[k, 3]) > 0.6]
+    ref, area = np.float32(cen[dots]), st[dots, 4].astype(float)
+    if len(ref) != spec.get("dots", 5):
+        raise SystemExit(f"plane reference frame {ref_i}: found {len(ref)} dots inside the quad, "
+                         f"want {spec.get('dots', 5)}")
+    # 12 points on each dot's rim: their mapped spread sizes the search window as the dots foreshorten
+    ang = np.linspace(0, 2 * np.pi, 12, endpoint=False)
+    rim = ref[:, None] + np.sqrt(area / np.pi)[:, None, None] * np.stack([np.cos(ang), np.sin(ang)], 1)[None]
+    rim = rim.reshape(1, -1, 2).astype(np.float32)
+    quads, worst = {}, (0.0, ref_i)
+    for frames in (range(ref_i, hi + 1), range(ref_i - 1, lo - 1, -1)):
+        Hm = np.eye(3)
+        for i in frames:
+            g = read(i)
+            pred = cv2.perspectiveTransform(ref[None], Hm)[0]
+            mapped = cv2.perspectiveTransform(rim, Hm)[0].reshape(len(ref), 12, 2)
+            ext = np.abs(mapped - pred[:, None]).max(axis=(1, 2))
+            pts = _bright_blob_centres(g, pred, 1.5 * ext + 8)
+            if any(p is None for p in pts):  # a dot moved further than expected: look wider for it
+                wide = _bright_blob_centres(g, pred, 2.5 * ext + 14)
+                pts = [w if p is None else p for p, w in zip(pts, wide)]
+            ok = [j for j, p in enumerate(pts) if p is not None]
+            if len(ok) < 4:
+                raise SystemExit(f"plane: frame {i}: found only {len(ok)} of {len(ref)} dots")
+            obs = np.float32([pts[j] for j in ok])
+            Hm, _ = cv2.findHomography(ref[ok], obs, 0)
+            err = float(np.abs(cv2.perspectiveTransform(ref[ok][None], Hm)[0] - obs).max())
+            worst = max(worst, (err, i))
+            quads[i] = cv2.perspectiveTransform(quad[None], Hm)[0]
+    if verbose:
+        print(f"  plane: {len(quads)} frames tracked from frame {ref_i}; worst dot residual {worst[0]:.2f}px "
+              f"at frame {worst[1]}")
+    return quads
+
+
+def plane_boxes(src: dict, shape, verbose=False) -> np.ndarray:
+    quads = plane_quads(src, verbose)
+    boxes = []
+    for i in range(src["start"], src["end"] + 1):
+        (x0, y0), (x1, y1) = quads[i].min(0), quads[i].max(0)
+        boxes.append(clip_box(np.array([x0, y0, x1 - x0, y1 - y0], float), shape))
+    return np.array(boxes)
 
 
 # ------------------------------------------------------------------------------------ outputs
@@ -427,7 +538,7 @@ def blob(frames, start, src, specs):
         f, xy = spec.split(":")
         f, (px, py) = int(f), (int(float(v)) for v in xy.split(","))
         img = frames[f - start]
-        mask = fg_mask(img, bg) if kind == "background" else skin_mask(img)
+        mask = snap_mask(kind, img, bg)
         n, lab, stats, _ = cv2.connectedComponentsWithStats(mask, connectivity=8)
         ids = {int(v) for v in np.unique(lab[max(0, py - 4):py + 5, max(0, px - 4):px + 5]) if v > 0}
         if not ids:
@@ -480,9 +591,14 @@ def main(argv=None):
         if args.blob:
             blob(frames, start, src, args.blob)
             continue
-        keys = {k: v for k, v in load_keyframes(name).items() if start <= k <= end}
-        print(f"{name}: {src['video']} frames {start}..{end} ({len(frames)}), {len(keys)} key frames")
-        boxes, _, _ = refine(frames, keys, start, end, verbose=True)
+        if "plane" in src:
+            keys = {}
+            print(f"{name}: {src['video']} frames {start}..{end} ({len(frames)}), planar target")
+            boxes = plane_boxes(src, frames[0].shape, verbose=True)
+        else:
+            keys = {k: v for k, v in load_keyframes(name).items() if start <= k <= end}
+            print(f"{name}: {src['video']} frames {start}..{end} ({len(frames)}), {len(keys)} key frames")
+            boxes, _, _ = refine(frames, keys, start, end, verbose=True)
         used = None
         if src.get("snap"):
             video = ensure_samples(verbose=False) / src["video"]

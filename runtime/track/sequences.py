@@ -9,6 +9,9 @@ A dataset folder holds one folder per sequence. A sequence folder has ``groundtr
   ``start..end`` (both included, 0-based) of a video. A relative ``video`` is looked up next to the json
   first, then in the sample folder (``edgecv.data.samples_dir()``). ``end`` may be left out: then the
   sequence has as many frames as groundtruth lines.
+- ``source.json`` with ``"images"`` instead of ``"video"``: a printf-style file pattern such as
+  ``"visp-images/mire-2/image.%04d.pgm"`` and ``start`` / ``end`` file numbers (both included). A relative
+  pattern is looked up next to the json first, then in the data folder (``edgecv.data.data_root()``).
 
 Every problem raises :class:`TrackError` naming the file at fault.
 """
@@ -151,7 +154,7 @@ class Sequence:
     def source(self) -> str:
         """Where the frames come from, for messages and results."""
         if self.images is not None:
-            return f"{self.path / 'img'} ({len(self.images)} images)"
+            return f"{self.images[0].parent} ({len(self.images)} images from {self.images[0].name})"
         return f"{self.video} frames {self.start}..{self.start + len(self) - 1}"
 
     def frames(self) -> Iterator[np.ndarray]:
@@ -183,6 +186,29 @@ def _resolve_video(name: str, base: Path, where: Path) -> Path:
     return sp
 
 
+def _resolve_images(pattern: str, start: int, end: int, base: Path, where: Path) -> list[Path]:
+    """Files ``pattern % i`` for i in start..end, found next to ``where`` or under the data folder."""
+    from edgecv.data import data_root
+
+    try:
+        names = [pattern % i for i in range(start, end + 1)]
+    except (TypeError, ValueError):
+        raise TrackError(f"{where}: images pattern {pattern!r} needs one integer field such as %04d") from None
+    if len(set(names)) != len(names):
+        raise TrackError(f"{where}: images pattern {pattern!r} gives the same name for different frames")
+    p0 = Path(names[0]).expanduser()
+    roots = [Path("/")] if p0.is_absolute() else [base, data_root()]
+    for root in roots:
+        if (root / p0).is_file():
+            files = [root / n for n in names]
+            missing = [f for f in files if not f.is_file()]
+            if missing:
+                raise TrackError(f"{where}: {len(missing)} of {len(files)} frames are missing, first {missing[0]}")
+            return files
+    raise TrackError(f"{where}: first frame {names[0]!r} is neither in {base} nor in the data folder {data_root()} "
+                     f"(run `edgecv fetch-data` for the ViSP sequences)")
+
+
 def load_sequence(path) -> Sequence:
     """Read one sequence folder (see the module docstring for the three frame layouts)."""
     path = Path(path)
@@ -203,8 +229,9 @@ def load_sequence(path) -> Sequence:
             spec = json.loads(js.read_text())
         except json.JSONDecodeError as e:
             raise TrackError(f"{js}: not valid JSON ({e})") from None
-        if not isinstance(spec, dict) or not isinstance(spec.get("video"), str):
-            raise TrackError(f'{js}: expected {{"video": "name.avi", "start": 0, "end": 99}}')
+        if not isinstance(spec, dict) or not isinstance(spec.get("video", spec.get("images")), str):
+            raise TrackError(f'{js}: expected {{"video": "name.avi", "start": 0, "end": 99}} or '
+                             f'{{"images": "dir/image.%04d.png", "start": 1, "end": 99}}')
         try:
             start = int(spec.get("start", 0))
             end = int(spec["end"]) if spec.get("end") is not None else start + n - 1
@@ -214,6 +241,9 @@ def load_sequence(path) -> Sequence:
             raise TrackError(f"{js}: need 0 <= start <= end, got start={start} end={end}")
         if end - start + 1 != n:
             raise TrackError(f"{js} names {end - start + 1} frames ({start}..{end}) but {gt_file} has {n} boxes")
+        if "images" in spec:
+            files = _resolve_images(spec["images"], start, end, path, js)
+            return Sequence(path.name, path, gt, images=files, start=start, note=str(spec.get("note", "")))
         video = _resolve_video(spec["video"], path, js)
         _check_video_length(video, end + 1, js)
         return Sequence(path.name, path, gt, video=video, start=start, note=str(spec.get("note", "")))
