@@ -37,7 +37,8 @@ def dev_cut(tmp_path):
         seq = tmp_path / "ds" / f"{name}{frames}"
         seq.mkdir(parents=True)
         src = json.loads((src_dir / "source.json").read_text())
-        (seq / "source.json").write_text(json.dumps({"video": src["video"], "start": src["start"],
+        frames_from = {k: src[k] for k in ("video", "images") if k in src}  # a video or numbered images
+        (seq / "source.json").write_text(json.dumps({**frames_from, "start": src["start"],
                                                      "end": src["start"] + frames - 1}))
         (seq / "groundtruth_rect.txt").write_text("\n".join((src_dir / "groundtruth_rect.txt").read_text()
                                                             .splitlines()[:frames]) + "\n")
