@@ -226,6 +226,7 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
                     log(f"[export] calibrating int8 on {calib_desc}")
                     calib_method = onnx_backend.quantize_int8(fp32, art, onnx_backend.np_feeds(calib_feeds),
                                                               float_outputs=spec.int8_float_outputs,
+                                                              float_correlation=spec.int8_float_correlation,
                                                               op_types=spec.int8_op_types or None)
                 op_counts = onnx_backend.onnx_op_counts(art)
             else:

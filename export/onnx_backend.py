@@ -150,11 +150,44 @@ def output_producers(proto) -> list[str]:
     return found
 
 
+def _constants(proto) -> set[str]:
+    """Tensors fixed at export: initializers, Constant outputs, and DequantizeLinear of an initializer."""
+    const = {t.name for t in proto.graph.initializer}
+    const |= {o for n in proto.graph.node if n.op_type == "Constant" for o in n.output}
+    const |= {o for n in proto.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in const for o in n.output}
+    return const
+
+
+def correlation_nodes(proto) -> list[str]:
+    """Compute nodes whose weights are graph tensors, not constants: a Siamese tracker's correlation with
+    the template features (a Conv whose kernel is an input)."""
+    const = _constants(proto)
+    return [n.name for n in proto.graph.node
+            if n.op_type in COMPUTE_OPS and len(n.input) > 1 and n.input[1] not in const]
+
+
+def output_tail(proto) -> list[str]:
+    """Every node on the way back from the graph outputs to their nearest compute nodes (those included):
+    the elementwise ops after the last layers (a weighted sum of score maps, a resize) as well."""
+    by_output = {o: n for n in proto.graph.node for o in n.output}
+    found, seen = [], set()
+    stack = [o.name for o in proto.graph.output]
+    while stack:
+        node = by_output.get(stack.pop())
+        if node is None or node.name in seen:
+            continue
+        seen.add(node.name)
+        found.append(node.name)
+        if node.op_type not in COMPUTE_OPS:
+            stack.extend(node.input)
+    return found
+
+
 DEFAULT_INT8_OPS = ("Conv", "MatMul", "Gemm", "Add", "GlobalAveragePool", "ReduceMean", "Clip", "Relu")
 
 
 def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict], float_outputs: bool = False,
-                  op_types=None) -> str:
+                  op_types=None, float_correlation: bool = False) -> str:
     """Static QDQ int8: uint8 activations, int8 per-channel weights, calibrated on real frames
     (percentile ranges). Returns the calibration method used.
 
@@ -163,7 +196,10 @@ def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict], float_outputs: 
     percentile calibrator cannot histogram a tensor whose range is (almost) zero; for such graphs the
     ranges fall back to min-max, and the returned method says so. ``float_outputs`` keeps the layers
     that produce the outputs in float (for a tracker: the neck that makes the template features and
-    the correlation with them, whose 8-bit rounding would blur the score map). ``op_types`` replaces the
+    the correlation with them, whose 8-bit rounding would blur the score map). ``float_correlation`` also
+    keeps the correlations themselves (:func:`correlation_nodes`) and everything after the output layers
+    (:func:`output_tail`) in float: without it a tracker's score map leaves the graph in 256 levels, and a
+    near-tie between the target and a look-alike flips on that rounding. ``op_types`` replaces the
     quantised op types (only those are calibrated, which also bounds calibration memory).
     """
     import onnx
@@ -184,7 +220,9 @@ def quantize_int8(src: Path, dst: Path, calib_feeds: list[dict], float_outputs: 
                                     per_channel=True, calibrate_method=method,
                                     op_types_to_quantize=list(op_types or DEFAULT_INT8_OPS),
                                     nodes_to_exclude=sampling_nodes(proto) + stem_convs(proto) + (
-                                        output_producers(proto) if float_outputs else []),
+                                        output_producers(proto) if float_outputs else []) + (
+                                        correlation_nodes(proto) + output_tail(proto) if float_correlation
+                                        else []),
                                     extra_options={"ActivationSymmetric": False, "WeightSymmetric": True})
                 return "percentile-99.999" if method == CalibrationMethod.Percentile else "minmax"
             except ValueError as e:

@@ -174,6 +174,38 @@ def test_sasiam_litert_int8_exports_and_tracks_like_fp32(exported):
     assert np.mean(ious) > 0.5, f"mean IoU {np.mean(ious):.2f}"
 
 
+def test_int8_search_graphs_keep_the_score_map_in_float(exported):
+    """int8 exports quantise the backbones but not what follows them: the correlations with the template
+    features, the adjust convs and SA-Siam's weighted sum. An 8-bit score map steps by 1/256 of its range,
+    and a near-tie between the target and a look-alike flips on that rounding (ONNX and LiteRT alike)."""
+    import onnx
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    _, s = exported("sasiam", "onnx", "int8")
+    g = onnx.load(str(s)).graph
+    inputs = {i.name for i in g.input}
+    consumers: dict = {}
+    for n in g.node:
+        for i in n.input:
+            consumers.setdefault(i, []).append(n)
+    corr = [n for n in g.node if n.op_type == "Conv" and n.input[1] in inputs]
+    assert len(corr) == 2, "each branch's correlation takes the template features straight from the input"
+    seen, stack = [], [o for n in corr for o in n.output]
+    while stack:  # everything downstream of the correlations, up to the score output
+        for n in consumers.get(stack.pop(), []):
+            seen.append(n.op_type)
+            stack.extend(n.output)
+    assert "Resize" in seen and "Add" in seen and "QuantizeLinear" not in seen
+    assert sum(n.op_type == "QuantizeLinear" for n in g.node) > 20  # the backbones are int8
+
+    _, st = exported("sasiam", "tflite", "int8")
+    it = Interpreter(model_path=str(st),
+                     experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    maps = [t for t in it.get_tensor_details() if int(np.prod(t["shape"])) in (13 * 13, 25 * 25)]
+    assert maps and all(t["dtype"] == np.float32 for t in maps), [(t["name"], t["dtype"]) for t in maps]
+    assert any(t["dtype"] == np.int8 for t in it.get_tensor_details())
+
+
 def test_artifact_of_another_tracker_is_refused(exported):
     t, _ = exported("siamfc", "onnx", "fp32")
     _, s_spm = exported("spm", "onnx", "fp32")

@@ -39,6 +39,8 @@ class ExportSpec:
     int8_op_types: tuple = ()   # ONNX op types to quantise (empty: the exporter's default set)
     int8_calib_frames: int | None = None   # at most this many calibration frames (large graphs: memory)
     int8_float_modules: tuple = ()   # module classes PT2E (TFLite int8) leaves unannotated, i.e. in float
+    int8_float_correlation: bool = False   # ONNX int8: correlations (convs whose weights are graph tensors)
+                                           # and every node between the outputs and their producers stay float
 
 
 class UnknownModelError(KeyError):

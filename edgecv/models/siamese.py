@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ops import xcorr, xcorr_depthwise
+from ..ops import XCorr, XCorrDepthwise
 from .mobilenetv2 import MNV2_SETTINGS, ConvBNAct, MobileNetV2Features
 from .registry import ExportSpec, TensorSpec, register_model, weights_path
 
@@ -72,6 +72,16 @@ class TrackBackbone(nn.Module):
         return len(picked)
 
 
+class ScoreAdjust(nn.Conv2d):
+    """The 1×1 conv that turns the raw correlation into logits (SiamFC's "adjust": one scale, one bias).
+    Its own class so that int8 exports can keep it in float; its state-dict keys are a Conv2d's."""
+
+    def __init__(self):
+        super().__init__(1, 1, 1)
+        nn.init.constant_(self.weight, 1e-3)
+        nn.init.zeros_(self.bias)
+
+
 class SiamFC(nn.Module):
     """SiamFC (Bertinetto et al. 2016) on the MobileNetV2 trunk: score = a · (x ⋆ z) + b."""
 
@@ -80,15 +90,14 @@ class SiamFC(nn.Module):
     def __init__(self):
         super().__init__()
         self.backbone = TrackBackbone()
-        self.adjust = nn.Conv2d(1, 1, 1)
-        nn.init.constant_(self.adjust.weight, 1e-3)
-        nn.init.zeros_(self.adjust.bias)
+        self.corr = XCorr()
+        self.adjust = ScoreAdjust()
 
     def template(self, z_img):
         return (centre_crop(self.backbone(z_img)),)
 
     def search(self, x_img, z):
-        return (self.adjust(xcorr(self.backbone(x_img), z)),)
+        return (self.adjust(self.corr(self.backbone(x_img), z)),)
 
     def forward(self, z_img, x_img):
         return self.search(x_img, *self.template(z_img))[0]
@@ -154,9 +163,8 @@ class SemanticBranch(nn.Module):
             p.requires_grad_(False)
         self.fuse = ConvBNAct(self.trunk.out_channels, NECK, 1, act=False)
         self.attention = ChannelAttention()
-        self.adjust = nn.Conv2d(1, 1, 1)
-        nn.init.constant_(self.adjust.weight, 1e-3)
-        nn.init.zeros_(self.adjust.bias)
+        self.corr = XCorr()
+        self.adjust = ScoreAdjust()
         self.upsample = ScoreUpsample()
 
     def train(self, mode: bool = True):
@@ -172,11 +180,19 @@ class SemanticBranch(nn.Module):
         return self.attention(f, centre_crop(f, Z_CROP // 2))
 
     def score(self, x_img, z_s):
-        return self.upsample(self.adjust(xcorr(self.features(x_img), z_s)))
+        return self.upsample(self.adjust(self.corr(self.features(x_img), z_s)))
 
     def load_classifier(self, name: str = "mnv2-dcn"):
         state = torch.load(weights_path(name), map_location="cpu", weights_only=True)
         self.trunk.load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})
+
+
+class ScoreFusion(nn.Module):
+    """``(1 − λ)·a + λ·b``: SA-Siam's weighted sum of the branch score maps, as a module so that int8
+    exports can keep it in float (λ stays a buffer of the tracker, where the weights file has it)."""
+
+    def forward(self, a, b, lam):
+        return (1 - lam) * a + lam * b
 
 
 class SASiam(nn.Module):
@@ -192,6 +208,7 @@ class SASiam(nn.Module):
         super().__init__()
         self.appearance = SiamFC()
         self.semantic = SemanticBranch()
+        self.fusion = ScoreFusion()
         self.register_buffer("lam", torch.tensor(0.5))
 
     def template(self, z_img):
@@ -202,10 +219,18 @@ class SASiam(nn.Module):
 
     def search(self, x_img, z_a, z_s):
         s_a, s_s = self.branch_scores(x_img, z_a, z_s)
-        return ((1 - self.lam) * s_a + self.lam * s_s,)
+        return (self.fusion(s_a, s_s, self.lam),)
 
     def forward(self, z_img, x_img):
         return self.search(x_img, *self.template(z_img))[0]
+
+
+class EmbeddingMatch(nn.Module):
+    """Cosine similarity of every search window's (unit) embedding with the template's: SPM's fine score.
+    A module so that int8 exports can keep it in float (8 bits would step the cosine by ~0.01)."""
+
+    def forward(self, emb, z_emb):
+        return (emb * z_emb).sum(1, keepdim=True)
 
 
 def _head(cin, cout, mid=NECK, lite=False):
@@ -236,6 +261,8 @@ class SPM(nn.Module):
         self.cls = _head(NECK, 1, lite=lite)
         self.box = _head(NECK, 4, lite=lite)
         self.embed = _head(NECK, self.EMB, lite=lite)
+        self.corr = XCorrDepthwise()
+        self.match = EmbeddingMatch()
         nn.init.constant_(self.cls[-1].bias, -2.0)
 
     def _embed(self, f):
@@ -248,11 +275,11 @@ class SPM(nn.Module):
 
     def search(self, x_img, z, z_emb):
         f = self.backbone(x_img)
-        corr = xcorr_depthwise(f, z)
+        corr = self.corr(f, z)
         cls = self.cls(corr)
         ltrb = torch.exp(self.box(corr).clamp(-6, 6)) * 16.0
         emb = self._embed(f)
-        fine = (emb * z_emb).sum(1, keepdim=True)  # cosine similarity per window
+        fine = self.match(emb, z_emb)
         return cls, ltrb, fine
 
     def forward(self, z_img, x_img):
@@ -325,7 +352,7 @@ class SearchPart(nn.Module):
             outputs=outputs, int8_metric="cosine", int8_threshold=0.97,
             description=f"{tracker.model_name} search branch + head (run per frame)",
             extra=dict(geometry(tracker.search_size), tracker=tracker.kind, part="search"), int8_float_outputs=True,
-            int8_float_modules=tracker.INT8_FLOAT_MODULES)
+            int8_float_correlation=True, int8_float_modules=tracker.INT8_FLOAT_MODULES)
 
     def forward(self, image, *template, **named):
         template = list(template) + [named[n] for n in self.template_outputs if n in named]
@@ -354,17 +381,21 @@ class _Exportable:
 
 class SiamFCTracker(_Exportable, SiamFC):
     TEMPLATE_OUT, SEARCH_OUT = ["z"], ["score"]
+    # the score map stays in float in int8 exports: 8 bits would step it by 1/256 of its range, and a
+    # near-tie between the target and a look-alike would flip on that rounding
+    INT8_FLOAT_MODULES = (XCorr, ScoreAdjust)
 
 
 class SASiamTracker(_Exportable, SASiam):
     TEMPLATE_OUT, SEARCH_OUT = ["z_a", "z_s"], ["score"]
     # the attention's Transpose breaks the converter's same-scale rule; the resize fails in int8.
     # Both are a few thousand values, once per target or once per frame: float costs nothing.
-    INT8_FLOAT_MODULES = (ChannelAttention, ScoreUpsample)
+    INT8_FLOAT_MODULES = (ChannelAttention, ScoreUpsample, XCorr, ScoreAdjust, ScoreFusion)
 
 
 class SPMTracker(_Exportable, SPM):
     TEMPLATE_OUT, SEARCH_OUT = ["z", "z_emb"], ["cls", "ltrb", "fine"]
+    INT8_FLOAT_MODULES = (XCorrDepthwise, EmbeddingMatch)
 
     def __init__(self, lite: bool = False, search_size: int = X_SIZE, weights_from: str | None = None):
         super().__init__(lite=lite)

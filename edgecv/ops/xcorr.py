@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ._mode import get_ops_mode
 
@@ -60,3 +61,18 @@ def xcorr_depthwise(search: torch.Tensor, template: torch.Tensor) -> torch.Tenso
         return (views * kernel).sum(1).reshape(n, c, ho, wo)
     out = F.conv2d(search.reshape(1, n * c, hs, ws), template.reshape(n * c, 1, ht, wt), groups=n * c)
     return out.reshape(n, c, ho, wo)
+
+
+class XCorr(nn.Module):
+    """:func:`xcorr` as a (parameter-free) module, so that an exporter can single the correlation out:
+    int8 exports keep it in float (see ``ExportSpec.int8_float_modules``)."""
+
+    def forward(self, search: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
+        return xcorr(search, template)
+
+
+class XCorrDepthwise(nn.Module):
+    """:func:`xcorr_depthwise` as a (parameter-free) module; see :class:`XCorr`."""
+
+    def forward(self, search: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
+        return xcorr_depthwise(search, template)
