@@ -131,31 +131,33 @@ def stem_convs(proto, max_in: int = 4) -> list[str]:
     return out
 
 
-def output_producers(proto) -> list[str]:
-    """The compute nodes (Conv/MatMul/Gemm) nearest to each graph output, found by walking back
-    through shape and elementwise ops: the layers ``float_outputs`` keeps out of int8."""
+def _output_walk(proto) -> list:
+    """Nodes met walking back from the graph outputs through shape and elementwise ops, stopping at (and
+    including) the nearest compute nodes."""
     by_output = {o: n for n in proto.graph.node for o in n.output}
     found, seen = [], set()
     stack = [o.name for o in proto.graph.output]
     while stack:
-        name = stack.pop()
-        node = by_output.get(name)
+        node = by_output.get(stack.pop())
         if node is None or node.name in seen:
             continue
         seen.add(node.name)
-        if node.op_type in COMPUTE_OPS:
-            found.append(node.name)
-        else:
+        found.append(node)
+        if node.op_type not in COMPUTE_OPS:
             stack.extend(node.input)
     return found
 
 
+def output_producers(proto) -> list[str]:
+    """The compute nodes (Conv/MatMul/Gemm) nearest to each graph output: the layers ``float_outputs``
+    keeps out of int8."""
+    return [n.name for n in _output_walk(proto) if n.op_type in COMPUTE_OPS]
+
+
 def _constants(proto) -> set[str]:
-    """Tensors fixed at export: initializers, Constant outputs, and DequantizeLinear of an initializer."""
+    """Tensors fixed at export: initializers and Constant outputs (of the float graph, before quantisation)."""
     const = {t.name for t in proto.graph.initializer}
-    const |= {o for n in proto.graph.node if n.op_type == "Constant" for o in n.output}
-    const |= {o for n in proto.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in const for o in n.output}
-    return const
+    return const | {o for n in proto.graph.node if n.op_type == "Constant" for o in n.output}
 
 
 def correlation_nodes(proto) -> list[str]:
@@ -169,18 +171,7 @@ def correlation_nodes(proto) -> list[str]:
 def output_tail(proto) -> list[str]:
     """Every node on the way back from the graph outputs to their nearest compute nodes (those included):
     the elementwise ops after the last layers (a weighted sum of score maps, a resize) as well."""
-    by_output = {o: n for n in proto.graph.node for o in n.output}
-    found, seen = [], set()
-    stack = [o.name for o in proto.graph.output]
-    while stack:
-        node = by_output.get(stack.pop())
-        if node is None or node.name in seen:
-            continue
-        seen.add(node.name)
-        found.append(node.name)
-        if node.op_type not in COMPUTE_OPS:
-            stack.extend(node.input)
-    return found
+    return [n.name for n in _output_walk(proto)]
 
 
 DEFAULT_INT8_OPS = ("Conv", "MatMul", "Gemm", "Add", "GlobalAveragePool", "ReduceMean", "Clip", "Relu")

@@ -121,24 +121,20 @@ def read_range(video: Path, start: int, end: int) -> list[np.ndarray]:
     return frames
 
 
-def read_images(src: dict) -> list[np.ndarray]:
-    """Frames of an image-sequence source (``"images": "visp-images/mire-2/image.%04d.pgm"``)."""
+def read_images(name: str, src: dict) -> list[np.ndarray]:
+    """Frames of an image-sequence source (``"images": "visp-images/mire-2/image.%04d.pgm"``), found and
+    read as the runtime's sequence loader does."""
+    from edgecv.runtime.track.sequences import _read_images, _resolve_images
+
     ensure_visp(verbose=False)
-    frames = []
-    for i in range(src["start"], src["end"] + 1):
-        p = data_root() / (src["images"] % i)
-        img = cv2.imread(str(p), cv2.IMREAD_COLOR)
-        if img is None:
-            raise SystemExit(f"cannot read {p}")
-        frames.append(img)
-    return frames
+    return list(_read_images(_resolve_images(src["images"], src["start"], src["end"], DEV / name,
+                                             DEV / name / "source.json")))
 
 
 def load_sequence(name: str):
     src = load_source(name)
     if "images" in src:  # ViSP sequences: never used for training, all of it is held out
-        src["video"] = src["images"]
-        return src, read_images(src)
+        return src, read_images(name, src)
     video = ensure_samples(verbose=False) / src["video"]
     cut = heldout_start(video)
     if src["start"] < cut:
@@ -593,11 +589,12 @@ def main(argv=None):
             continue
         if "plane" in src:
             keys = {}
-            print(f"{name}: {src['video']} frames {start}..{end} ({len(frames)}), planar target")
+            print(f"{name}: {src['images']} frames {start}..{end} ({len(frames)}), planar target")
             boxes = plane_boxes(src, frames[0].shape, verbose=True)
         else:
             keys = {k: v for k, v in load_keyframes(name).items() if start <= k <= end}
-            print(f"{name}: {src['video']} frames {start}..{end} ({len(frames)}), {len(keys)} key frames")
+            print(f"{name}: {src.get('video', src.get('images'))} frames {start}..{end} ({len(frames)}), "
+                  f"{len(keys)} key frames")
             boxes, _, _ = refine(frames, keys, start, end, verbose=True)
         used = None
         if src.get("snap"):

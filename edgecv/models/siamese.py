@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..ops import XCorr, XCorrDepthwise
+from ..ops import XCorr, xcorr_depthwise
 from .mobilenetv2 import MNV2_SETTINGS, ConvBNAct, MobileNetV2Features
 from .registry import ExportSpec, TensorSpec, register_model, weights_path
 
@@ -253,7 +253,6 @@ class SPM(nn.Module):
         self.cls = _head(NECK, 1, lite=lite)
         self.box = _head(NECK, 4, lite=lite)
         self.embed = _head(NECK, self.EMB, lite=lite)
-        self.corr = XCorrDepthwise()
         nn.init.constant_(self.cls[-1].bias, -2.0)
 
     def _embed(self, f):
@@ -266,7 +265,7 @@ class SPM(nn.Module):
 
     def search(self, x_img, z, z_emb):
         f = self.backbone(x_img)
-        corr = self.corr(f, z)
+        corr = xcorr_depthwise(f, z)
         cls = self.cls(corr)
         ltrb = torch.exp(self.box(corr).clamp(-6, 6)) * 16.0
         emb = self._embed(f)

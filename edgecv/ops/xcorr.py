@@ -70,9 +70,3 @@ class XCorr(nn.Module):
     def forward(self, search: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
         return xcorr(search, template)
 
-
-class XCorrDepthwise(nn.Module):
-    """:func:`xcorr_depthwise` as a (parameter-free) module; see :class:`XCorr`."""
-
-    def forward(self, search: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
-        return xcorr_depthwise(search, template)
