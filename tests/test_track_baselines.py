@@ -28,6 +28,7 @@ from edgecv.runtime.track import (
     track_video,
     write_boxes,
 )
+from edgecv.runtime.track.baselines import MosseParams
 
 SAMPLES = samples_dir()
 needs_samples = pytest.mark.skipif(not (SAMPLES / "vtest.avi").exists(),
@@ -511,3 +512,35 @@ def test_sre_init_perturbations_and_pooled_runs(tmp_path, dev_cut):
     assert (tmp_path / "out" / "boxes" / "mosse" / "vtest_woman20.init2.txt").is_file()
     with pytest.raises(TrackError, match="inits"):
         evaluate({"mosse": MosseTracker}, ds, tmp_path / "out2", progress=False, inits=14)
+
+
+def test_paired_delta_is_the_frame_weighted_difference_with_a_bootstrap_interval():
+    """One run that drifts decides a small dev set's difference: the delta is the pooled (frame-weighted)
+    one, the drift is counted, and without it the two trackers agree; identical runs give a zero-width
+    interval."""
+    a = np.array([0.6, 0.7, 0.5, 0.8])
+    frames = np.array([100, 100, 100, 300])
+    b = a.copy()
+    same = metrics.paired_delta(a, b, frames)
+    assert same["delta"] == 0 and same["ci95"] == [0, 0] and same["drifts"] == 0
+    b[3] = 0.5  # the long run drifts
+    d = metrics.paired_delta(a, b, frames)
+    assert d["delta"] == pytest.approx(-0.3 * 300 / 600)
+    assert d["drifts"] == 1 and d["delta_without_drifts"] == 0
+    assert d["ci95"][0] < d["delta"] < d["ci95"][1] <= 0  # resampled sets without the drift give 0
+    with pytest.raises(ValueError, match="equal, non-empty"):
+        metrics.paired_delta(a, b[:2], frames)
+
+
+def test_evaluate_pairs_each_int8_run_with_its_fp32_run(tmp_path, dev_cut):
+    """Trackers named NAME/BACKEND/PRECISION are paired run by run with NAME/BACKEND/fp32."""
+    ds = dev_cut("vtest_woman", 12)
+    res = evaluate({"mosse/x/fp32": MosseTracker, "mosse/x/int8": lambda: MosseTracker(MosseParams(learning_rate=0.05)),
+                    "klt": KLTTracker}, ds, tmp_path / "out", progress=False, inits=2)
+    deltas = res["precision_deltas"]
+    assert list(deltas) == ["mosse/x/int8"] and deltas["mosse/x/int8"]["reference"] == "mosse/x/fp32"
+    d = deltas["mosse/x/int8"]
+    t = res["trackers"]
+    assert d["runs"] == 2 and d["delta"] == pytest.approx(t["mosse/x/int8"]["overall"]["auc"]
+                                                          - t["mosse/x/fp32"]["overall"]["auc"], abs=1e-9)
+    assert json.loads((tmp_path / "out" / "results.json").read_text())["precision_deltas"].keys() == {"mosse/x/int8"}

@@ -130,6 +130,7 @@ def _iou_cxcywh(a, b):
 def validate(model, pairs, batch: int = 25) -> dict:
     model.eval()
     hits, ious, distractor_hits, n_with_d = [], [], 0, 0
+    kind_ious: dict = {}
     for s in range(0, len(pairs), batch):
         chunk = pairs[s:s + batch]
         z, x = batch_tensors(chunk)
@@ -139,6 +140,7 @@ def validate(model, pairs, batch: int = 25) -> dict:
             for p, (i, j, box) in zip(chunk, picks):
                 hits.append(_dist(p.box)[i, j] <= RADIUS)
                 ious.append(_iou_cxcywh(box, p.box))
+                kind_ious.setdefault(p.kind, []).append(ious[-1])
         else:
             for p, m in zip(chunk, out[:, 0]):
                 i, j = divmod(int(m.argmax()), SCORE)
@@ -152,6 +154,7 @@ def validate(model, pairs, batch: int = 25) -> dict:
            "pairs": len(pairs)}
     if ious:
         res["box_miou"] = round(float(np.mean(ious)), 4)
+        res["box_miou_by_kind"] = {k: round(float(np.mean(v)), 4) for k, v in sorted(kind_ious.items())}
     return res
 
 

@@ -121,6 +121,7 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
     with Progress(progress, total, "evaluate") as bar:
         for tname, factory in trackers.items():
             per_seq, scored, scored_ope, frames_timed, seconds = {}, [], [], 0, 0.0
+            run_list = []
             for seq in seqs:
                 runs, seq_scored = [], []
                 for k in range(inits):
@@ -134,6 +135,8 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
                     runs.append(run)
                     seq_scored.append(metrics.score_sequence(run["boxes"], seq.groundtruth))
                 scored.extend(seq_scored)
+                run_list += [{"sequence": seq.name, "init": k, "auc": float(x["auc"]), "frames": int(x["frames"])}
+                             for k, x in enumerate(seq_scored)]
                 scored_ope.append(seq_scored[0])
                 sc = metrics.pool_scores(seq_scored) if inits > 1 else seq_scored[0]
                 n_upd = sum(len(r["times"]) for r in runs)
@@ -156,15 +159,36 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
                 "mean_of_sequences": {k: float(np.mean([s[k] for s in per_seq.values()]))
                                       for k in ("auc", "precision20", "mean_iou", "fps")},
                 "sequences": per_seq,
+                "runs": run_list,
             }
             if inits > 1:  # the plain one-pass figures as well
                 ope = metrics.pool_scores(scored_ope)
                 results["trackers"][tname]["ope"] = {"auc": ope["auc"], "precision20": ope["precision20"]}
+    results["precision_deltas"] = precision_deltas(results)
     results["plots"] = plot_curves(results, out_dir)
     _write_json(out_dir / "results.json", results)
     if progress if table is None else table:
         print_table(results)
     return results
+
+
+def precision_deltas(results: dict) -> dict:
+    """For every ``NAME/BACKEND/int8`` (or fp16) with a ``NAME/BACKEND/fp32`` beside it in ``results``:
+    the pooled-AUC difference to fp32 on the same runs, with a paired bootstrap 95% interval
+    (:func:`.metrics.paired_delta`). Said with the interval, "int8 is within 1 point" can be told
+    apart from "this dev set cannot tell"."""
+    trk = results["trackers"]
+    out = {}
+    for name, res in trk.items():
+        head, _, prec = name.rpartition("/")
+        ref = trk.get(f"{head}/fp32")
+        if not head or prec not in ("int8", "fp16") or ref is None or "runs" not in ref or "runs" not in res:
+            continue
+        a = {(r["sequence"], r["init"]): r for r in ref["runs"]}
+        pairs = [(a[k]["auc"], r["auc"], r["frames"]) for r in res["runs"] if (k := (r["sequence"], r["init"])) in a]
+        if pairs:
+            out[name] = {"reference": f"{head}/fp32", **metrics.paired_delta(*zip(*pairs))}
+    return out
 
 
 def _write_json(path: Path, obj) -> None:
@@ -236,6 +260,7 @@ def print_table(results: dict, file=None) -> None:
         for label, cells in rows:
             print(label.ljust(22) + "".join(f"{c['auc']:12.3f}{c['precision20']:8.3f}{c['fps']:8.1f}" for c in cells),
                   file=file or sys.stdout)
+        _print_deltas(results, file)
         return
     table = Table(title=f"OPE on {results['dataset']}  (AUC: success-curve area, P@20: precision at 20 px)")
     table.add_column("sequence", no_wrap=True)
@@ -260,3 +285,13 @@ def print_table(results: dict, file=None) -> None:
     if console.width < need:
         console = Console(file=file, width=need)
     console.print(table)
+    _print_deltas(results, file)
+
+
+def _print_deltas(results: dict, file=None) -> None:
+    deltas = results.get("precision_deltas") or {}
+    for name, d in deltas.items():
+        lo, hi = d["ci95"]
+        print(f"{name} − {d['reference']}: ΔAUC {100 * d['delta']:+.1f} pt (paired bootstrap 95% "
+              f"[{100 * lo:+.1f}, {100 * hi:+.1f}] over {d['runs']} runs; {d['drifts']} run(s) with |Δ| > 0.05, "
+              f"{100 * d['delta_without_drifts']:+.1f} pt without them)", file=file or sys.stdout)
