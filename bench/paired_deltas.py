@@ -3,7 +3,7 @@
 Reads ``results.json`` files of ``edgecv eval track`` and pairs two trackers run by run (same sequence,
 same start): the pooled-AUC difference B − A, its 95% interval over runs resampled with replacement,
 the runs whose |Δ| exceeds 0.05 (drifts: one of the two lost the target) and the difference on the
-rest (:func:`edgecv.runtime.track.metrics.paired_delta`). Trackers are named ``FILE_LABEL:NAME``;
+rest (:func:`edgecv.runtime.track.evaluate.compare`). Trackers are named ``FILE_LABEL:NAME``;
 ``--pairs`` takes ``A=B`` items; without it, every int8/fp16 tracker is paired with its fp32 one.
 
     python bench/paired_deltas.py out/eval10-ort/results.json out/eval10-ort-fc/results.json \
@@ -14,27 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from edgecv.runtime.track.evaluate import precision_deltas
-from edgecv.runtime.track.metrics import paired_delta
-
-
-def _runs(res: dict) -> dict:
-    if "runs" in res:
-        return {(r["sequence"], r["init"]): (r["auc"], r["frames"]) for r in res["runs"]}
-    out = {}  # results written before "runs" existed: per-start AUCs, scored frames shared equally
-    for seq, v in res["sequences"].items():
-        aucs = v.get("auc_per_init") or [v["auc"]]
-        for k, a in enumerate(aucs):
-            out[(seq, k)] = (a, v["scored_frames"] / len(aucs))
-    return out
-
-
-def pair(a: dict, b: dict) -> dict:
-    ra, rb = _runs(a), _runs(b)
-    keys = [k for k in ra if k in rb]
-    if not keys:
-        raise SystemExit("the two trackers share no runs (sequence × start)")
-    return paired_delta([ra[k][0] for k in keys], [rb[k][0] for k in keys], [ra[k][1] for k in keys])
+from edgecv.runtime.track.evaluate import compare, precision_deltas
 
 
 def main():
@@ -52,7 +32,10 @@ def main():
     if args.pairs:
         for item in args.pairs:
             a, _, b = item.partition("=")
-            rows.append((a, b, pair(get(a), get(b))))
+            d = compare(get(a), get(b))
+            if d is None:
+                raise SystemExit(f"{a} and {b} share no runs (sequence × start)")
+            rows.append((a, b, d))
     else:
         for i, f in enumerate(files):
             for name, d in precision_deltas(f).items():

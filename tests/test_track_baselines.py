@@ -544,3 +544,7 @@ def test_evaluate_pairs_each_int8_run_with_its_fp32_run(tmp_path, dev_cut):
     assert d["runs"] == 2 and d["delta"] == pytest.approx(t["mosse/x/int8"]["overall"]["auc"]
                                                           - t["mosse/x/fp32"]["overall"]["auc"], abs=1e-9)
     assert json.loads((tmp_path / "out" / "results.json").read_text())["precision_deltas"].keys() == {"mosse/x/int8"}
+    slow = lambda: MosseTracker(MosseParams(learning_rate=0.05))  # noqa: E731
+    one = evaluate({"mosse/x/fp32": MosseTracker, "mosse/x/int8": slow}, ds, tmp_path / "out1",
+                   progress=False)  # one start: each sequence is one run
+    assert one["precision_deltas"]["mosse/x/int8"]["runs"] == 1

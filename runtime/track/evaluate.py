@@ -24,7 +24,7 @@ from .base import Tracker, TrackError
 from .sequences import list_sequences, write_boxes
 from .video import Progress
 
-__all__ = ["evaluate", "run_sequence", "plot_curves", "print_table"]
+__all__ = ["evaluate", "run_sequence", "compare", "precision_deltas", "plot_curves", "print_table"]
 
 
 # OTB's spatial robustness evaluation (SRE) perturbs the init box: shifts by 10% of the target's
@@ -121,7 +121,6 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
     with Progress(progress, total, "evaluate") as bar:
         for tname, factory in trackers.items():
             per_seq, scored, scored_ope, frames_timed, seconds = {}, [], [], 0, 0.0
-            run_list = []
             for seq in seqs:
                 runs, seq_scored = [], []
                 for k in range(inits):
@@ -135,8 +134,6 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
                     runs.append(run)
                     seq_scored.append(metrics.score_sequence(run["boxes"], seq.groundtruth))
                 scored.extend(seq_scored)
-                run_list += [{"sequence": seq.name, "init": k, "auc": float(x["auc"]), "frames": int(x["frames"])}
-                             for k, x in enumerate(seq_scored)]
                 scored_ope.append(seq_scored[0])
                 sc = metrics.pool_scores(seq_scored) if inits > 1 else seq_scored[0]
                 n_upd = sum(len(r["times"]) for r in runs)
@@ -159,7 +156,6 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
                 "mean_of_sequences": {k: float(np.mean([s[k] for s in per_seq.values()]))
                                       for k in ("auc", "precision20", "mean_iou", "fps")},
                 "sequences": per_seq,
-                "runs": run_list,
             }
             if inits > 1:  # the plain one-pass figures as well
                 ope = metrics.pool_scores(scored_ope)
@@ -172,22 +168,38 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
     return results
 
 
+def _run_aucs(res: dict) -> dict:
+    """(sequence, start) → (AUC, scored frames) of one tracker's results. Every start of a sequence
+    scores the same frames, so each run's share is the sequence's scored frames / starts."""
+    out = {}
+    for seq, v in res["sequences"].items():
+        aucs = v.get("auc_per_init") or [v["auc"]]
+        for k, a in enumerate(aucs):
+            out[(seq, k)] = (a, v["scored_frames"] / len(aucs))
+    return out
+
+
+def compare(res_a: dict, res_b: dict) -> dict | None:
+    """Pooled-AUC difference B − A of two trackers' results on the runs they share, with a paired
+    bootstrap 95% interval (:func:`.metrics.paired_delta`); None when they share no run."""
+    ra, rb = _run_aucs(res_a), _run_aucs(res_b)
+    keys = [k for k in ra if k in rb]
+    if not keys:
+        return None
+    return metrics.paired_delta([ra[k][0] for k in keys], [rb[k][0] for k in keys], [ra[k][1] for k in keys])
+
+
 def precision_deltas(results: dict) -> dict:
     """For every ``NAME/BACKEND/int8`` (or fp16) with a ``NAME/BACKEND/fp32`` beside it in ``results``:
-    the pooled-AUC difference to fp32 on the same runs, with a paired bootstrap 95% interval
-    (:func:`.metrics.paired_delta`). Said with the interval, "int8 is within 1 point" can be told
-    apart from "this dev set cannot tell"."""
+    :func:`compare` against fp32. Said with the interval, "int8 is within 1 point" can be told apart
+    from "this dev set cannot tell"."""
     trk = results["trackers"]
     out = {}
     for name, res in trk.items():
         head, _, prec = name.rpartition("/")
         ref = trk.get(f"{head}/fp32")
-        if not head or prec not in ("int8", "fp16") or ref is None or "runs" not in ref or "runs" not in res:
-            continue
-        a = {(r["sequence"], r["init"]): r for r in ref["runs"]}
-        pairs = [(a[k]["auc"], r["auc"], r["frames"]) for r in res["runs"] if (k := (r["sequence"], r["init"])) in a]
-        if pairs:
-            out[name] = {"reference": f"{head}/fp32", **metrics.paired_delta(*zip(*pairs))}
+        if head and prec in ("int8", "fp16") and ref is not None and (d := compare(ref, res)) is not None:
+            out[name] = {"reference": f"{head}/fp32", **d}
     return out
 
 
