@@ -70,6 +70,22 @@ def _occlude(img, box, rng):
     return img
 
 
+def matte_patch(src, w, h, rng):
+    """A w×h patch of ``src`` at a random place with a soft matte between an ellipse and a rectangle:
+    (patch float32 H×W×3, alpha H×W). The object of composite pairs and synthetic tracks."""
+    H, W = src.shape[:2]
+    pw, ph = int(min(W - 1, max(8, w))), int(min(H - 1, max(8, h)))
+    x0, y0 = int(rng.integers(0, W - pw)), int(rng.integers(0, H - ph))
+    patch = src[y0:y0 + ph, x0:x0 + pw].astype(np.float32)
+    yy, xx = np.mgrid[0:ph, 0:pw]
+    r = ((xx - (pw - 1) / 2) / (pw / 2)) ** 2 + ((yy - (ph - 1) / 2) / (ph / 2)) ** 2
+    shape = rng.uniform(0.0, 1.0)  # 0: ellipse, 1: nearly a rectangle
+    rr = np.maximum(r, shape * np.maximum(((xx - (pw - 1) / 2) / (pw / 2)) ** 8,
+                                          ((yy - (ph - 1) / 2) / (ph / 2)) ** 8))
+    alpha = np.clip((1.0 - rr) * 6, 0, 1).astype(np.float32)
+    return patch, alpha
+
+
 class PairSampler:
     """Draws :class:`Pair` s from the training split (``split="heldout"`` for validation pairs)."""
 
@@ -170,19 +186,7 @@ class PairSampler:
         return Pair(_photometric(template, rng), search, box, [], "same")
 
     def _object(self, src, w, h):
-        """A patch of ``src`` with an elliptical soft matte: (patch float32 H×W×3, alpha H×W)."""
-        rng = self.rng
-        H, W = src.shape[:2]
-        pw, ph = int(min(W - 1, max(8, w))), int(min(H - 1, max(8, h)))
-        x0, y0 = int(rng.integers(0, W - pw)), int(rng.integers(0, H - ph))
-        patch = src[y0:y0 + ph, x0:x0 + pw].astype(np.float32)
-        yy, xx = np.mgrid[0:ph, 0:pw]
-        r = ((xx - (pw - 1) / 2) / (pw / 2)) ** 2 + ((yy - (ph - 1) / 2) / (ph / 2)) ** 2
-        shape = rng.uniform(0.0, 1.0)  # 0: ellipse, 1: nearly a rectangle
-        rr = np.maximum(r, shape * np.maximum(((xx - (pw - 1) / 2) / (pw / 2)) ** 8,
-                                              ((yy - (ph - 1) / 2) / (ph / 2)) ** 8))
-        alpha = np.clip((1.0 - rr) * 6, 0, 1).astype(np.float32)
-        return patch, alpha
+        return matte_patch(src, w, h, self.rng)
 
     @staticmethod
     def _paste(canvas, patch, alpha, cx, cy, w, h, angle=0.0):

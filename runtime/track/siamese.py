@@ -82,20 +82,31 @@ class SPMParams:
     penalty and the coarse score, and ``calibrate_size`` divides out the head's bias for this target,
     measured once on the init frame (regressed vs given box at the centre cell).
 
-    Defaults were chosen by ``bench/tune_track.py`` on tracklets of the *training* video, never on
-    the dev set (grid and figures in BENCHMARKS.md); ``calibrate_size`` lost there (0.68 vs 0.71)
-    and is off. There a tracking T above 2 raised false "lost" frames (1.5% at 3, 2.5% at 4) and cost
-    AUC; the re-detection T of 4 is a choice, not a fit: it keeps a pedestrian look-alike (cosine
-    ≈ 0.75) under ``found_above`` while the target itself (cosine ≈ 0.9) clears it."""
+    The size therefore comes mainly from a SiamFC-style scale pyramid (``num_scales`` crops at
+    ``scale_step`` apart, the best coarse × fine strength wins, the scale update damped by ``scale_lr``),
+    with the regressed box blended in slowly (``size_lr``) for the aspect ratio and fine size.
+
+    Defaults were chosen by ``bench/tune_track.py`` on tracklets of the *training* video and (since
+    pedestrians barely change size) synthetic sequences built from training photos with exact boxes,
+    never on the dev set (grid and figures in BENCHMARKS.md). The pyramid won there for spm-lite's
+    small head (0.580 vs 0.497 pooled AUC); the full SPM gains nothing from it and keeps one crop
+    (``DEFAULT_PARAMS``). On the tracklets ``calibrate_size`` lost (0.68 vs 0.71) and is off, and a
+    tracking T above 2 raised false "lost" frames (1.5% at 3, 2.5% at 4) and cost AUC; the re-detection
+    T of 4 is a choice, not a fit: it keeps a pedestrian look-alike (cosine ≈ 0.75) under
+    ``found_above`` while the target itself (cosine ≈ 0.9) clears it."""
     top_k: int = 5
     fine_temperature: float = 2.0      # T of the fine likelihood while tracking
     redetect_temperature: float = 4.0  # T while lost: re-acquisition must be surer it is *the* target
     window_influence: float = 0.2      # motion prior (cosine window) on the candidate score
     size_penalty: float = 0.05         # k in exp(−k·(size change · ratio change − 1)), as SiamRPN
-    size_lr: float = 0.15              # damped box-size update (× penalty × coarse score)
+    size_lr: float = 0.08              # damped box-size update (× penalty × coarse score)
     aspect_lr: float | None = None     # a separate, slower rate for the aspect ratio (None: w and h at size_lr)
     calibrate_size: bool = False
     box_centre: bool = True            # move to the regressed box's centre (else: the winning cell's)
+    num_scales: int = 3                # > 1: also search scaled crops, as SiamFC, and take the size from them
+    scale_step: float = 1.06
+    scale_penalty: float = 0.9745      # multiplies the strength of every non-unit scale
+    scale_lr: float = 0.3              # damped scale update from the winning crop
     min_size: float = 8.0
     lost: LostParams = field(default_factory=LostParams)
 
@@ -367,7 +378,7 @@ class SPMTracker(_SiameseBase):
     name = "spm"
 
     def __init__(self, net: SiameseNet, params: SPMParams | None = None):
-        super().__init__(net, params or SPMParams())
+        super().__init__(net, params or default_params(net.geometry.get("tracker", "spm")))
         self.name = net.geometry.get("tracker", "spm")
         self.size_gain = (1.0, 1.0)
 
@@ -381,8 +392,23 @@ class SPMTracker(_SiameseBase):
                               float(np.clip(self.h / max(cand["h_centre"], 1e-3), 0.5, 2.0)))
 
     def _search(self, frame, centre, explore):
-        p, net = self.p, self.net
+        """The best candidate over the searched crops: one at the current size, or ``num_scales``
+        (SiamFC's pyramid) when tracking at the current position; the winner's ``f`` is its scale."""
+        p = self.p
         _, sx = self._sides()
+        if p.num_scales <= 1 or (explore and centre != (self.cx, self.cy)):
+            return dict(self._search_crop(frame, centre, explore, sx), f=1.0)
+        best = None
+        for e in np.arange(p.num_scales) - (p.num_scales - 1) / 2:
+            f = float(p.scale_step ** e)
+            cand = self._search_crop(frame, centre, explore, sx * f)
+            ranked = cand["strength"] * (1.0 if e == 0 else p.scale_penalty)
+            if best is None or ranked > best[0]:
+                best = (ranked, dict(cand, f=f))
+        return best[1]
+
+    def _search_crop(self, frame, centre, explore, sx):
+        p, net = self.p, self.net
         crop, _ = affine_crop(frame, centre[0], centre[1], sx, net.x_size, pad=self.pad)
         out = net.search(crop, self.z)
         coarse = _sigmoid(out["cls"][0, 0])
@@ -433,6 +459,9 @@ class SPMTracker(_SiameseBase):
         p = self.p
         self.cx, self.cy = c["centre"][0] + c["dx"], c["centre"][1] + c["dy"]
         H, W = self.frame_shape[:2]
+        if p.num_scales > 1:  # the pyramid's scale first (damped as SiamFC), then the head's box on top
+            s = (1 - p.scale_lr) + p.scale_lr * c["f"]
+            self.w, self.h = self.w * s, self.h * s
         lr = p.size_lr * c["penalty"] * c["coarse"]
         if p.aspect_lr is None:
             w = (1 - lr) * self.w + lr * c["w"]
@@ -451,6 +480,19 @@ SIAMESE = {"siamfc": ("siamfc", SiamFCTracker), "sasiam": ("sasiam", SiamFCTrack
            "siambm": ("sasiam", SiamBMTracker), "spm": ("spm", SPMTracker), "spm-lite": ("spm-lite", SPMTracker),
            "spm-nano": ("spm-nano", SPMTracker)}
 
+# Per-tracker defaults where they differ from the class's (chosen by bench/tune_track.py --synth 8 on
+# training material, BENCHMARKS.md): the full SPM's box head follows size well enough that the scale
+# pyramid gains nothing for 3× the per-frame cost, so it keeps one crop and its faster size update.
+DEFAULT_PARAMS = {"spm": lambda: SPMParams(num_scales=1, size_lr=0.15)}
+
+
+def default_params(name: str):
+    """A fresh copy of the default parameter object of Siamese tracker ``name``."""
+    if name in DEFAULT_PARAMS:
+        return DEFAULT_PARAMS[name]()
+    cls = SIAMESE[name][1]
+    return {SiamFCTracker: SiamFCParams, SiamBMTracker: SiamBMParams, SPMTracker: SPMParams}[cls]()
+
 
 def siamese_tracker(name: str, art_dir="artifacts", fmt: str = "onnx", precision: str = "fp32",
                     backend: str = "auto", threads: int | None = None, params=None, ops: str | None = None):
@@ -460,5 +502,5 @@ def siamese_tracker(name: str, art_dir="artifacts", fmt: str = "onnx", precision
     model, cls = SIAMESE[name]
     t, s = find_artifacts(art_dir, model, fmt, precision, ops)
     net = SiameseNet(t, s, model, backend, threads)
-    return cls(net, params) if params is not None else cls(net)
+    return cls(net, params if params is not None else default_params(name))
 
