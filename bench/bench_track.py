@@ -75,8 +75,9 @@ def main():
 
     lines = [f"Sequence `{Path(a.sequence).name}`, {len(frames)} frames, {a.threads} thread(s); frames taken in "
              "turns. Per-frame time includes cropping and the whole tracker step (for SiamFC/SA-Siam: 3 scale "
-             "crops; Siam-BM: 5 scale/angle crops; SPM: 1 crop). Search graph: one pass of the per-frame graph "
-             "alone (median), timed in the same turns. MACs are one search-graph pass.",
+             "crops; Siam-BM: 5 scale/angle crops; spm: 1 crop; spm-lite: 3 scale crops; spm-nano: 3 "
+             "on every other frame, 1 in between, as their default params say). Search graph: one pass of "
+             "the per-frame graph alone (median), timed in the same turns. MACs are one search-graph pass.",
              "", "| tracker | backend | precision | template / init ms | per-frame ms median | p90 | fps |"
              " search graph ms | search MMACs | params | artifacts MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
