@@ -30,10 +30,12 @@ from edgecv.runtime.track.siamese import SIAMESE, default_params, siamese_tracke
 
 
 class TuningSequence:
-    """A mined tracklet in the interface ``run_sequence`` takes (frames in memory)."""
+    """A tuning sequence in the interface ``run_sequence`` takes (frames in memory); ``part`` names the
+    set it belongs to (``tracklets`` or ``synthetic``), which the table scores separately too."""
 
-    def __init__(self, name, frames, boxes):
-        self.name, self.source = name, "vtest.avi (training split, mined tracklet)"
+    def __init__(self, name, frames, boxes, part="tracklets",
+                 source="vtest.avi (training split, mined tracklet)"):
+        self.name, self.part, self.source = name, part, source
         self._frames, self.groundtruth = frames, np.asarray(boxes, np.float64)
 
     def frames(self):
@@ -66,12 +68,8 @@ def _parse_grid(items: list[str]) -> dict[str, list]:
 def synthetic_sequences(n: int, length: int = 100) -> list[TuningSequence]:
     from edgecv.train.synth_tracks import synth_tracks
 
-    out = []
-    for t in synth_tracks(n, length, seed=0):
-        s = TuningSequence(t.name, t.frames, t.boxes)
-        s.source = "synthetic (training photos, exact boxes)"
-        out.append(s)
-    return out
+    return [TuningSequence(t.name, t.frames, t.boxes, "synthetic", "synthetic (training photos, exact boxes)")
+            for t in synth_tracks(n, length, seed=0)]
 
 
 def score(tracker: str, params, seqs, art_dir, fmt, precision) -> tuple[float, float, dict]:
@@ -83,7 +81,7 @@ def score(tracker: str, params, seqs, art_dir, fmt, precision) -> tuple[float, f
         r = run_sequence(t, s)
         sc = metrics.score_sequence(r["boxes"], s.groundtruth)
         per.append(sc)
-        parts.setdefault("synthetic" if s.name.startswith("synth") else "tracklets", []).append(sc)
+        parts.setdefault(s.part, []).append(sc)
         lost += list(r["lost"][1:])
     return (float(metrics.pool_scores(per)["auc"]), float(np.mean(lost)),
             {k: round(float(metrics.pool_scores(v)["auc"]), 4) for k, v in parts.items()})

@@ -112,6 +112,12 @@ class SPMParams:
     lost: LostParams = field(default_factory=LostParams)
 
 
+def _scale_pyramid(num_scales: int, step: float, penalty: float) -> list[tuple[float, float]]:
+    """(scale factor, penalty) for each crop of SiamFC's scale pyramid; only the unit scale goes unpenalised."""
+    k = np.arange(num_scales) - (num_scales - 1) / 2
+    return [(float(step ** e), 1.0 if e == 0 else penalty) for e in k]
+
+
 class SiameseNet:
     """The template and search sessions of one tracker, checked against each other's manifests."""
 
@@ -271,16 +277,16 @@ class SiamFCTracker(_SiameseBase):
     """SiamFC multi-scale search; also runs SA-Siam artifacts (same score-map interface)."""
 
     name = "siamfc"
+    Params = SiamFCParams
 
     def __init__(self, net: SiameseNet, params: SiamFCParams | None = None):
-        super().__init__(net, params or SiamFCParams())
+        super().__init__(net, params or self.Params())
         self.name = "sasiam" if net.geometry.get("tracker") == "sasiam" else "siamfc"
 
     def _candidates(self):
         """(scale factor, angle in degrees, penalty) for each crop searched per frame."""
         p = self.p
-        k = np.arange(p.num_scales) - (p.num_scales - 1) / 2
-        return [(float(p.scale_step ** e), 0.0, 1.0 if e == 0 else p.scale_penalty) for e in k]
+        return [(f, 0.0, pen) for f, pen in _scale_pyramid(p.num_scales, p.scale_step, p.scale_penalty)]
 
     def _search(self, frame, centre, explore):
         p, net = self.p, self.net
@@ -322,8 +328,10 @@ class SiamBMTracker(SiamFCTracker):
     """Siam-BM search over SA-Siam (or SiamFC) artifacts: 5 scale/angle candidates in one pass,
     reports a rotated box (``TrackResult.rotated``) and its axis-aligned bounding box."""
 
+    Params = SiamBMParams
+
     def __init__(self, net: SiameseNet, params: SiamBMParams | None = None):
-        super().__init__(net, params or SiamBMParams())
+        super().__init__(net, params or self.Params())
         self.name = "siambm"
 
     def _candidates(self):
@@ -377,6 +385,7 @@ class SPMTracker(_SiameseBase):
     """SPM-style coarse-to-fine: coarse candidates with boxes, fine embedding picks the target."""
 
     name = "spm"
+    Params = SPMParams
 
     def __init__(self, net: SiameseNet, params: SPMParams | None = None):
         super().__init__(net, params or default_params(net.geometry.get("tracker", "spm")))
@@ -407,10 +416,9 @@ class SPMTracker(_SiameseBase):
                 or self._frame % max(1, p.scale_every)):
             return dict(self._search_crop(frame, centre, explore, sx), f=1.0)
         best = None
-        for e in np.arange(p.num_scales) - (p.num_scales - 1) / 2:
-            f = float(p.scale_step ** e)
+        for f, pen in _scale_pyramid(p.num_scales, p.scale_step, p.scale_penalty):
             cand = self._search_crop(frame, centre, explore, sx * f)
-            ranked = cand["strength"] * (1.0 if e == 0 else p.scale_penalty)
+            ranked = cand["strength"] * pen
             if best is None or ranked > best[0]:
                 best = (ranked, dict(cand, f=f))
         return best[1]
@@ -501,8 +509,7 @@ def default_params(name: str):
     """A fresh copy of the default parameter object of Siamese tracker ``name``."""
     if name in DEFAULT_PARAMS:
         return DEFAULT_PARAMS[name]()
-    cls = SIAMESE[name][1]
-    return {SiamFCTracker: SiamFCParams, SiamBMTracker: SiamBMParams, SPMTracker: SPMParams}[cls]()
+    return SIAMESE[name][1].Params()
 
 
 def siamese_tracker(name: str, art_dir="artifacts", fmt: str = "onnx", precision: str = "fp32",
