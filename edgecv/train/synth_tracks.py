@@ -12,6 +12,7 @@ rotated object, the bounding box of its rotated rectangle).
 """
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -42,10 +43,7 @@ def _smooth_walk(rng, n, amp, knots=4):
 def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), split: str = "train"):
     """``n`` synthetic sequences of ``length`` frames (``size`` = width, height), reproducible by ``seed``."""
     rng = np.random.default_rng(seed)
-    photos = [PairSampler._shrink(im, 640) for _, _, im in data.photo_parts(split)]
-    backgrounds = list(photos)
-    for name in data.SCENE_VIDEOS:
-        backgrounds += [PairSampler._shrink(f, 640) for f in data.video_part(name, split, step=25)]
+    photos, backgrounds = _material(split)
     W, H = size
     out = []
     for k in range(n):
@@ -115,8 +113,44 @@ def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), 
     return out
 
 
+@functools.lru_cache(maxsize=2)
+def _material(split: str):
+    """(object photos, backgrounds) of one split, decoded once per process."""
+    photos = [PairSampler._shrink(im, 640) for _, _, im in data.photo_parts(split)]
+    backgrounds = list(photos)
+    for name in data.SCENE_VIDEOS:
+        backgrounds += [PairSampler._shrink(f, 640) for f in data.video_part(name, split, step=25)]
+    return photos, backgrounds
+
+
 def _bg_view(bg, cx, cy, side, W, H):
     """A W×H view of ``bg`` centred at (cx, cy), ``side`` background pixels across its height."""
     k = H / side
     m = np.array([[k, 0, W / 2 - k * cx], [0, k, H / 2 - k * cy]], np.float64)
     return cv2.warpAffine(bg, m, (W, H), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT), m
+
+
+def write_otb(tracks, root, quality: int = 95, source: str = "") -> list:
+    """Write tracks as OTB sequences (``root/NAME/img/0001.jpg…``, ``groundtruth_rect.txt``); returns the
+    folders. Each sequence is written under a temporary name and renamed, so a half-written one never
+    looks like a sequence (:func:`edgecv.runtime.track.list_sequences` skips names starting with ``_``)."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    out = []
+    for t in tracks:
+        final, tmp = root / t.name, root / f"_{t.name}.{os.getpid()}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        (tmp / "img").mkdir(parents=True)
+        for i, f in enumerate(t.frames):
+            if not cv2.imwrite(str(tmp / "img" / f"{i + 1:04d}.jpg"), f, [cv2.IMWRITE_JPEG_QUALITY, quality]):
+                raise OSError(f"cannot write frame {i} of {t.name} under {tmp}")
+        np.savetxt(tmp / "groundtruth_rect.txt", t.boxes, fmt="%.3f", delimiter=",")
+        (tmp / "source.txt").write_text(source + "\n")
+        shutil.rmtree(final, ignore_errors=True)
+        os.replace(tmp, final)
+        out.append(final)
+    return out
