@@ -103,8 +103,7 @@ def test_synthetic_heldout_set_writes_loadable_otb_sequences(tmp_path):
     seqs = list_sequences(tmp_path / "a")
     assert [s.name for s in seqs] == ["synth000", "synth001"]
     (ref,) = synth_tracks(1, 12, seed=5 * 100003, split="heldout")
-    gt = np.loadtxt(tmp_path / "a" / "synth000" / "groundtruth_rect.txt", delimiter=",")
-    assert np.allclose(gt, ref.boxes, atol=1e-3)
+    assert np.allclose(seqs[0].groundtruth, ref.boxes, atol=1e-3)
     img = cv2.imread(str(tmp_path / "a" / "synth000" / "img" / "0007.jpg"))
     assert img.shape == ref.frames[6].shape
     assert np.abs(img.astype(np.float32) - ref.frames[6]).mean() < 4.0

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import functools
 import math
+import os
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -134,10 +137,6 @@ def write_otb(tracks, root, quality: int = 95, source: str = "") -> list:
     """Write tracks as OTB sequences (``root/NAME/img/0001.jpg…``, ``groundtruth_rect.txt``); returns the
     folders. Each sequence is written under a temporary name and renamed, so a half-written one never
     looks like a sequence (:func:`edgecv.runtime.track.list_sequences` skips names starting with ``_``)."""
-    import os
-    import shutil
-    from pathlib import Path
-
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     out = []

@@ -497,8 +497,8 @@ SIAMESE = {"siamfc": ("siamfc", SiamFCTracker), "sasiam": ("sasiam", SiamFCTrack
            "spm-nano": ("spm-nano", SPMTracker)}
 
 # Per-tracker defaults where they differ from the class's (chosen by bench/tune_track.py --synth 8 on
-# training material, BENCHMARKS.md): the full SPM's box head follows size well enough that the scale
-# pyramid gains nothing for 3× the per-frame cost, so it keeps one crop and its faster size update;
+# training material, BENCHMARKS.md): for the full SPM the scale pyramid gained nothing there (0.586 at best
+# vs 0.593 with one crop) for 3× the per-frame cost, so it keeps one crop and its faster size update;
 # spm-nano, the fast one, runs the pyramid on every other frame (2 crops per frame on average; tied with
 # every frame on the tuning set, 0.561 vs 0.559, so the faster setting).
 DEFAULT_PARAMS = {"spm": lambda: SPMParams(num_scales=1, size_lr=0.15),
