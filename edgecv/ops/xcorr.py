@@ -69,4 +69,3 @@ class XCorr(nn.Module):
 
     def forward(self, search: torch.Tensor, template: torch.Tensor) -> torch.Tensor:
         return xcorr(search, template)
-

@@ -6,8 +6,10 @@
   frame (its check needs it), so ``loop + flow + head + feature / K_auto`` with K_auto the mean key interval it
   chose on the accuracy clips, and its worst frame ``loop + flow + feature + head``. int8 bundles run the flow
   graph in fp32 (LiteRT cannot convert it to int8; see the propagation issue).
-- **track** (Siamese trackers): per frame ``passes × (search + crop)``: SiamFC and SA-Siam search 3 scales,
-  Siam-BM 5 scale/angle candidates, SPM one crop. The template runs once per target (reported, not in fps).
+- **track** (Siamese trackers): per frame ``passes × (search + crop)``, passes from each tracker's default
+  parameters (``search_passes``): SiamFC, SA-Siam, spm and spm-lite search 3 scales, Siam-BM 5
+  scale/angle candidates, spm-nano 2 on average (its pyramid every other frame). The template runs once per
+  target (reported, not in fps).
 - **colorize**: per frame the frame graph at the working size plus the loop's Lab conversion and merge; the
   reference encoder runs once per video.
 
@@ -16,13 +18,14 @@ intervals between measured ones are interpolated linearly and say so; none is ex
 """
 from __future__ import annotations
 
+from ..track.siamese import SIAMESE, search_passes
 from .core import loop_overhead
 
 GPU_BACKENDS = ("ort-cuda", "ort-trt", "tensorrt")   # build their own fp16/int8 engines from the fp32 ONNX graph
 PRECISIONS = ("fp32", "fp16", "int8")
 PROPAGATE_KEYS = (1, 2, 3, 4, 5, 6, 8, 10)
-TRACK_PASSES = {"siamfc": 3, "sasiam": 3, "siambm": 5, "spm": 1, "spm-lite": 1}
-TRACK_MODEL = {"siamfc": "siamfc", "sasiam": "sasiam", "siambm": "sasiam", "spm": "spm", "spm-lite": "spm-lite"}
+TRACK_PASSES = {name: search_passes(name) for name in SIAMESE}
+TRACK_MODEL = {name: model for name, (model, _) in SIAMESE.items()}
 
 
 def fmt_of(backend: str) -> str:
@@ -176,7 +179,7 @@ def track_candidates(profile: dict, lat, acc: dict, options: dict) -> list[dict]
                         "parts_ms": {"search": round(s, 3), "passes": passes, "crop": round(crop_ms, 3),
                                      "template_once": None if t is None else round(t, 3)},
                         "artifacts": (search, template),
-                        "cost_note": f"{passes} search pass(es) of {s:.1f} ms + {crop_ms:.1f} ms crop each "
+                        "cost_note": f"{passes:g} search pass(es) of {s:.1f} ms + {crop_ms:.1f} ms crop each "
                                      f"({crop_prov}); the template runs once per target"})
     return out
 
