@@ -21,7 +21,7 @@ from common import REPO, append_benchmarks  # noqa: E402
 from edgecv.runtime.track import load_sequence, make_tracker  # noqa: E402
 from edgecv.runtime.track.crop import affine_crop, to_nchw  # noqa: E402
 from edgecv.runtime.track.factory import BACKEND_FORMAT, artifact_model  # noqa: E402
-from edgecv.runtime.track.siamese import find_artifacts  # noqa: E402
+from edgecv.runtime.track.siamese import SIAMESE, find_artifacts, search_passes  # noqa: E402
 
 
 def main():
@@ -74,10 +74,10 @@ def main():
                 graph[k].append((time.perf_counter() - t0) * 1e3)
 
     lines = [f"Sequence `{Path(a.sequence).name}`, {len(frames)} frames, {a.threads} thread(s); frames taken in "
-             "turns. Per-frame time includes cropping and the whole tracker step (for SiamFC/SA-Siam: 3 scale "
-             "crops; Siam-BM: 5 scale/angle crops; spm: 1 crop; spm-lite: 3 scale crops; spm-nano: 3 "
-             "on every other frame, 1 in between, as their default params say). Search graph: one pass of "
-             "the per-frame graph alone (median), timed in the same turns. MACs are one search-graph pass.",
+             "turns. Per-frame time includes cropping and the whole tracker step (search passes per frame, "
+             "from the default params: " + ", ".join(f"{n} {search_passes(n):g}" for n in SIAMESE)
+             + "). Search graph: one pass of the per-frame graph alone (median), timed in the same turns. "
+             "MACs are one search-graph pass.",
              "", "| tracker | backend | precision | template / init ms | per-frame ms median | p90 | fps |"
              " search graph ms | search MMACs | params | artifacts MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
