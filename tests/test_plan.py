@@ -147,13 +147,19 @@ def test_cli_plan_and_propagate_takes_the_plan(exported, art_dir, tmp_path):
 def test_track_cost_counts_the_search_passes_each_tracker_runs():
     """The planner's per-frame tracker cost multiplies the search graph by the passes the tracker's own
     parameters run: a scale pyramid's crops, Siam-BM's 5 candidates, SPM's pyramid every n-th frame."""
-    from edgecv.runtime.plan.pipelines import TRACK_MODEL, TRACK_PASSES
+    from edgecv.runtime.plan.core import Latencies
+    from edgecv.runtime.plan.pipelines import track_candidates
     from edgecv.runtime.track.siamese import SIAMESE, SPMParams, default_params, search_passes
 
-    assert set(TRACK_PASSES) == set(SIAMESE) and TRACK_MODEL["siambm"] == "sasiam"
     assert search_passes("siambm") == 5
     assert search_passes("siamfc") == default_params("siamfc").num_scales == 3
     assert search_passes("spm-nano") == 2           # 3 crops on every other frame, 1 between
     assert search_passes("spm", SPMParams(num_scales=1)) == 1
     assert search_passes("spm", SPMParams(num_scales=3, scale_every=3)) == pytest.approx(5 / 3)
-    assert all(TRACK_PASSES[n] == search_passes(n) for n in SIAMESE)
+    models = sorted({m for m, _ in SIAMESE.values()})
+    profile = {"entries": [_entry(artifact_name(m, "search", "litert", "fp32"), "litert", 1, 4.0) for m in models]}
+    acc = {"entries": [{"tracker": n, "backend": "litert", "precision": "fp32", "value": 0.5} for n in SIAMESE]}
+    cands = track_candidates(profile, Latencies(profile), acc, {"precisions": ["fp32"]})
+    assert {c["settings"]["tracker"] for c in cands} == set(SIAMESE)
+    for c in cands:
+        assert c["mean_ms"] == pytest.approx(4.0 * search_passes(c["settings"]["tracker"])), c["cost_note"]

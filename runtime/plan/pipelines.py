@@ -24,8 +24,6 @@ from .core import loop_overhead
 GPU_BACKENDS = ("ort-cuda", "ort-trt", "tensorrt")   # build their own fp16/int8 engines from the fp32 ONNX graph
 PRECISIONS = ("fp32", "fp16", "int8")
 PROPAGATE_KEYS = (1, 2, 3, 4, 5, 6, 8, 10)
-TRACK_PASSES = {name: search_passes(name) for name in SIAMESE}
-TRACK_MODEL = {name: model for name, (model, _) in SIAMESE.items()}
 
 
 def fmt_of(backend: str) -> str:
@@ -153,13 +151,13 @@ def propagate_candidates(profile: dict, lat, acc: dict, options: dict) -> list[d
 
 def track_candidates(profile: dict, lat, acc: dict, options: dict) -> list[dict]:
     out = []
-    trackers = options.get("trackers") or list(TRACK_PASSES)
+    trackers = options.get("trackers") or list(SIAMESE)
     backends = options.get("backends") or lat.backends()
     threads = options.get("threads") or lat.threads()
     precisions = options.get("precisions") or PRECISIONS
     crop_ms, crop_prov = loop_overhead(profile, "track")
     for tr in trackers:
-        model, passes = TRACK_MODEL[tr], TRACK_PASSES[tr]
+        model, passes = SIAMESE[tr][0], search_passes(tr)
         for backend in backends:
             for prec in precisions:
                 for nt in threads:
