@@ -4,14 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install data demo test lint bench clean
+.PHONY: install data demo test soak lint bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: 2.13.0 is the CPU build (newer releases pull a multi-GB CUDA build)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[export,train,dev]'
+	$(BIN)/pip install -q -e '.[export,train,predict,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -25,6 +25,9 @@ demo: data
 test: data
 	$(BIN)/ruff check edgecv export runtime devices tests bench
 	$(BIN)/python -m pytest -q -rs tests
+
+soak: data
+	$(BIN)/python -m pytest -q -rs -m soak tests/test_soak.py
 
 bench: data
 	$(BIN)/python bench/bench_ops.py

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import append_benchmarks  # noqa: E402
+from common import command, machine, md_rows, write_result  # noqa: E402
 
 from edgecv import data  # noqa: E402
+from edgecv.runtime.bundle import backend_format  # noqa: E402
 from edgecv.runtime.colorize import Colorizer, find_artifacts  # noqa: E402
 from edgecv.runtime.manifest import read_manifest  # noqa: E402
 
@@ -38,7 +39,8 @@ def main():
     ap.add_argument("--native", action="store_true",
                     help="Feed the video's own 720x528 frames (the loop resizes them and merges at that size), "
                          "instead of frames already at the working size.")
-    ap.add_argument("--no-append", action="store_true")
+    ap.add_argument("--no-append", action="store_true",
+                    help="do not write bench/results/colorize-speed[-native].json")
     a = ap.parse_args()
     import cv2
 
@@ -51,7 +53,7 @@ def main():
         vid = frames if a.native else [cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames]
         for cfg in a.configs.split(","):
             backend, prec = cfg.split(":")
-            fmt = "tflite" if backend == "litert" else "onnx"
+            fmt = backend_format(backend)
             try:
                 arts = find_artifacts(a.artifacts, "excolor", fmt, prec, None, size)
             except FileNotFoundError as e:
@@ -82,17 +84,16 @@ def main():
         lines.append(f"| {k[0]} | {k[1]} | {k[2]} | {med:.1f} | {np.percentile(t, 90):.1f} | {1000 / med:.1f} | "
                      f"{REFERENCE_MS / med:.0f}× | {np.median(ref_ms[k]):.1f} | {man['bytes'] / 1e6:.2f} | "
                      f"{man['cost']['macs'] / 1e6:.0f} |")
-    body = (f"excolor, {a.threads} thread(s), {a.runs} frames of held-out Megamind.avi (frames 200+, one shot) per "
+    note = (f"excolor, {a.threads} thread(s), {a.runs} frames of held-out Megamind.avi (frames 200+, one shot) per "
             "configuration, " + (f"fed at the video's own {frames[0].shape[1]}x{frames[0].shape[0]}, " if a.native
                                   else "fed at the working size, ") + "all "
             "configurations interleaved frame by frame; the step includes Lab conversion, resizing and merging "
-            "ab with the full-resolution L.\n\n" + "\n".join(lines))
-    if skipped:
-        body += "\n\nNot measured (artifact missing): " + "; ".join(skipped)
-    if a.no_append:
-        print(body)
-    else:
-        append_benchmarks("Colorizer speed (excolor)", body)
+            "ab with the full-resolution L.")
+    notes = [note] + (["Not measured (artifact missing): " + "; ".join(skipped)] if skipped else [])
+    print(note + "\n\n" + "\n".join(lines) + "".join("\n\n" + n for n in notes[1:]))
+    if not a.no_append:
+        write_result("colorize-speed-native" if a.native else "colorize-speed", machine(), command(),
+                     *md_rows(lines), notes)
 
 
 if __name__ == "__main__":

@@ -17,15 +17,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import append_benchmarks  # noqa: E402
+from common import command, machine, md_rows, write_result  # noqa: E402
 
 from edgecv import data, runtime  # noqa: E402
+from edgecv.runtime.bundle import PIPELINES, artifact_path, backend_format  # noqa: E402
 
-PARTS = ("feature", "flow", "head")
-
-
-def artifact(art: Path, model: str, part: str, fmt: str, precision: str, ops: str) -> Path:
-    return art / (f"{model}-{part}-{ops}-{precision}.onnx" if fmt == "onnx" else f"{model}-{part}-{precision}.tflite")
+PARTS = PIPELINES["propagate"].parts
 
 
 def main():
@@ -53,8 +50,8 @@ def main():
         for cfg in a.configs.split(","):
             backend, precision, *rest = cfg.split(":")
             ops = rest[0] if rest else "standard"
-            fmt = "onnx" if backend.startswith("ort") else "tflite"
-            paths = {p: artifact(art, model, p, fmt, precision, ops) for p in PARTS}
+            fmt = backend_format(backend)
+            paths = {p: artifact_path(art, model, p, fmt, precision, ops) for p in PARTS}
             if not all(p.exists() for p in paths.values()):
                 print(f"skip {model} {cfg}: missing {[str(p) for p in paths.values() if not p.exists()]}")
                 continue
@@ -90,8 +87,9 @@ def main():
             "propagated frame ms | (flow+head) / feature | MMACs feature / flow / head |\n"
             "|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows))
     print(body)
-    if not a.no_append:
-        append_benchmarks("Propagation: cost of a propagated frame vs the feature net (DFF premise)", body)
+    if not a.no_append:  # bench/results/propagation-cost.json; then python bench/render.py
+        note, table = body.split("\n\n", 1)
+        write_result("propagation-cost", machine(), command(), *md_rows(table.splitlines()), [note])
 
 
 if __name__ == "__main__":

@@ -21,9 +21,10 @@ import cv2
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import append_benchmarks  # noqa: E402
+from common import command, machine, md_rows, write_result  # noqa: E402
 
 from edgecv import runtime  # noqa: E402
+from edgecv.runtime.bundle import artifact_name, backend_format  # noqa: E402
 from edgecv.train.clips import ClipSampler, flow_to_feature_grid  # noqa: E402
 
 STRIDE = 8
@@ -56,16 +57,14 @@ def main():
     ap.add_argument("--pairs", type=int, default=80)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None)
-    ap.add_argument("--no-append", action="store_true")
+    ap.add_argument("--no-append", action="store_true", help="do not write bench/results/flow.json")
     a = ap.parse_args()
     cv2.setNumThreads(a.threads)
 
     art = Path(a.artifacts)
     nets = {}
-    for label, name in [("ours ort fp32", f"{a.model}-flow-standard-fp32.onnx"),
-                        ("ours ort int8", f"{a.model}-flow-standard-int8.onnx"),
-                        ("ours litert fp32", f"{a.model}-flow-fp32.tflite"),
-                        ("ours litert int8", f"{a.model}-flow-int8.tflite")]:
+    for label, name in [(f"ours {b} {prec}", artifact_name(a.model, "flow", backend_format(b), prec))
+                        for b in ("ort", "litert") for prec in ("fp32", "int8")]:
         if (art / name).exists():
             nets[label] = runtime.load(art / name, threads=a.threads, spin=False)
     if not nets:
@@ -117,13 +116,13 @@ def main():
                   "ms_median": float(np.median(times[m]))}
         rows.append(f"| {m} | {res[m]['epe_full_px']:.2f} | {res[m]['epe_grid']:.3f} | {res[m]['ms_median']:.1f} |")
     rows.append(f"| zero flow (reference) | {zero_full:.2f} | {zero_grid:.3f} | – |")
-    body = (f"{len(pairs)} held-out pairs (composite clips of held-out people/backgrounds, 256×320, "
-            f"1–9 frames apart), {a.threads} thread(s).\n\n" + "\n".join(rows))
-    print(body)
+    note = (f"{len(pairs)} held-out pairs (composite clips of held-out people/backgrounds, 256×320, "
+            f"1–9 frames apart), {a.threads} thread(s).")
+    print(note + "\n\n" + "\n".join(rows))
     if a.json:
         Path(a.json).write_text(json.dumps(res, indent=2))
     if not a.no_append:
-        append_benchmarks("Propagation: flow EPE vs DIS and Farneback (held-out pairs)", body)
+        write_result("flow", machine(), command(), *md_rows(rows), [note])
 
 
 if __name__ == "__main__":

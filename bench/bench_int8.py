@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import append_benchmarks, interleaved  # noqa: E402
+from common import command, interleaved, machine, md_rows, write_result  # noqa: E402
 
 from edgecv import runtime  # noqa: E402
 from edgecv.export import export  # noqa: E402
@@ -25,7 +25,7 @@ def main():
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--models", default="mnv2-dcn")
     ap.add_argument("--sizes", default="128,256", help="input sizes (the net is fully convolutional)")
-    ap.add_argument("--no-append", action="store_true")
+    ap.add_argument("--no-append", action="store_true", help="do not write bench/results/int8.json")
     a = ap.parse_args()
     rng = np.random.default_rng(0)
     from edgecv.models import create_model
@@ -57,11 +57,11 @@ def main():
                     lines.append(f"| {model} | {size}x{size} | {backend} | {threads} | {t['fp32']['median']:.3f} | "
                                  f"{t['int8']['median']:.3f} | {ratio:.2f}× | {agree} |")
                     print(lines[-1], flush=True)
-    body = f"Medians of {a.runs} interleaved runs after 5 warm-up runs.\n\n" + "\n".join(lines)
-    if a.no_append:
-        print(body)
-    else:
-        append_benchmarks("int8 vs fp32 (bench/bench_int8.py)", body)
+    note = (f"Medians of {a.runs} interleaved runs after 5 warm-up runs; sessions without spinning worker threads "
+            "(`spin=False`: two spinning ORT sessions fight over the 2 cores).")
+    print(note + "\n\n" + "\n".join(lines))
+    if not a.no_append:
+        write_result("int8", machine(), command(), *md_rows(lines), [note])
 
 
 if __name__ == "__main__":

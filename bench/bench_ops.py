@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import append_benchmarks, interleaved  # noqa: E402
+from common import command, interleaved, machine, md_rows, write_result  # noqa: E402
 
 from edgecv import runtime  # noqa: E402
 from edgecv.export import onnx_backend, tflite_backend  # noqa: E402
@@ -68,7 +68,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--runs", type=int, default=40)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--no-append", action="store_true")
+    ap.add_argument("--no-append", action="store_true", help="do not write bench/results/ops.json")
     a = ap.parse_args()
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
@@ -115,13 +115,12 @@ def main():
                      f"{'%.3f' % d if d else '—'} | {r['portable/standard (ort)']:.2f}× | "
                      f"{r['litert portable/ort standard']:.2f}× | "
                      f"{'%.2f×' % r['litert default/ort standard'] if d else '—'} | {max(r['errs'].values()):.1e} |")
-    body = (f"Medians of {a.runs} interleaved runs after 5 warm-up runs, {a.threads} thread(s). "
+    note = (f"Medians of {a.runs} interleaved runs after 5 warm-up runs, {a.threads} thread(s). "
             "Standard = ONNX `DeformConv`/`GridSample` on onnxruntime; portable = edgecv's gather+matmul "
-            "decomposition.\n\n" + "\n".join(lines))
+            "decomposition.")
+    print(note + "\n\n" + "\n".join(lines))
     if not a.no_append:
-        append_benchmarks("Custom ops: portable vs standard (bench/bench_ops.py)", body)
-    else:
-        print(body)
+        write_result("ops", machine(), command(), *md_rows(lines), [note])
 
 
 if __name__ == "__main__":

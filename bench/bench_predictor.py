@@ -9,7 +9,8 @@
 4. a second stage (one scale per configuration, fitted on whole graphs) is validated leave-one-out: the
    scale applied to a graph is fitted on the other graphs of its configuration, never on itself
    (``--stage2-cross-group`` also leaves its whole group out),
-5. writes docs/predictor_validation.png and appends the figures to BENCHMARKS.md.
+5. writes docs/predictor_validation.png and the figures to bench/results/predictor.json (then run
+   ``python bench/render.py`` to refresh BENCHMARKS.md).
 
     python bench/bench_predictor.py                      # everything (~10 min on 2 cores)
     python bench/bench_predictor.py --reuse-kernels      # keep the stored kernel measurements
@@ -29,7 +30,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, append_benchmarks  # noqa: E402
+from common import REPO, command, machine, md_rows, write_result  # noqa: E402
 
 DEVICE = "desktop-xeon-2c"
 # dynamic inputs of the foreign ONNX models, set as rapidocr feeds them (det: a 480 px page side)
@@ -150,7 +151,7 @@ def main():
     ap.add_argument("--no-foreign", action="store_true")
     ap.add_argument("--plot", default=str(REPO / "docs" / "predictor_validation.png"))
     ap.add_argument("--results", default=str(REPO / "out" / "predictor" / "validation.json"))
-    ap.add_argument("--no-append", action="store_true")
+    ap.add_argument("--no-append", action="store_true", help="do not write bench/results/predictor.json")
     ap.add_argument("--stage2-form", choices=("kinds", "loglinear"), default="kinds",
                     help="second stage stored with the coefficients and validated leave-one-out: one scale per op "
                          "kind (kinds) or a size-dependent log-space calibration per configuration (loglinear)")
@@ -308,11 +309,10 @@ def main():
     res.write_text(json.dumps({"predictor_version": PREDICTOR_VERSION, "stage2_form": args.stage2_form,
                                "summary": summary, "rows": rows}, indent=1))
     _plot(rows, Path(args.plot))
-    body = "\n".join(lines)
-    if args.no_append:
-        print(body)
-    else:
-        append_benchmarks("Latency predictor: kernel-level fit vs measured (issue 6)", body)
+    print("\n".join(lines))
+    if not args.no_append:
+        write_result("predictor", machine(), command(), *md_rows([x for x in lines if x.startswith("|")]),
+                     [x for x in lines if x and not x.startswith("|")])
 
 
 def _plot(rows, out: Path):

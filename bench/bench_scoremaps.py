@@ -18,12 +18,14 @@ from __future__ import annotations
 import argparse
 import json
 import platform
+import sys
 import time
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from edgecv.runtime.bundle import backend_format
 from edgecv.runtime.track.crop import affine_crop, crop_side
 from edgecv.runtime.track.sequences import list_sequences
 from edgecv.runtime.track.siamese import SiameseNet, find_artifacts
@@ -80,8 +82,11 @@ def main(argv=None):
     ap.add_argument("--backend", default="ort")
     ap.add_argument("--dataset", default="datasets/otb-dev")
     ap.add_argument("--step", type=int, default=5)
+    ap.add_argument("--area", default=None,
+                    help="also write the table to bench/results/AREA.json (e.g. scoremaps), for BENCHMARKS.md")
     args = ap.parse_args(argv)
-    fmt = "onnx" if args.backend.startswith("ort") else "tflite"
+    table = []
+    fmt = backend_format(args.backend)
     print(f"# score-map fidelity vs fp32, {args.backend}, {platform.processor() or platform.machine()}, "
           f"{time.strftime('%Y-%m-%d')}\n")
     print("| tracker | set | crops | peak same cell | mean |Δ| / range | near-tie flips |")
@@ -111,8 +116,19 @@ def main(argv=None):
                 if b is not None and r[a] - r[b] <= 0.1 * rng_:
                     ties += 1
                     flips += q[b] > q[a]
-            print(f"| {trk} | {d} {label} | {len(pairs)} | {same / len(pairs):.1%} | {np.mean(err):.4f} | "
-                  f"{flips}/{ties} |")
+            table.append([trk, f"{d} {label}", len(pairs), f"{same / len(pairs):.1%}", f"{np.mean(err):.4f}",
+                          f"{flips}/{ties}"])
+            print("| " + " | ".join(str(c) for c in table[-1]) + " |")
+    if args.area:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from common import command, machine, write_result
+
+        write_result(args.area, machine(), command(),
+                     ["tracker", "set", "crops", "peak same cell", "mean |Δ| / range", "near-tie flips"], table,
+                     [f"{args.backend}; template from frame 0 of each sequence of {args.dataset}, search crops around "
+                      f"the groundtruth of every {args.step}th frame with a fixed random shift; compared with the "
+                      "fp32 graphs of the first set's folder. near-tie flips: crops where fp32's two best separated "
+                      "peaks are within 10% of its range and the other set ranks them the other way."])
 
 
 if __name__ == "__main__":

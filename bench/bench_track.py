@@ -16,11 +16,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, append_benchmarks  # noqa: E402
+from common import REPO, command, machine, md_rows, write_result  # noqa: E402
 
+from edgecv.runtime.bundle import backend_format  # noqa: E402
 from edgecv.runtime.track import load_sequence, make_tracker  # noqa: E402
 from edgecv.runtime.track.crop import affine_crop, to_nchw  # noqa: E402
-from edgecv.runtime.track.factory import BACKEND_FORMAT, artifact_model  # noqa: E402
+from edgecv.runtime.track.factory import artifact_model  # noqa: E402
 from edgecv.runtime.track.siamese import SIAMESE, find_artifacts, search_passes  # noqa: E402
 
 
@@ -33,7 +34,7 @@ def main():
     ap.add_argument("--backends", default="ort,litert")
     ap.add_argument("--precisions", default="fp32,int8")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--no-append", action="store_true")
+    ap.add_argument("--no-append", action="store_true", help="do not write bench/results/tracker-latency.json")
     a = ap.parse_args()
 
     seq = load_sequence(a.sequence)
@@ -44,7 +45,7 @@ def main():
         for backend in a.backends.split(","):
             for precision in a.precisions.split(","):
                 label = f"{name} {backend} {precision}"
-                fmt = BACKEND_FORMAT[backend]
+                fmt = backend_format(backend)
                 t, s = find_artifacts(a.artifacts, artifact_model(name), fmt, precision)
                 man = json.loads(Path(str(s) + ".json").read_text())
                 rows[label] = {"make": lambda n=name, b=backend, p=precision: make_tracker(
@@ -91,11 +92,9 @@ def main():
                      f"{r['macs'] / 1e6:.0f} | {r['params'] / 1e3:.0f} k | {r['bytes'] / 1e6:.2f} |"
                      if r["macs"] else f"| {name} | {backend} | {precision} | {init_ms[k]:.1f} | "
                      f"{np.median(t):.2f} | {np.percentile(t, 90):.2f} | {1e3 / np.median(t):.0f} | {g} | – | – | – |")
-    body = "\n".join(lines)
-    if a.no_append:
-        print(body)
-    else:
-        append_benchmarks("Trackers: per-frame latency on a real sequence", body)
+    print("\n".join(lines))
+    if not a.no_append:  # lines: the note, a blank line, then the table
+        write_result("tracker-latency", machine(), command(), *md_rows(lines[2:]), [lines[0]])
 
 
 if __name__ == "__main__":

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
 from edgecv.runtime.track.evaluate import compare, precision_deltas
 
@@ -21,6 +23,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("results", nargs="+", help="results.json files; the first is label 0, the next 1, ...")
     ap.add_argument("--pairs", nargs="*", default=None, help="A=B items, each FILE_LABEL:TRACKER")
+    ap.add_argument("--area", default=None, help="also write the table to bench/results/AREA.json, for BENCHMARKS.md")
     args = ap.parse_args()
     files = [json.load(open(p)) for p in args.results]
 
@@ -45,6 +48,17 @@ def main():
         lo, hi = d["ci95"]
         print(f"{b + ' − ' + a:58s} {100 * d['delta']:+8.1f} {f'[{100 * lo:+.1f}, {100 * hi:+.1f}]':>16s} "
               f"{d['runs']:5d} {d['drifts']:7d} {100 * d['delta_without_drifts']:+8.2f}")
+    if args.area:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from common import command, machine, write_result
+
+        write_result(args.area, machine(), command(),
+                     ["B − A", "Δ AUC pt", "95% interval", "runs", "runs with |Δ| > 0.05", "Δ without them, pt"],
+                     [[f"{b} − {a}", f"{100 * d['delta']:+.1f}",
+                       f"[{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]", d["runs"], d["drifts"],
+                       f"{100 * d['delta_without_drifts']:+.2f}"] for a, b, d in rows],
+                     ["Paired bootstrap over runs (same sequence, same start), 95%; files: "
+                      + ", ".join(f"{i} = {p}" for i, p in enumerate(args.results))])
 
 
 if __name__ == "__main__":

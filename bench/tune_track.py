@@ -98,6 +98,8 @@ def main():
     ap.add_argument("--max-len", type=int, default=120, help="frames per tuning sequence at most")
     ap.add_argument("--synth", type=int, default=0, help="add this many synthetic sequences (100 frames each)")
     ap.add_argument("--out", default=None, help="JSON file for the table (default: out/tune-track/TRACKER.json)")
+    ap.add_argument("--area", default=None,
+                    help="also write the table to bench/results/AREA.json (e.g. tracker-tuning), for BENCHMARKS.md")
     a = ap.parse_args()
 
     base = default_params(a.tracker)
@@ -135,6 +137,16 @@ def main():
               + f" | {r['auc']:.3f} | " + "".join(f"{r['parts'][p]:.3f} | " for p in part_names)
               + f"{r['false_lost']:.1%} |")
     print(f"best: {rows[0]}  (defaults {defaults}); written to {out}")
+    if a.area:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from common import command, machine, write_result
+
+        write_result(a.area, machine(), command(), ["rank", *grid, "AUC (pooled)", *part_names, "false lost"],
+                     [[i + 1, *(str(r["params"][k]) for k in grid), f"{r['auc']:.3f}",
+                       *(f"{r['parts'][p]:.3f}" for p in part_names), f"{r['false_lost']:.1%}"]
+                      for i, r in enumerate(rows[:12])],
+                     [f"{a.tracker} ({a.format} {a.precision}) on {len(seqs)} training-split tuning sequences, "
+                      f"{res['frames']} frames; defaults {defaults}. The dev set is not used to choose anything."])
 
 
 if __name__ == "__main__":

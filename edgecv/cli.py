@@ -2,10 +2,17 @@
 from __future__ import annotations
 
 import functools
+import os
 import sys
 from pathlib import Path
 
 import click
+
+MAX_THREADS = 4 * (os.cpu_count() or 1)   # more threads than this only thrash: 4× the cores of this machine
+THREADS = click.IntRange(1, MAX_THREADS)
+THREADS_HELP = f"1 to 4× this machine's CPU cores ({MAX_THREADS} here)"
+FRAMES = click.IntRange(min=1)
+MIN_BOX_SIDE = 4.0   # the smallest init box side any tracker follows (the Siamese ones need their min_size, 8)
 
 
 def _errors(fn):
@@ -19,9 +26,14 @@ def _errors(fn):
         except EdgeCVError as e:
             click.echo(f"error: {e}", err=True)
             sys.exit(2)
+        except KeyboardInterrupt:
+            # outputs are written to temp names and renamed at the end, so nothing half-written is left
+            click.echo("interrupted", err=True)
+            sys.exit(130)
         except ModuleNotFoundError as e:
-            extra = {"torch": "export", "onnx": "export", "onnxscript": "export", "onnxslim": "export",
-                     "litert_torch": "export", "tqdm": "train"}.get((e.name or "").split(".")[0])
+            extra = {"torch": "export", "onnx": "predict", "scipy": "predict", "onnxscript": "export",
+                     "onnxslim": "export", "litert_torch": "export", "tqdm": "train",
+                     "matplotlib": "train"}.get((e.name or "").split(".")[0])
             if extra is None:
                 raise
             click.echo(f"error: this command needs {e.name!r}, which the bare runtime install does not "
@@ -37,15 +49,63 @@ def _errors(fn):
             if isinstance(e, known):
                 click.echo(f"error: {e}", err=True)
                 sys.exit(2)
+            if isinstance(e, OSError) and e.filename is not None:  # a file the checks could not foresee
+                click.echo(f"error: {e.filename}: {e.strerror or e}", err=True)
+                sys.exit(2)
             raise
     return wrapper
 
 
-def _csv_ints(value: str) -> list[int]:
+def _check_outputs(outputs: dict, inputs=(), folders=(), into=()) -> None:
+    """The output policy (edgecv.runtime.outputs), before any work: no output is an input, every output
+    location is writable. ``folders``: names of folder outputs replaced whole; ``into``: folders written into."""
+    from edgecv.runtime.outputs import check_output_dir, check_outputs
+
+    inputs = [i for i in inputs if i is not None]
+    check_outputs({k: v for k, v in outputs.items() if k not in into}, inputs, folders)
+    for k in into:
+        check_output_dir(outputs.get(k), k, inputs)
+
+
+def _probe_video(video, error) -> None:
+    """A missing, empty, corrupt or truncated-to-nothing video (or an image folder without images) fails
+    here, before any export or model load, with ``error`` (the command's own error class)."""
+    p = Path(video)
+    if not p.exists():
+        raise error(f"video {video} does not exist")
+    if p.is_dir():
+        from edgecv.runtime.track.sequences import IMAGE_EXTS
+
+        if not any(f.suffix.lower() in IMAGE_EXTS for f in p.iterdir()):
+            raise error(f"{video}: a folder without images ({', '.join(sorted(IMAGE_EXTS))})")
+        return
+    import cv2
+
+    cap = cv2.VideoCapture(str(p))
+    try:
+        ok, frame = cap.read() if cap.isOpened() else (False, None)
+    finally:
+        cap.release()
+    if not ok or frame is None or frame.size == 0:
+        raise error(f"video {video}: cannot open video or decode its first frame (empty, corrupt, truncated "
+                    "or not a video)")
+
+
+def _local_threads(threads, where: str = "--threads"):
+    """A thread count from a plan, checked against this machine's bound (the option itself is an IntRange)."""
+    from edgecv.runtime.errors import EdgeCVError
+
+    if threads is not None and not 1 <= int(threads) <= MAX_THREADS:
+        raise EdgeCVError(f"{where} {threads}: must be between 1 and {MAX_THREADS} (4× this machine's "
+                          f"{os.cpu_count()} cores)")
+    return threads
+
+
+def _csv_ints(value: str, param_hint: str | None = "--threads") -> list[int]:
     try:
         return [int(v) for v in value.split(",") if v.strip()]
     except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}") from None
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}", param_hint=param_hint) from None
 
 
 @click.group()
@@ -86,6 +146,7 @@ def fetch_data_cmd():
 @_errors
 def train_cmd(model, minutes, steps, out_dir, seed, init):
     """Train MODEL with its recipe and save the weights (reproduces the shipped ones)."""
+    _check_outputs({"--out": out_dir}, into=["--out"])
     from edgecv.train import recipes
 
     recipes.run(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed, init=init)
@@ -103,6 +164,7 @@ def train_cmd(model, minutes, steps, out_dir, seed, init):
 @_errors
 def export_cmd(model, fmt, precision, ops, calib, out_dir, keep_failed):
     """Export MODEL (a registered name or a checkpoint) to a verified artifact with a manifest."""
+    _check_outputs({"--out": out_dir}, [model, calib], into=["--out"])  # before torch loads (seconds)
     from edgecv.export import check_combination, export
 
     check_combination(fmt, precision, ops)  # fail fast, before torch loads
@@ -127,8 +189,8 @@ def info_cmd(artifact):
 @click.option("--threads", default="1", show_default=True, help="Comma-separated thread counts, e.g. 1,2.")
 @click.option("--backend", "backends", default="auto", show_default=True,
               help="Comma-separated backends: auto, ort, ort-cuda, ort-trt, litert, opencv.")
-@click.option("--runs", type=int, default=50, show_default=True)
-@click.option("--warmup", type=int, default=5, show_default=True)
+@click.option("--runs", type=click.IntRange(1, 100000), default=50, show_default=True)
+@click.option("--warmup", type=click.IntRange(0, 100000), default=5, show_default=True)
 @click.option("--device", "device_name", default=None,
               help="Device name in the profile (default: host name). With --import: the shipped profile to "
                    "merge into (default: the imported file's device.name).")
@@ -139,6 +201,11 @@ def info_cmd(artifact):
 @_errors
 def profile_cmd(artifacts, threads, backends, runs, warmup, device_name, out, import_file):
     """Measure latency (median, p90) of ARTIFACTS per backend and thread count, or --import a measured profile."""
+    _check_outputs({"--out": out}, [*artifacts, import_file])
+    thread_counts = _csv_ints(threads)
+    bad = [t for t in thread_counts if not 1 <= t <= MAX_THREADS]
+    if bad or not thread_counts:
+        raise click.BadParameter(f"{threads!r}: thread counts must be {THREADS_HELP}", param_hint="--threads")
     if import_file:
         if artifacts:
             raise click.UsageError("give either ARTIFACTS to measure or --import FILE, not both")
@@ -170,7 +237,7 @@ def profile_cmd(artifacts, threads, backends, runs, warmup, device_name, out, im
         def progress(i, n, what):
             bar.update(task, completed=i, total=n, description=f"profiling {what}")
 
-        prof = profile_artifacts(artifacts, _csv_ints(threads), [b.strip() for b in backends.split(",")],
+        prof = profile_artifacts(artifacts, thread_counts, [b.strip() for b in backends.split(",")],
                                  runs, warmup, device_name, command="edgecv profile " + " ".join(sys.argv[2:]),
                                  progress=progress)
     print_profile(prof)
@@ -184,14 +251,16 @@ def _csv(value: str) -> list[str]:
 
 def ensure_tracker_artifacts(names, art_dir, backends, precisions, echo=click.echo):
     """Export the artifacts the Siamese trackers need when they are missing (needs edgecv[export])."""
-    from edgecv.runtime.track.factory import BACKEND_FORMAT, artifact_model, missing_artifacts
+    from edgecv.runtime.bundle import backend_format
+    from edgecv.runtime.track import TrackError
+    from edgecv.runtime.track.factory import artifact_model, missing_artifacts
 
     done = set()
     for name in names:
         for backend in backends:
             for precision in precisions:
                 model = artifact_model(name)
-                key = (model, BACKEND_FORMAT.get(backend), precision)
+                key = (model, backend_format(backend, TrackError), precision)
                 if model is None or key in done or not missing_artifacts(name, art_dir, backend, precision):
                     continue
                 done.add(key)
@@ -211,24 +280,27 @@ def ensure_tracker_artifacts(names, art_dir, backends, precisions, echo=click.ec
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]))
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True,
               help="Where the exported tracker graphs are (missing ones are exported when torch is installed).")
-@click.option("--threads", type=int, default=None, help="Inference threads (default: the backend's).")
+@click.option("--threads", type=THREADS, default=None, help=f"Inference threads, {THREADS_HELP} (default: the "
+              "backend's).")
 @click.option("--out", "out_video", type=click.Path(dir_okay=False), default=None, help="Annotated MP4 to write.")
 @click.option("--boxes", "boxes_path", type=click.Path(dir_okay=False), default=None,
               help="Boxes file to write: one x,y,w,h,score line per frame (frame 0: the init box).")
-@click.option("--max-frames", type=int, default=None)
+@click.option("--max-frames", type=FRAMES, default=None, help="Stop after this many frames (≥ 1).")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False), default=None,
               help="A plan from `edgecv plan`: its settings (backend, precision, threads, ...) replace these options.")
 @_errors
 def track_cmd(video, init_box, tracker, backend, precision, art_dir, threads, out_video, boxes_path, max_frames,
               plan_path):
     """Track one object through VIDEO (a video file or a folder of images)."""
+    _check_outputs({"--out": out_video, "--boxes": boxes_path}, [video, plan_path])
     from edgecv.runtime.track import TrackError, make_tracker, track_video
 
     if plan_path:
         from edgecv.runtime.plan import settings_for
 
-        st = settings_for(plan_path, "track")
+        st = settings_for(plan_path, "track", art_dir)
         tracker, backend, precision, threads = st["tracker"], st["backend"], st["precision"], st["threads"]
+        _local_threads(threads, f"plan {plan_path}: settings.threads")
         click.echo(f"[track] plan {plan_path}: {tracker} {backend} {precision} x{threads}")
 
     try:
@@ -237,13 +309,22 @@ def track_cmd(video, init_box, tracker, backend, precision, art_dir, threads, ou
         raise TrackError(f"--init {init_box!r}: expected four numbers x,y,w,h") from None
     if len(box) != 4:
         raise TrackError(f"--init {init_box!r}: expected four numbers x,y,w,h, got {len(box)}")
-    if not Path(video).exists():
-        raise TrackError(f"video {video} does not exist")
+    min_side = MIN_BOX_SIDE
+    if tracker not in ("mosse", "klt", "mil"):
+        from edgecv.runtime.track.siamese import default_params
+
+        min_side = max(min_side, float(getattr(default_params(tracker), "min_size", min_side)))
+    if box[2] > 0 and box[3] > 0 and min(box[2], box[3]) < min_side:  # zero, negative, NaN: the tracker says
+        raise TrackError(f"--init {init_box!r}: the box is {box[2]:g}×{box[3]:g} px; {tracker} needs at least "
+                         f"{min_side:g}×{min_side:g} px (a smaller box would be silently enlarged)")
+    _probe_video(video, TrackError)
     ensure_tracker_artifacts([tracker], art_dir, [backend], [precision])
     trk = make_tracker(tracker, art_dir, backend, precision, threads)
-    results = track_video(trk, video, box, out_video, boxes_path, progress=True, max_frames=max_frames)
+    results = track_video(trk, video, box, out_video, boxes_path, progress=True, max_frames=max_frames,
+                          warn=lambda m: click.echo(f"warning: {m}", err=True))
     lost = sum(r.lost for r in results)
-    click.echo(f"{tracker}: {len(results)} frames, {lost} reported lost"
+    click.echo(f"{tracker}: {len(results)} frames, {lost} reported lost, {len(results.skipped)} unreadable frames "
+               "skipped (last box kept)"
                + (f"; boxes → {boxes_path}" if boxes_path else "") + (f"; video → {out_video}" if out_video else ""))
 
 
@@ -263,6 +344,7 @@ def ensure_dff_artifacts(model, art_dir, backend, precision, ops=None, part_prec
     without torch, say which ``edgecv export`` command makes them."""
     import importlib.util
 
+    from edgecv.runtime.bundle import export_hint
     from edgecv.runtime.propagate import artifacts as arts
 
     arts.runtime_backend(backend)  # unknown backend: a clear error before anything else
@@ -273,8 +355,7 @@ def ensure_dff_artifacts(model, art_dir, backend, precision, ops=None, part_prec
     todo = sorted({precs[p] for p in missing})
 
     def how(prec):
-        return f"edgecv export {model} --format {fmt} --precision {prec}" + (f" --ops {ops}" if ops else "") \
-            + f" --out {art_dir}"
+        return export_hint(model, fmt, prec, ops, art_dir)
 
     if todo and importlib.util.find_spec("torch") is None:
         from edgecv.runtime.propagate import PropagateError
@@ -317,14 +398,15 @@ def ensure_dff_artifacts(model, art_dir, backend, precision, ops=None, part_prec
               help="ONNX custom-op lowering of the artifacts (default: standard; TFLite is always portable).")
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True,
               help="Where the exported graphs are (missing ones are exported when torch is installed).")
-@click.option("--threads", type=int, default=None, help="Inference threads (default: the backend's).")
+@click.option("--threads", type=THREADS, default=None, help=f"Inference threads, {THREADS_HELP} (default: the "
+              "backend's).")
 @click.option("--out", "out_video", type=click.Path(dir_okay=False), default=None,
               help="Overlay MP4 to write: classes tinted, key frames tagged KEY.")
 @click.option("--masks", type=click.Path(file_okay=False), default=None,
               help="Folder to write one PNG per frame (000000.png, ...): class index per pixel, 0 = background.")
 @click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None,
               help="JSON to write: per-frame key/reason/signals/ms and the totals.")
-@click.option("--max-frames", type=int, default=None)
+@click.option("--max-frames", type=FRAMES, default=None, help="Stop after this many frames (≥ 1).")
 @click.option("--aggregate", is_flag=True,
               help="At each key frame, average in the previous key's warped features (FGFA-style; off: it measured "
                    "worse on the held-out clips, see BENCHMARKS.md).")
@@ -335,21 +417,23 @@ def propagate_cmd(video, key_interval, model, backend, precision, part_precision
                   masks, stats_path, max_frames, aggregate, plan_path):
     """Segment VIDEO (a video file or a folder of images) with key-frame feature propagation (Deep Feature
     Flow): the feature net on key frames, a light flow net + feature warp on the frames between."""
+    _check_outputs({"--out": out_video, "--masks": masks, "--stats": stats_path}, [video, plan_path],
+                   folders=["--masks"])
     from edgecv.runtime.propagate import PropagateError, make_policy, propagate_video
 
     if plan_path:
         from edgecv.runtime.plan import settings_for
 
-        st = settings_for(plan_path, "propagate")
+        st = settings_for(plan_path, "propagate", art_dir)
         model, backend, precision, threads, key_interval = (st["model"], st["backend"], st["precision"], st["threads"],
                                                             st["key_interval"])
+        _local_threads(threads, f"plan {plan_path}: settings.threads")
         part_precision = tuple(f"{k}={v}" for k, v in (st.get("part_precision") or {}).items())
         click.echo(f"[propagate] plan {plan_path}: {model} {backend} {precision} x{threads}, "
                    f"key interval {key_interval}")
     if key_interval is None:
         raise PropagateError("give --key-interval K (or auto), or --plan PLAN")
-    if not Path(video).exists():
-        raise PropagateError(f"video {video} does not exist")
+    _probe_video(video, PropagateError)
     make_policy(key_interval)  # a bad value fails before any export or model load
     parts = _parse_part_precision(part_precision)
     ensure_dff_artifacts(model, art_dir, backend, precision, ops, parts)
@@ -383,13 +467,14 @@ def eval_group():
 @click.option("--backends", default="ort", show_default=True, help="Comma-separated: ort, litert, ...")
 @click.option("--precisions", default="fp32", show_default=True, help="Comma-separated: fp32, fp16, int8.")
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
-@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--threads", type=THREADS, default=1, show_default=True, help=f"Inference threads, {THREADS_HELP}.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-track", show_default=True)
 @click.option("--inits", type=click.IntRange(1, 13), default=1, show_default=True,
               help="Runs per sequence: 1 = OPE; more adds SRE-style runs from shifted/scaled init boxes, pooled.")
 @_errors
 def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, threads, out_dir, inits):
     """All trackers side by side on an OTB-format dataset: success AUC, precision@20, fps; plots + JSON."""
+    _check_outputs({"--out": out_dir}, [dataset], into=["--out"])
     from edgecv.runtime.track import TRACKERS, TrackError, evaluate, make_tracker
     from edgecv.runtime.track.factory import artifact_model
 
@@ -425,6 +510,7 @@ def eval_synth_set_cmd(out_dir, n, length, seed, split):
 
     Many runs resolve small differences (int8 against fp32) that the real dev set is too small to
     show; they supplement the real sequences, never replace them."""
+    _check_outputs({"--out": out_dir}, into=["--out"])
     from tqdm import tqdm
 
     from edgecv.train.synth_tracks import synth_tracks, write_otb
@@ -436,7 +522,9 @@ def eval_synth_set_cmd(out_dir, n, length, seed, split):
         (t,) = synth_tracks(1, length, seed=seed * 100003 + k, split=split)
         t.name = f"synth{k:03d}"
         write_otb([t], out_dir, source=source)
-    (Path(out_dir) / "_README.txt").write_text(f"{n} sequences\n{source}\n")
+    from edgecv.runtime.outputs import write_text_atomic
+
+    write_text_atomic(Path(out_dir) / "_README.txt", f"{n} sequences\n{source}\n")
     click.echo(f"{n} sequences → {out_dir}")
 
 
@@ -468,16 +556,18 @@ def default_propagation_dataset() -> Path:
               help="Override one part's precision in every bundle (e.g. flow=fp32).")
 @click.option("--real-video", type=click.Path(), default=None,
               help="Also score an unlabelled real video against per-frame inference (e.g. vtest.avi).")
-@click.option("--real-frames", type=int, default=120, show_default=True,
+@click.option("--real-frames", type=FRAMES, default=120, show_default=True,
               help="Frames of --real-video to use (from its last 30%, the held-out part).")
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
-@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--threads", type=THREADS, default=1, show_default=True, help=f"Inference threads, {THREADS_HELP}.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-propagate", show_default=True)
 @click.option("--aggregate", is_flag=True, help="Aggregate the previous key's warped features at key frames.")
 @_errors
 def eval_propagate_cmd(dataset, model, policies, backends, precisions, ops, part_precision, real_video, real_frames,
                        art_dir, threads, out_dir, aggregate):
     """Speed/accuracy over key-frame policies (mIoU, ms/frame, speedup over per-frame, in one run); plot + JSON."""
+    _check_outputs({"--out": out_dir}, [dataset, real_video], into=["--out"])
+    from edgecv.runtime.bundle import backend_format
     from edgecv.runtime.propagate import Propagator
     from edgecv.runtime.propagate import evaluate as ev
 
@@ -485,7 +575,7 @@ def eval_propagate_cmd(dataset, model, policies, backends, precisions, ops, part
     pp = _parse_part_precision(part_precision)
     bundles = {}
     for backend in _csv(backends):
-        onnx = not backend.startswith(("litert", "tflite"))
+        onnx = backend_format(backend) == "onnx"
         for op in (_csv(ops) if onnx else [None]):
             for precision in _csv(precisions):
                 ensure_dff_artifacts(model, art_dir, backend, precision, op, pp)
@@ -509,6 +599,7 @@ def ensure_colorize_artifacts(model, art_dir, backend, precision, size, ops=None
     without torch, say which ``edgecv export`` command makes them."""
     import importlib.util
 
+    from edgecv.runtime.bundle import export_hint
     from edgecv.runtime.colorize import loop as cl
 
     cl.runtime_backend(backend)
@@ -519,8 +610,7 @@ def ensure_colorize_artifacts(model, art_dir, backend, precision, size, ops=None
     missing = [p for p in parts if not cl.artifact_path(art_dir, model, p, fmt, precision, ops).is_file()]
     if not missing:
         return
-    how = f"edgecv export {model} --format {fmt} --precision {precision}" + (f" --ops {ops}" if ops else "") \
-        + f" --out {art_dir}"
+    how = export_hint(model, fmt, precision, ops, art_dir)
     if importlib.util.find_spec("torch") is None:
         names = ", ".join(cl.artifact_path(art_dir, model, p, fmt, precision, ops).name for p in missing)
         raise cl.ColorizeError(f"{names} not in {art_dir}, and exporting them needs torch, which is not installed: "
@@ -552,9 +642,10 @@ def ensure_colorize_artifacts(model, art_dir, backend, precision, size, ops=None
 @click.option("--model", default="excolor", show_default=True)
 @click.option("--ops", type=click.Choice(["standard", "portable"]), default=None, help="ONNX ops mode.")
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
-@click.option("--threads", type=int, default=None, help="Inference threads (default: the backend's).")
+@click.option("--threads", type=THREADS, default=None, help=f"Inference threads, {THREADS_HELP} (default: the "
+              "backend's).")
 @click.option("--no-recurrence", is_flag=True, help="Do not feed the previous frame's colours back (ablation).")
-@click.option("--max-frames", type=int, default=None)
+@click.option("--max-frames", type=FRAMES, default=None, help="Stop after this many frames (≥ 1).")
 @click.option("--stats", "stats_path", type=click.Path(dir_okay=False), default=None, help="Write run stats JSON.")
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False), default=None,
               help="A plan from `edgecv plan`: its settings (backend, precision, threads, ...) replace these options.")
@@ -562,21 +653,22 @@ def ensure_colorize_artifacts(model, art_dir, backend, precision, size, ops=None
 def colorize_cmd(video, ref, out_video, backend, precision, size, model, ops, art_dir, threads, no_recurrence,
                  max_frames, stats_path, plan_path):
     """Colorize a grey (or colour, made grey) VIDEO from a colour reference image; one output frame per input."""
-    import json
-
+    _check_outputs({"--out": out_video, "--stats": stats_path}, [video, ref, plan_path])
     if plan_path:
         from edgecv.runtime.plan import settings_for
 
-        st = settings_for(plan_path, "colorize")
+        st = settings_for(plan_path, "colorize", art_dir)
         backend, precision, size, threads = st["backend"], st["precision"], st["size"], st["threads"]
+        _local_threads(threads, f"plan {plan_path}: settings.threads")
         click.echo(f"[colorize] plan {plan_path}: {backend} {precision} {size} x{threads}")
 
     from edgecv.runtime.colorize import colorize_video, read_image
+    from edgecv.runtime.colorize.loop import check_reference
 
-    read_image(ref)  # a missing or unreadable reference fails before any export
-    if not Path(video).exists():
-        from edgecv.runtime.colorize import ColorizeError
-        raise ColorizeError(f"video {video} does not exist")
+    check_reference(read_image(ref), Path(ref).name)  # a missing, unreadable or grey reference: before any export
+    from edgecv.runtime.colorize import ColorizeError
+
+    _probe_video(video, ColorizeError)
     ensure_colorize_artifacts(model, art_dir, backend, precision, size, ops)
 
     def warn(msg):
@@ -585,9 +677,9 @@ def colorize_cmd(video, ref, out_video, backend, precision, size, model, ops, ar
     res = colorize_video(video, ref, out_video, backend, precision, size, model, ops, art_dir, threads,
                          recurrent=not no_recurrence, max_frames=max_frames, warn=warn)
     if stats_path:
-        tmp = Path(stats_path).with_name(f".{Path(stats_path).name}.tmp")
-        tmp.write_text(json.dumps(res, indent=1) + "\n")
-        tmp.replace(stats_path)
+        from edgecv.runtime.outputs import write_json_atomic
+
+        write_json_atomic(stats_path, res)
     click.echo(f"{res['frames']} frames → {out_video} ({res['backend']} {res['precision']} {size}): "
                f"{res['median_ms']:.1f} ms/frame median, reference {res['reference_ms']:.1f} ms")
 
@@ -611,7 +703,7 @@ def default_colorize_dataset() -> Path:
 @click.option("--precisions", default="fp32", show_default=True, help="Comma list: fp32, fp16, int8.")
 @click.option("--size", default="320x240", show_default=True)
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
-@click.option("--threads", type=int, default=1, show_default=True)
+@click.option("--threads", type=THREADS, default=1, show_default=True, help=f"Inference threads, {THREADS_HELP}.")
 @click.option("--reference", type=click.Choice(["file", "first", "last"]), default="file", show_default=True,
               help="Each clip's reference.png, or its first or last frame (last: a harder, later exemplar).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-colorize", show_default=True)
@@ -619,6 +711,7 @@ def default_colorize_dataset() -> Path:
 def eval_colorize_cmd(dataset, model, backends, precisions, size, art_dir, threads, reference, out_dir):
     """Quality (PSNR, ab error, temporal consistency) against the global-transfer baseline and the model
     without recurrence, per backend and precision; table, JSON and contact sheet."""
+    _check_outputs({"--out": out_dir}, [dataset], into=["--out"])
     from edgecv.runtime.colorize import Colorizer
     from edgecv.runtime.colorize import evaluate as ev
 
@@ -669,6 +762,7 @@ def eval_colorize_cmd(dataset, model, backends, precisions, size, art_dir, threa
 @_errors
 def demo_cmd(out_dir, video):
     """Export mnv2-dcn every way, verify, profile, and run it on a real video (annotated MP4)."""
+    _check_outputs({"--out": out_dir}, [video], into=["--out"])
     from edgecv.demo import run_demo
 
     run_demo(Path(out_dir), video)

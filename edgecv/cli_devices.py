@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from edgecv.cli import _errors, main
+from edgecv.cli import _check_outputs, _errors, main
 
 
 def _csv(value: str | None) -> list[str]:
@@ -57,6 +57,7 @@ def devices_cmd(verbose):
 @_errors
 def report_cmd(out, devices, plans_dir, validation):
     """Latency per artifact per device with provenance (measured / predicted / published), as HTML + PNGs."""
+    _check_outputs({"--out": out}, [plans_dir, validation, *_csv(devices)])
     from edgecv.devices.report import build_report
 
     res = build_report(out, _csv(devices) or None, plans_dir, validation)

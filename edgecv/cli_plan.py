@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgecv.cli import _csv, _csv_ints, _errors, main
+from edgecv.cli import THREADS, THREADS_HELP, _check_outputs, _csv, _csv_ints, _errors, main
 
 
 def _predictor_for(device: str, art_dir: str):
@@ -63,13 +63,18 @@ def print_plan(plan: dict) -> None:
 def plan_cmd(device, pipeline, fps, latency_ms, margin, backends, threads, art_dir, out):
     """Choose precision, backend, threads, input size and (for propagation) the key-frame interval that meet
     FPS on DEVICE with the best expected accuracy; print why, and write the plan the loops take (--plan)."""
+    _check_outputs({"--out": out}, [device])  # before the planning: an unwritable --out fails at once
     from edgecv.runtime.plan import make_plan, write_plan
+    from edgecv.runtime.plan.core import MAX_PLAN_THREADS
 
     options = {}
     if backends:
         options["backends"] = _csv(backends)
     if threads:
         options["threads"] = _csv_ints(threads)
+        if not options["threads"] or not all(1 <= t <= MAX_PLAN_THREADS for t in options["threads"]):
+            raise click.BadParameter(f"{threads!r}: thread counts must be between 1 and {MAX_PLAN_THREADS}",
+                                     param_hint="--threads")
     plan = make_plan(device, pipeline, fps, latency_ms, margin, predictor=_predictor_for(device, art_dir),
                      options=options)
     print_plan(plan)
@@ -81,21 +86,25 @@ def plan_cmd(device, pipeline, fps, latency_ms, margin, backends, threads, art_d
 @main.command("plan-check")
 @click.argument("plans", nargs=-1, required=True, type=click.Path())
 @click.option("--video", type=click.Path(), default=None, help="Real video to run on (default: held-out vtest.avi).")
-@click.option("--frames", type=int, default=150, show_default=True)
+@click.option("--frames", type=click.IntRange(10, 100000), default=150, show_default=True)
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="JSON with predicted vs achieved fps.")
 @_errors
 def plan_check_cmd(plans, video, frames, art_dir, out):
     """Run each plan's loop on real frames here and compare the achieved fps with the plan's prediction."""
-    import json
-
+    _check_outputs({"--out": out}, [*plans, video])
+    from edgecv.runtime.outputs import write_json_atomic
+    from edgecv.runtime.plan import load_plan
     from edgecv.runtime.plan.check import check_plans
 
+    for p in plans:  # every plan valid (and its model inside --artifacts) before any runs
+        if "model" in load_plan(p)["settings"]:
+            from edgecv.runtime.plan.core import confined_model
+
+            confined_model(load_plan(p)["settings"]["model"], art_dir, p)
     rows = check_plans([Path(p) for p in plans], video, frames, art_dir, echo=click.echo)
     if out:
-        tmp = Path(out).with_name(f".{Path(out).name}.tmp")
-        tmp.write_text(json.dumps(rows, indent=1) + "\n")
-        tmp.replace(out)
+        write_json_atomic(out, rows)
         click.echo(f"results → {out}")
 
 
@@ -105,8 +114,8 @@ def plan_check_cmd(plans, video, frames, art_dir, out):
 @click.option("--video", type=click.Path(), default=None, help="Real video (default: vtest.avi from the samples).")
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
 @click.option("--backend", default="ort", show_default=True)
-@click.option("--threads", type=int, default=1, show_default=True)
-@click.option("--frames", type=int, default=60, show_default=True)
+@click.option("--threads", type=THREADS, default=1, show_default=True, help=f"Inference threads, {THREADS_HELP}.")
+@click.option("--frames", type=click.IntRange(1, 100000), default=60, show_default=True)
 @_errors
 def profile_loops_cmd(device, pipelines, video, art_dir, backend, threads, frames):
     """Measure each loop's own per-frame work (outside its graphs) on real frames here, into the profile's
@@ -118,6 +127,7 @@ def profile_loops_cmd(device, pipelines, video, art_dir, backend, threads, frame
 
     prof = load_profile(device)
     path = Path(device) if Path(device).suffix in (".yaml", ".yml") else profile_path(device)
+    _check_outputs({"--device": path}, [video])  # the profile is updated in place: writable before the runs
     video = video or str(data.ensure_samples(verbose=False) / "vtest.avi")
     loops = prof.setdefault("loops", {})
     for pipe in _csv(pipelines):

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from edgecv.cli import _errors, main
+from edgecv.cli import MAX_THREADS, THREADS_HELP, _check_outputs, _csv_ints, _errors, main
 
 DEFAULT_DEVICE = "desktop-xeon-2c"
 
@@ -121,6 +121,7 @@ def kernels_grp():
 @_errors
 def kernels_build_cmd(out_dir, tiny, formats, precisions, variants):
     """Export the kernel micro-benchmark graphs into OUT (existing ones are kept)."""
+    _check_outputs({"--out": out_dir}, into=["--out"])
     from edgecv.export.kernels import build_kernel_set, build_variants
 
     fmts = tuple(f.strip() for f in formats.split(",") if f.strip())
@@ -142,6 +143,11 @@ def kernels_build_cmd(out_dir, tiny, formats, precisions, variants):
 @_errors
 def kernels_measure_cmd(kernel_dir, out, threads, budget):
     """Measure every kernel graph in KERNEL_DIR at each thread count → OUT (JSON)."""
+    _check_outputs({"--out": out}, [kernel_dir])
+    thread_counts = _csv_ints(threads)
+    if not thread_counts or not all(1 <= t <= MAX_THREADS for t in thread_counts):
+        raise click.BadParameter(f"{threads!r}: thread counts must be {THREADS_HELP}", param_hint="--threads")
+    from edgecv.runtime.outputs import atomic_path
     from edgecv.runtime.predict import measure_kernels
 
     paths = sorted(p for p in Path(kernel_dir).iterdir() if p.suffix in (".onnx", ".tflite")
@@ -150,13 +156,10 @@ def kernels_measure_cmd(kernel_dir, out, threads, budget):
         raise click.UsageError(f"no .onnx/.tflite files in {kernel_dir}")
     bar, progress = _progress_bar("measuring")
     with bar:
-        doc = measure_kernels(paths, [int(t) for t in threads.split(",")], budget, progress=progress)
+        doc = measure_kernels(paths, thread_counts, budget, progress=progress)
     doc["command"] = "edgecv kernels measure " + " ".join(sys.argv[3:])
-    out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(out.name + ".tmp")
-    tmp.write_text(json.dumps(doc, indent=None, separators=(",", ":")))
-    tmp.replace(out)
+    with atomic_path(out) as tmp:
+        tmp.write_text(json.dumps(doc, indent=None, separators=(",", ":")))
     click.echo(f"{len(doc['records'])} measurements → {out}")
 
 
@@ -168,6 +171,7 @@ def kernels_measure_cmd(kernel_dir, out, threads, budget):
 @_errors
 def kernels_fit_cmd(measurements, out, recost_dir):
     """Fit per-configuration, per-kind coefficients on MEASUREMENTS → OUT (JSON)."""
+    _check_outputs({"--out": out}, [measurements, recost_dir])
     from edgecv.runtime.predict import fit_all, save_coefficients
     from edgecv.runtime.predict.model import recost
 

@@ -20,7 +20,9 @@ EXPORTS = [("onnx", "fp32", "standard"), ("onnx", "fp32", "portable"), ("onnx", 
 
 
 def _artifact_name(model, fmt, precision, ops):
-    return f"{model}-{ops}-{precision}.onnx" if fmt == "onnx" else f"{model}-{precision}.tflite"
+    from edgecv.runtime.bundle import artifact_name
+
+    return artifact_name(model, None, fmt, precision, ops)
 
 
 def _preprocess(frame: np.ndarray, size: int) -> np.ndarray:
@@ -62,15 +64,15 @@ def run_demo(out_dir: Path, video=None, model: str = "mnv2-dcn") -> dict:
     arts = []
     for fmt, prec, ops in EXPORTS:
         p = art_dir / _artifact_name(model, fmt, prec, ops)
-        man = read_manifest(p) if p.exists() else None
-        if man is not None:
-            try:
+        try:  # reuse a verified artifact; an older, tampered or broken one is exported again
+            man = read_manifest(p) if p.exists() else None
+            if man is not None:
                 verify_artifact(p, man)
                 con.print(f"[dim]reusing {p}[/dim]")
                 arts.append(p)
                 continue
-            except runtime.ArtifactError:
-                pass
+        except runtime.ArtifactError:
+            pass
         arts.append(export(model, fmt, prec, ops, out_dir=art_dir, progress=con.print))
 
     con.rule("latency on this machine (2 threads)")
@@ -131,7 +133,9 @@ def run_demo(out_dir: Path, video=None, model: str = "mnv2-dcn") -> dict:
         summary["propagation"] = _propagation_demo(out_dir, art_dir, con)
         summary["colorization"] = _colorization_demo(out_dir, art_dir, con)
         summary["plans"] = _planning_demo(out_dir, con)
-    (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    from edgecv.runtime.outputs import write_text_atomic
+
+    write_text_atomic(out_dir / "summary.json", json.dumps(summary, indent=2) + "\n")
     con.print(f"held-out frames and photo strips: {stats['frames']}; top-1 ORT fp32 {summary['fp32_top1']:.3f}, "
               f"LiteRT int8 {summary['int8_top1']:.3f}; fp32/int8 agreement {summary['fp32_int8_agreement']:.3f}")
     con.print(f"annotated video: {out_video}\nsummary: {out_dir / 'summary.json'}")

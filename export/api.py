@@ -16,11 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecv.runtime.manifest import SCHEMA, manifest_path, sha256_file, write_json_atomic
+from edgecv.runtime.bundle import FORMATS, artifact_name
+from edgecv.runtime.manifest import SCHEMA, manifest_path, seal_manifest, sha256_file, write_json_atomic
 
 from .errors import ExportError, ParityError
 
-FORMATS = ("onnx", "tflite")
 PRECISIONS = ("fp32", "fp16", "int8")
 OPS = ("standard", "portable")
 TOLERANCE = {"fp32": 1e-4, "fp16": 1e-2}  # max |err| / max |reference|, per output
@@ -57,7 +57,8 @@ def resolve_model(model):
         try:
             ckpt = torch.load(p, map_location="cpu", weights_only=True)
         except Exception as e:
-            raise ExportError(f"cannot read checkpoint {p}: {str(e).splitlines()[0][:200]}") from None
+            first = next((line.strip() for line in str(e).splitlines() if line.strip()), type(e).__name__)
+            raise ExportError(f"cannot read checkpoint {p}: {first[:300]}") from None
         name, state = None, ckpt
         if isinstance(ckpt, dict) and "state_dict" in ckpt and "model" in ckpt:
             name, state = ckpt["model"], ckpt["state_dict"]
@@ -71,7 +72,9 @@ def resolve_model(model):
         try:
             m.load_state_dict(state)
         except RuntimeError as e:
-            raise ExportError(f"checkpoint {p} does not fit model {name!r}: {str(e).splitlines()[0][:300]}") from None
+            # torch's message is several lines (missing keys, unexpected keys, size mismatches): all on one line
+            detail = " ".join(line.strip() for line in str(e).splitlines() if line.strip())
+            raise ExportError(f"checkpoint {p} does not fit model {name!r}: {detail}") from None
         return m.eval(), name
     return create_model(str(model), pretrained=True), str(model)
 
@@ -208,9 +211,8 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"{name}-{ops}-{precision}" if format == "onnx" else f"{name}-{precision}"
-    final = out_dir / f"{stem}.{format}"
-    tmpdir = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
+    final = out_dir / artifact_name(name, None, format, precision, ops)
+    tmpdir = Path(tempfile.mkdtemp(prefix=f".{final.stem}.", dir=out_dir))
     try:
         art = tmpdir / final.name
         log(f"[export] {name} → {format} {precision} ({ops} ops)")
@@ -285,7 +287,7 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
             parity["kept_despite_failure"] = True
             log(f"[export] WARNING parity failed ({verdict}); kept because --keep-failed")
         manifest["export_seconds"] = round(time.time() - t0, 1)
-        write_json_atomic(tmpdir / "manifest.json", manifest)
+        write_json_atomic(tmpdir / "manifest.json", seal_manifest(manifest))
         art.replace(final)
         (tmpdir / "manifest.json").replace(manifest_path(final))
         log(f"[export] wrote {final} ({manifest['bytes'] / 1e6:.2f} MB), {verdict}")

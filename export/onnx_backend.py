@@ -11,7 +11,7 @@ import torch
 
 from edgecv.ops import ops_mode
 
-from .errors import ExportError, UnsupportedOpError
+from .errors import ExportError, UnsupportedOpError, raise_if_interrupted
 
 OPSET = 19
 # Ops that are not plain arithmetic: the ones runtimes may lack (reported as "custom ops").
@@ -63,6 +63,7 @@ def torch_to_onnx(model, args: tuple, input_names, output_names, ops: str, out_p
                                      output_names=list(output_names), optimize=True, verify=False,
                                      report=False)
         except Exception as e:
+            raise_if_interrupted(e)  # Ctrl-C inside the exporter: an interrupt, not "export failed"
             try:
                 bad = find_unsupported_ops(model, args)
             except Exception:

@@ -11,7 +11,7 @@ import torch
 
 from edgecv.ops import DeformConv2d, FlowWarp, ops_mode
 
-from .errors import ExportError
+from .errors import ExportError, raise_if_interrupted
 
 
 @contextlib.contextmanager
@@ -47,6 +47,7 @@ def torch_to_tflite(model, args: tuple, out_path: Path) -> None:
         try:
             edge = litert_torch.convert(model, args)
         except Exception as e:
+            raise_if_interrupted(e)
             raise ExportError(f"litert-torch conversion failed: {str(e).strip().splitlines()[0][:400]}") from None
         edge.export(str(out_path))
 
@@ -93,6 +94,7 @@ def torch_to_tflite_int8(model, args: tuple, calib: list[tuple], out_path: Path,
                 mod.training = False
             edge = litert_torch.convert(gm, args, quant_config=QuantConfig(pt2e_quantizer=quantizer))
         except Exception as e:
+            raise_if_interrupted(e)
             raise ExportError(f"litert-torch int8 conversion failed: {str(e).strip().splitlines()[0][:400]}") from None
         edge.export(str(out_path))
 

@@ -69,7 +69,9 @@ def load(path, backend: str = "auto", threads: int | None = None, verify: bool =
         verify_artifact(path, manifest)
     suffix = path.suffix.lower()
     if backend == "auto":
-        backend = {".onnx": "ort", ".tflite": "litert"}.get(suffix)
+        from .bundle import SUFFIX_BACKEND
+
+        backend = SUFFIX_BACKEND.get(suffix)
         if backend is None:
             raise ArtifactError(f"{path}: unknown artifact type {suffix!r} (expected .onnx or .tflite)")
     if backend.startswith("ort") or backend == "opencv":

@@ -27,8 +27,8 @@ from pathlib import Path
 
 from .errors import EdgeCVError
 
-__all__ = ["OutputError", "check_outputs", "check_output", "atomic_path", "atomic_dir", "write_text_atomic",
-           "write_json_atomic", "tmp_beside"]
+__all__ = ["OutputError", "check_outputs", "check_output", "check_output_dir", "atomic_path", "atomic_dir",
+           "write_text_atomic", "write_json_atomic", "tmp_beside"]
 
 
 class OutputError(EdgeCVError):
@@ -173,3 +173,22 @@ def write_text_atomic(path, text: str) -> Path:
 
 def write_json_atomic(path, obj, indent: int = 1) -> Path:
     return write_text_atomic(path, json.dumps(obj, indent=indent, ensure_ascii=False) + "\n")
+
+
+def check_output_dir(path, what: str = "--out", inputs: Iterable = ()) -> Path | None:
+    """Check a folder that files are written *into* (created when missing, e.g. ``export --out``): not a
+    file, not an input, and new files can be made in it (or in its nearest existing ancestor)."""
+    if path is None:
+        return None
+    path = Path(path)
+    if str(path) == "":
+        raise OutputError(f"{what}: empty path")
+    if path.exists() and not path.is_dir():
+        raise OutputError(f"{what} {path} exists and is not a folder")
+    ident = _identity(path)
+    for src in inputs:
+        if src is not None and isinstance(src, (str, os.PathLike)) and ident is not None \
+                and _identity(Path(src)) == ident:
+            raise OutputError(f"{what} {path} is the input {src}: choose another output folder")
+    _probe_folder(path.absolute(), what, path)
+    return path

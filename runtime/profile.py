@@ -142,8 +142,8 @@ def write_profile(profile: dict, path, merge: bool = True) -> Path:
         except yaml.YAMLError as e:
             raise EdgeCVError(f"existing profile {path} is not valid YAML ({e}); not overwriting it") from None
         profile = merge_profiles(old, profile)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(yaml.safe_dump(profile, sort_keys=False, width=120))
-    os.replace(tmp, path)
+    from .outputs import atomic_path
+
+    with atomic_path(path) as tmp:
+        tmp.write_text(yaml.safe_dump(profile, sort_keys=False, width=120))
     return path

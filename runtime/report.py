@@ -1,11 +1,13 @@
 """Readable tables of manifests and profiles (rich)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from rich.console import Console
 from rich.table import Table
 
 from .errors import ArtifactError
-from .manifest import read_manifest
+from .manifest import manifest_path, read_manifest, verify_artifact
 
 
 def _fmt(v) -> str:
@@ -15,10 +17,15 @@ def _fmt(v) -> str:
 
 
 def print_manifest(artifact, console: Console | None = None) -> dict:
+    """Show ``artifact``'s manifest, after checking it (types, binding) and the graph's size and sha256
+    against it: what is shown is what will run."""
     console = console or Console()
     m = read_manifest(artifact)
     if m is None:
         raise ArtifactError(f"{artifact} has no manifest ({artifact}.json); it was not made by edgecv export")
+    if not Path(artifact).is_file():
+        raise ArtifactError(f"artifact {artifact} does not exist (its manifest {manifest_path(artifact)} does)")
+    verify_artifact(artifact, m)
     t = Table(title=f"{m['file']}", show_header=False)
     t.add_column("field", style="bold")
     t.add_column("value")
@@ -45,6 +52,7 @@ def print_manifest(artifact, console: Console | None = None) -> dict:
     if m.get("calibration"):
         t.add_row("calibration", m["calibration"]["source"])
     t.add_row("tools", ", ".join(f"{k} {v}" for k, v in (m.get("tools") or {}).items()))
+    t.add_row("verified", "graph sha256 and manifest_sha256 match (not modified since export)")
     console.print(t)
     return m
 

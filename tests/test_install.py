@@ -44,6 +44,8 @@ def test_bare_install_runs_artifacts_without_torch(exported, tmp_path):
         from pathlib import Path
         import numpy as np
         assert importlib.util.find_spec("torch") is None, "torch must not be installed by the bare install"
+        for heavy in ("onnx", "scipy", "matplotlib"):  # predictor / plotting extras, not the device runtime
+            assert importlib.util.find_spec(heavy) is None, heavy + " came with the bare install"
         import edgecv.runtime as rt
         assert "site-packages" in rt.__file__, rt.__file__
         assert any(p.name.endswith(".yaml") for p in resources.files("edgecv.devices").iterdir())

@@ -14,6 +14,7 @@ from click.testing import CliRunner
 from edgecv import data, runtime
 from edgecv.cli import main
 from edgecv.runtime import ArtifactError
+from edgecv.runtime.manifest import seal_manifest
 from edgecv.runtime.propagate import (
     Adaptive,
     AdaptiveParams,
@@ -143,7 +144,7 @@ def _edit(path, **info):
             m["model"] = v
         else:
             m["model_info"][k] = v
-    path.write_text(json.dumps(m))
+    path.write_text(json.dumps(seal_manifest(m)))  # as a genuine export of another model would be
 
 
 def test_bundle_checks_refuse_mismatched_manifests(dff, tmp_path):

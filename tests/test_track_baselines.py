@@ -448,10 +448,14 @@ def test_track_video_bad_inputs(tmp_path):
     assert not (tmp_path / "b.txt").exists()
     with pytest.raises(TrackError, match="does not exist"):
         track_video(MosseTracker(), tmp_path / "none.mp4", (1, 1, 5, 5), progress=False)
-    mixed = frames[:2] + [np.zeros((32, 32, 3), np.uint8)]
-    with pytest.raises(TrackError, match="frame 2 is 32×32"):
-        track_video(MosseTracker(), mixed, (10, 10, 20, 20), out_video=tmp_path / "o.mp4", progress=False)
+    with pytest.raises(TrackError, match="init box"):
+        track_video(MosseTracker(), frames, (200, 200, 10, 10), out_video=tmp_path / "o.mp4", progress=False)
     assert list(tmp_path.iterdir()) == []  # no partial video
+    # a frame of another size: resized to frame 0's (one warning, as in every loop), not the run refused
+    mixed = frames[:2] + [np.zeros((32, 32, 3), np.uint8)]
+    msgs = []
+    res = track_video(MosseTracker(), mixed, (10, 10, 20, 20), progress=False, warn=msgs.append)
+    assert len(res) == 3 and res.skipped == [] and [m for m in msgs if "frame 2 is 32×32" in m] == msgs != []
 
 
 @needs_samples

@@ -218,7 +218,9 @@ def evaluate(dataset, methods: dict, out_dir=None, sheet_frames=(0, 29), progres
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "colorize_eval.json").write_text(json.dumps(report, indent=1) + "\n")
-        (out_dir / "colorize_eval.md").write_text(table(results) + "\n")
+        from ..outputs import write_text_atomic
+
+        write_text_atomic(out_dir / "colorize_eval.json", json.dumps(report, indent=1) + "\n")
+        write_text_atomic(out_dir / "colorize_eval.md", table(results) + "\n")
         report["contact_sheet"] = str(contact_sheet(rows, out_dir / "contact_sheet.png"))
     return report

@@ -19,18 +19,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import load
-from ..errors import ArtifactError, EdgeCVError
-from ..manifest import read_manifest
+from .. import bundle, load
+from ..bundle import BACKEND_FORMAT, artifact_path
+from ..engine import Outputs, open_source, run, warner
+from ..errors import EdgeCVError
 from ..track.base import as_bgr as _as_bgr
 from . import lab as labc
 
 __all__ = ["ColorizeError", "ColorizeWarning", "ColorArtifacts", "artifact_path", "find_artifacts",
            "check_artifacts", "check_reference", "Colorizer", "colorize_video", "parse_size", "GREY_CHROMA"]
 
-GEOMETRY_FIELDS = ("reference_size", "match_stride", "match_grid", "match_channels", "ab_scale", "l_scale")
-BACKEND_FORMAT = {"ort": "onnx", "ort-cuda": "onnx", "ort-trt": "onnx", "opencv": "onnx", "onnx": "onnx",
-                  "litert": "tflite", "tflite": "tflite"}
+GEOMETRY_FIELDS = bundle.PIPELINES["colorize"].shared
 GREY_CHROMA = 3.0    # mean √(a²+b²) in Lab units below which a reference has no colours to give
 
 
@@ -56,13 +55,6 @@ def parse_size(size) -> tuple[int, int]:
     return w, h
 
 
-def artifact_path(art_dir, model: str, part: str, fmt: str = "onnx", precision: str = "fp32",
-                  ops: str | None = None) -> Path:
-    if fmt == "onnx":
-        return Path(art_dir) / f"{model}-{part}-{ops or 'standard'}-{precision}.onnx"
-    return Path(art_dir) / f"{model}-{part}-{precision}.tflite"
-
-
 @dataclass
 class ColorArtifacts:
     ref: Path
@@ -77,64 +69,28 @@ class ColorArtifacts:
 def find_artifacts(art_dir, model: str = "excolor", fmt: str = "onnx", precision: str = "fp32",
                    ops: str | None = None, size="320x240") -> ColorArtifacts:
     """The reference and frame graphs of ``model`` at working ``size`` in ``art_dir`` (checked)."""
-    if fmt not in ("onnx", "tflite"):
-        raise ColorizeError(f"unknown artifact format {fmt!r}; choose from onnx, tflite")
+    if fmt not in bundle.FORMATS:
+        raise ColorizeError(f"unknown artifact format {fmt!r}; choose from {', '.join(bundle.FORMATS)}")
     w, h = parse_size(size)
-    ops = (ops or "standard") if fmt == "onnx" else None
-    paths = {}
-    for part in ("ref", f"frame-{w}x{h}"):
-        p = artifact_path(art_dir, model, part, fmt, precision, ops)
-        if not p.is_file():
-            how = f"--format {fmt} --precision {precision}" + (f" --ops {ops}" if ops else "")
-            others = sorted(q.name for q in Path(art_dir).glob(f"{model}-frame-*")) if Path(art_dir).is_dir() else []
-            sizes = sorted({n.split("-frame-")[1].split("-")[0].split(".")[0] for n in others})
-            extra = f" (sizes exported there: {', '.join(sizes)})" if sizes and part != "ref" else ""
-            raise FileNotFoundError(f"no {part} artifact {p}{extra}; export it with `edgecv export {model} {how} "
-                                    f"--out {art_dir}`")
-        paths[part.split("-")[0]] = p
-    return check_artifacts(paths["ref"], paths["frame"])
+    b = bundle.find_bundle("colorize", art_dir, model, fmt, precision, ops, file_parts={"frame": f"frame-{w}x{h}"})
+    return _artifacts(b)
 
 
 def check_artifacts(ref, frame) -> ColorArtifacts:
     """Check that ``ref`` and ``frame`` are the two graphs of one colorizer (raises ArtifactError naming the
-    file and the field)."""
-    ref, frame = Path(ref), Path(frame)
-    infos, models = {}, {}
-    for part, path in (("ref", ref), ("frame", frame)):
-        if not path.is_file():
-            raise ArtifactError(f"artifact {path} does not exist")
-        manifest = read_manifest(path, required=True)
-        info = manifest.get("model_info") or {}
-        if info.get("pipeline") != "colorize":
-            raise ArtifactError(f"{path}: not a colorizer artifact (its manifest's model_info.pipeline is "
-                                f"{info.get('pipeline')!r}, expected 'colorize'); export one with "
-                                "`edgecv export excolor`")
-        if info.get("part") != part:
-            raise ArtifactError(f"{path}: is the {info.get('part')!r} graph of a colorizer, but the {part!r} graph "
-                                "was expected here")
-        for f in GEOMETRY_FIELDS:
-            if f not in info:
-                raise ArtifactError(f"{path}: its manifest has no model_info.{f}; re-export it")
-        name = str(manifest.get("model", ""))
-        models[part] = name.split(f"-{part}")[0]
-        infos[part] = dict(info, precision=manifest.get("precision"))
-    for f in GEOMETRY_FIELDS:
-        if infos["ref"][f] != infos["frame"][f]:
-            raise ArtifactError(f"{frame} and {ref} disagree on {f}: {infos['frame'][f]} in the frame graph, "
-                                f"{infos['ref'][f]} in the reference graph; export both from one model")
-    if models["ref"] != models["frame"]:
-        raise ArtifactError(f"{frame} comes from model {models['frame']!r} but {ref} from {models['ref']!r}; "
-                            "the two graphs must come from one model")
-    h, w = infos["frame"]["size"]
-    ah, aw = infos["frame"]["ab_size"]
-    return ColorArtifacts(ref, frame, models["ref"], (int(w), int(h)), (int(aw), int(ah)),
-                          {f: infos["ref"][f] for f in GEOMETRY_FIELDS}, str(infos["frame"]["precision"]))
+    file and the field; see :func:`edgecv.runtime.bundle.check_bundle`)."""
+    return _artifacts(bundle.check_bundle("colorize", {"ref": ref, "frame": frame}))
+
+
+def _artifacts(b: bundle.Bundle) -> ColorArtifacts:
+    frame = b.infos["frame"]
+    (h, w), (ah, aw) = frame.size, frame.ab_size
+    return ColorArtifacts(b.paths["ref"], b.paths["frame"], b.model, (int(w), int(h)), (int(aw), int(ah)),
+                          dict(b.geometry), str(b.precisions["frame"]))
 
 
 def runtime_backend(backend: str) -> str:
-    if backend not in BACKEND_FORMAT:
-        raise ColorizeError(f"unknown backend {backend!r}; choose from ort, ort-cuda, ort-trt, litert, opencv")
-    return {"tflite": "litert", "onnx": "ort"}.get(backend, backend)
+    return bundle.runtime_backend(backend, ColorizeError)
 
 
 def read_image(path) -> np.ndarray:
@@ -255,10 +211,6 @@ class Colorizer:
         return bgr, {"ms": ms, "confidence": float(np.mean(out["confidence"])), "ab": ab[0]}
 
 
-def _tmp_beside(target: Path) -> Path:
-    return target.with_name(f".{target.stem}.{os.getpid()}.tmp{target.suffix or '.mp4'}")
-
-
 def colorize_video(video, ref, out=None, backend: str = "ort", precision: str = "fp32", size="320x240",
                    model: str = "excolor", ops: str | None = "standard", art_dir="artifacts",
                    threads: int | None = None, recurrent: bool = True, progress: bool = True,
@@ -266,104 +218,49 @@ def colorize_video(video, ref, out=None, backend: str = "ort", precision: str = 
                    frames_out: list | None = None) -> dict:
     """Colorize every frame of ``video`` (file, image folder or list of frames) from the colour ``ref``
     (path or BGR array) and write ``out`` (MP4, ``mp4v``): one output frame per input frame, the input's
-    size and frame rate. Colour input is made grey first. A frame that cannot be decoded is replaced by
-    the last output (or the grey frame) with a warning naming it, so the count and timing stay right;
-    the recurrence restarts after it. Nothing is left half-written: the video is written under a temp
-    name and renamed at the end.
+    size and frame rate. Colour input is made grey first. The loop runs on the engine
+    (:mod:`edgecv.runtime.engine`): a frame that cannot be decoded is replaced by the last output (none
+    before the first) with a warning naming it, so the count and timing stay right, and the recurrence
+    restarts after it; a frame of another size is resized to the first's with a warning. ``out`` is
+    checked before any work (the input itself is refused) and written under a temp name, renamed at the end.
 
     Returns stats: ``frames``, ``skipped``, ``median_ms``/``mean_ms`` per frame (the loop's work, not
     decoding or writing), ``fps``, ``reference_ms`` and the artifacts used. ``frames_out``: a list to
     which each output frame is appended (for evaluation).
     """
-    import cv2
-
-    from ..propagate.base import PropagateError
-    from ..propagate.source import open_source
-
-    def _warn(msg):
-        if warn is not None:
-            warn(msg)
-        else:
-            warnings.warn(msg, ColorizeWarning, stacklevel=3)
-
-    out = Path(out) if out is not None else None
-    if out is not None and out.is_dir():
-        raise ColorizeError(f"--out {out} is a folder; give a file name such as colour.mp4")
-    if out is not None and not out.parent.exists():
-        raise ColorizeError(f"--out {out}: folder {out.parent} does not exist")
-    if isinstance(ref, (str, os.PathLike)):
-        ref_name, ref = str(ref), read_image(ref)
+    _warn = warner(warn, ColorizeWarning)
+    ref_path = ref if isinstance(ref, (str, os.PathLike)) else None
+    if ref_path is not None:
+        ref_name, ref = str(ref_path), read_image(ref_path)
     else:
         ref_name = "reference"
     check_reference(ref, ref_name)
-    try:
-        src = open_source(video)
-    except PropagateError as e:
-        raise ColorizeError(str(e)) from None
+    src = open_source(video, max_frames, error=ColorizeError)
+    outputs = Outputs(out, inputs=[video, ref_path], error=ColorizeError)
     col = colorizer or Colorizer.from_dir(art_dir, model, backend, precision, ops, size, threads, recurrent,
                                           warn=_warn)
     col.recurrent = recurrent
-    bar = None
-    if progress:
-        from tqdm import tqdm
-        bar = tqdm(total=min(src.total or 0, max_frames or 10 ** 9) or None, desc="colorize", unit="frame")
-    writer = tmp = None
-    times, skipped, confs = [], [], []
-    ref_info = None
-    first_hw = last = None
-    n = 0
-    try:
-        try:
-            for i, frame, why in src.frames:
-                if max_frames is not None and n >= max_frames:
-                    break
-                n += 1
-                if frame is None:
-                    _warn(f"{why}; writing the previous output in its place")
-                    skipped.append(i)
-                    col.reset()
-                    if last is None:
-                        continue
-                    res = last
-                else:
-                    frame = _as_bgr(frame, i, ColorizeError)
-                    if first_hw is None:
-                        first_hw = frame.shape[:2]
-                        ref_info = col.set_reference(ref, ref_name, first_hw)
-                    elif frame.shape[:2] != first_hw:
-                        frame = cv2.resize(frame, (first_hw[1], first_hw[0]), interpolation=cv2.INTER_AREA)
-                    res, info = col.step(frame, i)
-                    times.append(info["ms"])
-                    confs.append(info["confidence"])
-                    last = res
-                    if frames_out is not None:
-                        frames_out.append(res)
-                if out is not None:
-                    if writer is None:
-                        tmp = _tmp_beside(out)
-                        writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), src.fps,
-                                                 (res.shape[1], res.shape[0]))
-                        if not writer.isOpened():
-                            raise ColorizeError(f"cannot write video {out} (OpenCV's mp4v writer failed to open)")
-                    writer.write(res)
-                if bar is not None:
-                    bar.update(1)
-        except PropagateError as e:
-            raise ColorizeError(str(e)) from None
-        if not times:
-            raise ColorizeError(f"video {src.name}: no frame could be colorized")
-        if writer is not None:
-            writer.release()
-            writer = None
-            os.replace(tmp, out)
-            tmp = None
-    finally:
-        if bar is not None:
-            bar.close()
-        if writer is not None:
-            writer.release()
-        if tmp is not None and tmp.exists():
-            tmp.unlink()
+    times, confs, ref_info, last = [], [], [], []
+
+    def step(i, frame, why):
+        if not ref_info:
+            ref_info.append(col.set_reference(ref, ref_name, frame.shape[:2]))
+        res, info = col.step(frame, i)
+        times.append(info["ms"])
+        confs.append(info["confidence"])
+        last[:] = [res]
+        if frames_out is not None:
+            frames_out.append(res)
+        return res
+
+    def skip(i, why):
+        col.reset()
+        return last[0] if last else None
+
+    with outputs:
+        r = run(src, step, skip=skip, draw=lambda i, frame, res: res, outputs=outputs, progress=progress,
+                label="colorize", warn=_warn, on_skip="writing the previous output in its place")
+    n, skipped, ref_info = r.frames, r.skipped, ref_info[0]
     t = np.asarray(times)
     return {"video": src.name, "reference": ref_name, "out": str(out) if out else None, "frames": n,
             "colorized": len(times), "skipped": skipped, "fps_in": src.fps,

@@ -3,9 +3,13 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import os
+import re
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta, Struct
 
 from ..errors import EdgeCVError
 
@@ -97,11 +101,9 @@ def backend_id(entry: dict) -> str:
 
 
 def _precision_of(artifact: str) -> str | None:
-    stem = artifact.rsplit(".", 1)[0]
-    for p in ("fp32", "fp16", "int8"):
-        if stem.endswith(f"-{p}"):
-            return p
-    return None
+    from ..bundle import precision_of
+
+    return precision_of(artifact)
 
 
 def _kind(entry: dict) -> str:
@@ -227,40 +229,191 @@ def _uses(cand: dict, key: str) -> bool:
         and key.endswith(f"x{s.get('threads')}")
 
 
+# ---- the plan file: a typed, validated schema -------------------------------------------------------------
+#
+# A plan is read back by the loops (``--plan``), so every field they use is checked on load: its type and
+# range, the settings each pipeline needs, and ``settings.model`` confined to the artifacts folder (a plan
+# is a file anyone can hand over; it must not make a loop read graphs or checkpoints from elsewhere).
+
+MAX_PLAN_THREADS = 256      # a plan's thread count (planned for a device, perhaps not this one)
+MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"   # a model name, never a path
+
+PosInt = Annotated[int, Meta(ge=1)]
+PosFloat = Annotated[float, Meta(gt=0)]
+NonNegFloat = Annotated[float, Meta(ge=0)]
+Threads = Annotated[int, Meta(ge=1, le=MAX_PLAN_THREADS)]
+Precision = Literal["fp32", "fp16", "int8"]
+Backend = Literal["ort", "ort-cuda", "ort-trt", "litert", "tflite", "opencv", "tensorrt"]
+ModelName = Annotated[str, Meta(pattern=MODEL_NAME)]
+
+
+class TrackSettings(Struct, kw_only=True):
+    tracker: Literal["siamfc", "sasiam", "siambm", "spm", "spm-lite", "spm-nano", "mosse", "klt", "mil"]
+    backend: Backend
+    precision: Precision
+    threads: Threads | None
+    compute_unit: str | None = None
+
+
+class PropagateSettings(Struct, kw_only=True):
+    model: ModelName
+    backend: Backend
+    precision: Precision
+    threads: Threads | None
+    key_interval: Annotated[int, Meta(ge=1, le=1000)] | Literal["auto"]
+    part_precision: dict[Literal["feature", "flow", "head"], Precision] | None = None
+    compute_unit: str | None = None
+
+
+class ColorizeSettings(Struct, kw_only=True):
+    size: Annotated[str, Meta(pattern=r"^[1-9][0-9]{1,4}x[1-9][0-9]{1,4}$")]
+    backend: Backend
+    precision: Precision
+    threads: Threads | None
+    compute_unit: str | None = None
+
+
+SETTINGS = {"track": TrackSettings, "propagate": PropagateSettings, "colorize": ColorizeSettings}
+
+
+class Plan(Struct, kw_only=True):
+    """A plan file as ``edgecv plan`` writes it (unknown extra fields are ignored; ``settings`` is checked
+    against the pipeline's own settings type)."""
+    schema: Literal["edgecv.plan/1"]
+    device: Annotated[str, Meta(min_length=1)]
+    pipeline: Literal["propagate", "track", "colorize"]
+    settings: dict[str, Any]
+    fps_target: PosFloat
+    predicted_fps: PosFloat
+    device_kind: str | None = None
+    latency_budget_ms: PosFloat | None = None
+    margin: Annotated[float, Meta(ge=0, lt=1)] = 0.0
+    accuracy_tie: NonNegFloat | None = None
+    predicted_mean_ms: NonNegFloat | None = None
+    worst_frame_ms: NonNegFloat | None = None
+    parts_ms: dict[str, Any] = {}
+    expected_accuracy: dict[str, Any] = {}
+    latency_provenance: list[str] = []
+    why: list[str] = []
+    alternatives: list[dict[str, Any]] = []
+    figures_used: dict[str, dict[str, Any]] = {}
+    created: str | None = None
+
+
+_WHERE = re.compile(r"\.(\w+)|\[(\d+)\]")
+
+
+def _explain(err: msgspec.ValidationError, doc, prefix: str = "") -> str:
+    """``Expected `int` >= 1 - at `$.threads``` → ``settings.threads must be an int >= 1, got 0``."""
+    msg, sep, where = str(err).partition(" - at `")
+    where = where.rstrip("`") if sep else "$"
+    in_key = where.startswith("key` in `")
+    where = where.split("`")[-1] if in_key else where
+    field = (prefix + where[2:]) if where.startswith("$.") else prefix.rstrip(".")
+    missing = re.match(r"Object missing required field `(\w+)`", msg)
+    if missing:
+        return f"{(field + '.') if field else ''}{missing.group(1)} is missing"
+    value = doc
+    for name, index in _WHERE.findall(where):
+        try:
+            value = value[int(index)] if index else value[name]
+        except (KeyError, IndexError, TypeError):
+            value = ...
+            break
+    got = "" if value is ... or in_key or "[...]" in where else f", got {value!r}"
+    if msg.startswith("Expected `str` matching regex"):
+        return f"{field} has an invalid value{got}"
+    m = re.match(r"Expected `([\w |]+)`(?:, got `\w+`)?(.*)$", msg)
+    if m:
+        names = {"int": "an int", "float": "a number", "str": "a string", "object": "a mapping",
+                 "array": "a list", "bool": "true or false", "null": "null"}
+        what = " or ".join(names.get(t.strip(), t.strip()) for t in m.group(1).split("|"))
+        return f"{field or 'the plan'} must be {what}{m.group(2)}{got}"
+    if msg.startswith("Invalid enum value"):
+        bad = msg[len("Invalid enum value "):]
+        return f"{field} {'has a key' if in_key else 'has a value'} that is not allowed: {bad}"
+    return f"{field}: {msg}{got}" if field else f"{msg}{got}"
+
+
+def check_plan(plan, path="plan") -> dict:
+    """Validate a parsed plan: every field's type and range, the settings its pipeline needs. Returns the
+    plan (a dict); raises PlanError naming ``path`` and the field."""
+    if not isinstance(plan, dict):
+        raise PlanError(f"plan {path}: not an edgecv plan (a JSON {type(plan).__name__}, expected an object)")
+    if plan.get("schema") != PLAN_SCHEMA:
+        raise PlanError(f"plan {path}: not an edgecv plan (its schema is {plan.get('schema')!r}, expected "
+                        f"{PLAN_SCHEMA!r})")
+    try:
+        typed = msgspec.convert(plan, Plan)
+    except msgspec.ValidationError as e:
+        raise PlanError(f"plan {path}: {_explain(e, plan)}") from None
+    if "model" in typed.settings:
+        confined_model(typed.settings["model"], None, path)
+    try:
+        msgspec.convert(typed.settings, SETTINGS[typed.pipeline])
+    except msgspec.ValidationError as e:
+        raise PlanError(f"plan {path}: {_explain(e, typed.settings, 'settings.')}") from None
+    return plan
+
+
+def confined_model(model: str, art_dir, path="plan") -> str:
+    """``model`` (a plan's ``settings.model``) if it is a model name naming graphs inside ``art_dir`` (any
+    folder when None), else PlanError."""
+    if not isinstance(model, str) or not re.match(MODEL_NAME, model):
+        raise PlanError(f"plan {path}: settings.model must be a model name (letters, digits, '.', '_', '-'), not a "
+                        f"path, got {model!r}; the graphs are looked up in --artifacts")
+    root = Path(art_dir if art_dir is not None else ".").resolve()
+    if root not in (root / model).resolve().parents:
+        raise PlanError(f"plan {path}: settings.model {model!r} points outside the artifacts folder {art_dir}")
+    return model
+
+
+def plan_json_schema() -> dict:
+    """JSON Schema of a plan file, ``settings`` one of the per-pipeline Structs (``docs/schemas/plan.schema.json``)."""
+    kinds = (TrackSettings, PropagateSettings, ColorizeSettings)
+    (top, *_), defs = msgspec.json.schema_components((Plan, *kinds), ref_template="#/$defs/{name}")
+    defs["Plan"]["properties"]["settings"] = {
+        "description": "by `pipeline`: TrackSettings, PropagateSettings or ColorizeSettings",
+        "anyOf": [{"$ref": f"#/$defs/{t.__name__}"} for t in kinds]}
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "edgecv plan", **top, "$defs": defs}
+
+
 def write_plan(plan: dict, path) -> Path:
+    from ..outputs import check_output, write_json_atomic
+
     path = Path(path)
     if path.is_dir():
         raise PlanError(f"--out {path} is a folder; give a file name such as plan.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(plan, indent=1, ensure_ascii=False) + "\n")
-    os.replace(tmp, path)
-    return path
+    check_plan(plan, path)
+    check_output(path, "--out")
+    return write_json_atomic(path, plan)
 
 
 def load_plan(path, pipeline: str | None = None) -> dict:
-    """Read a plan file; with ``pipeline``, refuse a plan made for another pipeline."""
+    """Read and validate a plan file; with ``pipeline``, refuse a plan made for another pipeline."""
     path = Path(path)
     if not path.is_file():
         raise PlanError(f"plan {path} does not exist; make one with `edgecv plan`")
     try:
-        plan = json.loads(path.read_text())
-    except json.JSONDecodeError as e:
+        plan = json.loads(path.read_bytes())
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise PlanError(f"plan {path} is not valid JSON ({e})") from None
-    if not isinstance(plan, dict) or plan.get("schema") != PLAN_SCHEMA:
-        got = plan.get("schema") if isinstance(plan, dict) else None
-        raise PlanError(f"plan {path}: not an edgecv plan (its schema is {got!r}, expected {PLAN_SCHEMA!r})")
-    for f in ("pipeline", "settings", "device"):
-        if f not in plan:
-            raise PlanError(f"plan {path}: has no field {f!r}")
+    except OSError as e:
+        raise PlanError(f"plan {path} cannot be read ({e.strerror or e})") from None
+    check_plan(plan, path)
     if pipeline is not None and plan["pipeline"] != pipeline:
         raise PlanError(f"plan {path} is for the {plan['pipeline']!r} pipeline, not {pipeline!r}")
     return plan
 
 
-def settings_for(plan_or_path, pipeline: str) -> dict:
-    """The loop settings of a plan (backend, precision, threads, and the pipeline's own)."""
-    plan = plan_or_path if isinstance(plan_or_path, dict) else load_plan(plan_or_path, pipeline)
+def settings_for(plan_or_path, pipeline: str, art_dir=None) -> dict:
+    """The loop settings of a plan (backend, precision, threads, and the pipeline's own), validated; with
+    ``art_dir``, ``settings.model`` must name graphs inside that folder."""
+    where = "plan" if isinstance(plan_or_path, dict) else plan_or_path
+    plan = check_plan(plan_or_path) if isinstance(plan_or_path, dict) else load_plan(plan_or_path, pipeline)
     if plan["pipeline"] != pipeline:
         raise PlanError(f"the plan is for the {plan['pipeline']!r} pipeline, not {pipeline!r}")
-    return dict(plan["settings"])
+    settings = dict(plan["settings"])
+    if "model" in settings and art_dir is not None:
+        confined_model(settings["model"], art_dir, where)
+    return settings

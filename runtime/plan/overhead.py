@@ -29,7 +29,7 @@ class _Timed:
 
 
 def _frames(video, n: int, start: int = 0):
-    from edgecv.runtime.propagate.source import open_source
+    from edgecv.runtime.engine import open_source
 
     out = []
     for i, frame, _ in open_source(video).frames:

@@ -18,6 +18,7 @@ intervals between measured ones are interpolated linearly and say so; none is ex
 """
 from __future__ import annotations
 
+from .. import bundle
 from ..track.siamese import SIAMESE, search_passes
 from .core import loop_overhead
 
@@ -27,15 +28,16 @@ PROPAGATE_KEYS = (1, 2, 3, 4, 5, 6, 8, 10)
 
 
 def fmt_of(backend: str) -> str:
-    return "tflite" if backend.split(":")[0] in ("litert", "tflite") else "onnx"
+    return bundle.backend_format(backend)
 
 
 def artifact_name(model: str, part: str, backend: str, precision: str, ops: str = "standard") -> str:
-    if fmt_of(backend) == "onnx":
-        if backend.split(":")[0] in GPU_BACKENDS or ":" in backend:
-            precision = "fp32"
-        return f"{model}-{part}-{ops}-{precision}.onnx"
-    return f"{model}-{part}-{precision}.tflite"
+    """The artifact a profile's latency is looked up under: GPU backends build their own engines from the
+    fp32 ONNX graph, so their entries name that one."""
+    fmt = fmt_of(backend)
+    if fmt == "onnx" and (backend.split(":")[0] in GPU_BACKENDS or ":" in backend):
+        precision = "fp32"
+    return bundle.artifact_name(model, part, fmt, precision, ops)
 
 
 def part_ms(lat, model: str, part: str, backend: str, precision: str, threads):

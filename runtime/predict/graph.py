@@ -231,7 +231,7 @@ def _onnx_costs(path: Path, input_shapes: dict | None = None) -> list[OpCost]:
         import onnx
         from onnx import numpy_helper  # noqa: F401
     except ImportError:
-        raise ArtifactError("costing an ONNX graph needs the `onnx` package: `pip install onnx`") from None
+        raise ArtifactError("costing an ONNX graph needs the `onnx` package: pip install 'edgecv[predict]'") from None
     try:
         proto = onnx.load(str(path))
     except Exception as e:

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..bundle import SUFFIX_BACKEND
 from ..errors import EdgeCVError
 from .graph import CACHE_BYTES, GROUPS, KINDS, graph_precision, op_costs, summarize
 
@@ -43,7 +44,7 @@ FALLBACK = {"grid": "gather", "io": "data", "conv1x1": "conv", "transpose": "dat
             "other": "elementwise",
             "gather": "elementwise", "resize": "elementwise", "reduce": "elementwise", "pool": "elementwise",
             "data": "elementwise", "dwconv": "conv", "matmul": "conv", "conv": "matmul", "elementwise": "data"}
-BACKEND_OF = {".onnx": "ort", ".tflite": "litert"}
+BACKEND_OF = SUFFIX_BACKEND   # an artifact suffix → the backend its entries are measured on
 # kinds whose float ops in an int8 graph take the fp32 coefficients (data moves keep the int8 ones)
 FLOAT_KINDS = ("conv", "dwconv", "matmul", "gather", "elementwise", "pool", "resize", "reduce")
 MFLOP, MB = 1e6, 1e6

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..track.video import Progress
+from ..engine import Progress
 from .base import PropagateError
 from .loop import Propagator
 from .policy import make_policy

@@ -11,30 +11,26 @@ Per frame (the contract is ``edgecv/models/dff.py``'s docstring; the numbers com
 3. the logits (C, h, w) are resized to the frame's own size with ``cv2.resize`` (bilinear, per channel)
    and the argmax is the mask: uint8 class index per pixel, 0 = background.
 
-:func:`propagate_video` runs a video through it and writes an overlay MP4, one mask PNG per frame and a
-stats JSON, each to a temporary name beside its target and renamed into place at the end, so that an
-error or an interrupt leaves nothing half-written under the final names.
+:func:`propagate_video` runs a video through it on the loop engine (:mod:`edgecv.runtime.engine`) and writes
+an overlay MP4, one mask PNG per frame and a stats JSON, each to a temporary name beside its target and
+renamed into place at the end, so that an error or an interrupt leaves nothing half-written under the final
+names.
 """
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
 import time
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from .. import load
+from ..engine import Outputs, open_source, run, warner
 from ..errors import ArtifactError
-from ..track.video import Progress
 from .artifacts import BACKEND_FORMAT, DFFArtifacts, check_artifacts, find_artifacts, runtime_backend
 from .base import PropagateError, PropagateWarning, as_bgr
 from .policy import PHOTOMETRIC_TAU, Signals, flow_signals, grey_grid, make_policy
-from .source import open_source
 
 __all__ = ["FrameResult", "Propagator", "propagate_video", "draw_overlay", "logits_to_mask", "aggregate_features",
            "warp_features"]
@@ -286,10 +282,6 @@ def draw_overlay(frame: np.ndarray, res: FrameResult, classes=None, alpha: float
     return img
 
 
-def _tmp_beside(target: Path, suffix: str = "") -> Path:
-    return target.with_name(f".{target.stem if suffix else target.name}.{os.getpid()}.tmp{suffix}")
-
-
 def _check_masks_dir(masks: Path) -> None:
     if masks.exists() and not masks.is_dir():
         raise PropagateError(f"--masks {masks} is a file; give a folder (it is created)")
@@ -327,6 +319,8 @@ def propagate_video(video, out=None, masks=None, key_interval=10, model: str = "
       background), named by source frame index, at the first frame's size;
     - ``stats``: JSON with the per-frame ``key``/``reason``/``signals``/``ms`` and the totals.
 
+    Every output is checked before any work (one that is the input is refused: OutputError).
+
     ``key_interval``: K (a key frame every K frames, K = 1 is per-frame inference), ``"auto"`` (the
     adaptive policy with its defaults) or a policy object. The artifacts are looked up in ``art_dir`` by
     ``model``/``backend``/``precision``/``ops`` (``part_precision`` overrides the precision per part), unless
@@ -342,24 +336,11 @@ def propagate_video(video, out=None, masks=None, key_interval=10, model: str = "
     work: resizing, the graphs, the mask; decoding and writing are not counted, ``wall_s`` is the whole run),
     ``median_ms_by_part``, the policy and artifacts used, and ``per_frame``.
     """
-    import cv2
-
-    def _warn(msg):
-        if warn is not None:
-            warn(msg)
-        else:
-            warnings.warn(msg, PropagateWarning, stacklevel=3)
-
-    out = Path(out) if out is not None else None
     masks = Path(masks) if masks is not None else None
-    stats = Path(stats) if stats is not None else None
     if masks is not None:
         _check_masks_dir(masks)
-    if stats is not None and stats.is_dir():
-        raise PropagateError(f"--stats {stats} is a folder; give a file name")
-    if out is not None and out.is_dir():
-        raise PropagateError(f"--out {out} is a folder; give a file name such as overlay.mp4")
-    src = open_source(video)
+    src = open_source(video, max_frames, error=PropagateError)
+    outputs = Outputs(out, masks, {"--stats": stats}, inputs=[video], error=PropagateError)
     policy = make_policy(key_interval)
     if propagator is None:
         propagator = Propagator.from_dir(art_dir, model, backend, precision, ops, policy, threads, part_precision,
@@ -368,107 +349,28 @@ def propagate_video(video, out=None, masks=None, key_interval=10, model: str = "
         propagator.policy = policy
         propagator.reset()
     prop = propagator
-    records: list[dict] = []
-    skipped: list[int] = []
-    writer = tmp_video = tmp_masks = None
-    size = None
-    pending: str | None = None
-    size_warned = False
+    pending: list[str] = []      # "after-skip" once a frame was skipped, until the next frame is stepped
+
+    def step(i, frame, why):
+        res = prop.step(frame, force_key=(pending[0] if pending else None) or ("size-change" if why else False))
+        res.index = i
+        pending.clear()
+        return res
+
+    def skip(i, why):
+        pending[:] = ["after-skip"]
+
     t_start = time.perf_counter()
-    total = src.total if max_frames is None else min(src.total or max_frames, max_frames)
-    try:
-        with Progress(progress, total, f"propagate {Path(src.name).name}") as bar:
-            for n, (i, frame, why) in enumerate(src.frames):
-                if max_frames is not None and n >= max_frames:
-                    break
-                if frame is not None:
-                    try:
-                        frame = as_bgr(frame, i)
-                    except PropagateError as e:
-                        frame, why = None, f"{src.name}: {e}"
-                if frame is None:
-                    skipped.append(i)
-                    if len(skipped) <= 10:
-                        _warn(f"{why}; skipped (the next frame starts a new key frame)")
-                    elif len(skipped) == 11:
-                        _warn("more frames could not be read; further ones are skipped without a warning each")
-                    pending = "after-skip"
-                    bar.advance()
-                    continue
-                if size is None:
-                    size = frame.shape[:2]
-                elif frame.shape[:2] != size:
-                    if not size_warned:
-                        _warn(f"{src.name}: frame {i} is {frame.shape[1]}×{frame.shape[0]}, the first frame was "
-                              f"{size[1]}×{size[0]}; resizing such frames to {size[1]}×{size[0]} for the outputs "
-                              f"(further size changes are not reported)")
-                        size_warned = True
-                    frame = cv2.resize(frame, (size[1], size[0]), interpolation=cv2.INTER_AREA)
-                    pending = pending or "size-change"
-                res = prop.step(frame, force_key=pending or False)
-                res.index = i
-                pending = None
-                records.append(res.record())
-                if out is not None:
-                    if writer is None:
-                        out.parent.mkdir(parents=True, exist_ok=True)
-                        tmp_video = _tmp_beside(out, out.suffix or ".mp4")
-                        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), src.fps,
-                                                 (size[1], size[0]))
-                        if not writer.isOpened():
-                            raise PropagateError(f"cannot write video {out} (mp4v codec unavailable or folder "
-                                                 f"not writable)")
-                    writer.write(draw_overlay(frame, res, prop.classes))
-                if masks is not None:
-                    if tmp_masks is None:
-                        masks.parent.mkdir(parents=True, exist_ok=True)
-                        tmp_masks = _tmp_beside(masks)
-                        if tmp_masks.exists():
-                            shutil.rmtree(tmp_masks)
-                        tmp_masks.mkdir()
-                    png = tmp_masks / f"{i:06d}.png"
-                    if not cv2.imwrite(str(png), res.mask):
-                        raise PropagateError(f"cannot write mask {masks / png.name} (disk full or not writable?)")
-                bar.advance()
-        if not records:
-            raise PropagateError(f"video {src.name} gave no frames that could be read")
-        if len(skipped) > 10:
-            _warn(f"{src.name}: {len(skipped)} frames could not be read and were skipped in all")
-        result = _summary(records, skipped, {
+    with outputs:
+        r = run(src, step, skip=skip, draw=lambda i, frame, res: draw_overlay(frame, res, prop.classes),
+                mask=lambda res: res.mask, outputs=outputs, progress=progress,
+                label=f"propagate {Path(src.name).name}", warn=warner(warn, PropagateWarning),
+                on_skip="skipped (the next frame starts a new key frame)")
+        result = _summary([x.record() for x in r.results], r.skipped, {
             "video": src.name, "model": prop.artifacts.model, "backend": backend,
             "artifacts": {p: str(v) for p, v in prop.artifacts.paths().items()},
             "precisions": prop.artifacts.precisions, "policy": prop.policy.describe(),
-            "frame_size": [int(size[0]), int(size[1])], "fps_in": round(src.fps, 3),
+            "frame_size": [int(r.size[0]), int(r.size[1])], "fps_in": round(src.fps, 3),
             "wall_s": round(time.perf_counter() - t_start, 3)})
-        # everything is complete: move it into place
-        tmp_stats = None
-        if stats is not None:
-            stats.parent.mkdir(parents=True, exist_ok=True)
-            tmp_stats = _tmp_beside(stats)
-            tmp_stats.write_text(json.dumps(result, indent=1) + "\n")
-        if writer is not None:
-            writer.release()
-            writer = None
-            os.replace(tmp_video, out)
-        if tmp_masks is not None:
-            old = None
-            if masks.exists():
-                old = masks.with_name(f".{masks.name}.{os.getpid()}.old")
-                os.replace(masks, old)
-            os.replace(tmp_masks, masks)
-            tmp_masks = None
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-        if tmp_stats is not None:
-            os.replace(tmp_stats, stats)
-    finally:
-        if writer is not None:
-            writer.release()
-        if tmp_video is not None and tmp_video.exists():
-            tmp_video.unlink()
-        if tmp_masks is not None and tmp_masks.exists():
-            shutil.rmtree(tmp_masks, ignore_errors=True)
-        for target in (stats,):
-            if target is not None and _tmp_beside(target).exists():
-                _tmp_beside(target).unlink()
+        outputs.write("--stats", result)
     return result

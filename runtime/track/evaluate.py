@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine import Progress
 from . import metrics
 from .base import Tracker, TrackError
 from .sequences import list_sequences, write_boxes
-from .video import Progress
 
 __all__ = ["evaluate", "run_sequence", "compare", "precision_deltas", "plot_curves", "print_table"]
 

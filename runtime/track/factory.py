@@ -1,13 +1,14 @@
 """One entry point for every tracker by name: Siamese ones over artifacts, baselines directly."""
 from __future__ import annotations
 
+from ..bundle import BACKEND_FORMAT, backend_format, runtime_backend
 from .base import Tracker, TrackError
 from .baselines import BASELINES
 from .siamese import SIAMESE, find_artifacts, siamese_tracker
 
+__all__ = ["TRACKERS", "BACKEND_FORMAT", "artifact_model", "make_tracker", "missing_artifacts"]
+
 TRACKERS = tuple(SIAMESE) + tuple(BASELINES)
-BACKEND_FORMAT = {"ort": "onnx", "ort-cuda": "onnx", "ort-trt": "onnx", "opencv": "onnx", "litert": "tflite",
-                  "tflite": "tflite", "onnx": "onnx"}
 
 
 def artifact_model(name: str) -> str | None:
@@ -22,18 +23,15 @@ def make_tracker(name: str, art_dir="artifacts", backend: str = "ort", precision
         return BASELINES[name](params) if params is not None else BASELINES[name]()
     if name not in SIAMESE:
         raise TrackError(f"unknown tracker {name!r}; choose from {', '.join(TRACKERS)}")
-    if backend not in BACKEND_FORMAT:
-        raise TrackError(f"unknown backend {backend!r}; choose from ort, ort-cuda, ort-trt, litert")
-    fmt = BACKEND_FORMAT[backend]
-    rt_backend = "litert" if fmt == "tflite" else ("ort" if backend == "onnx" else backend)
-    return siamese_tracker(name, art_dir, fmt, precision, rt_backend, threads, params, ops)
+    fmt = backend_format(backend, TrackError)
+    return siamese_tracker(name, art_dir, fmt, precision, runtime_backend(backend, TrackError), threads, params, ops)
 
 
 def missing_artifacts(name: str, art_dir, backend: str, precision: str, ops: str | None = None) -> bool:
     if name not in SIAMESE:
         return False
     try:
-        find_artifacts(art_dir, SIAMESE[name][0], BACKEND_FORMAT.get(backend, "onnx"), precision, ops)
+        find_artifacts(art_dir, SIAMESE[name][0], backend_format(backend, TrackError), precision, ops)
         return False
     except FileNotFoundError:
         return True

@@ -18,7 +18,6 @@ Every problem raises :class:`TrackError` naming the file at fault.
 from __future__ import annotations
 
 import json
-import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -26,12 +25,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ..engine import IMAGE_EXTS
+from ..outputs import write_text_atomic
 from .base import TrackError, as_bgr
 
-__all__ = ["Sequence", "load_sequence", "list_sequences", "read_video", "read_groundtruth", "read_frames",
+__all__ = ["Sequence", "load_sequence", "list_sequences", "read_video", "read_groundtruth", "format_boxes",
            "write_boxes", "read_boxes", "IMAGE_EXTS", "VIDEO_EXTS"]
 
-IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp")
 VIDEO_EXTS = (".avi", ".mp4", ".mkv", ".mov", ".webm")
 GROUNDTRUTH = "groundtruth_rect.txt"
 
@@ -79,14 +79,6 @@ def _video_frame_count(path: Path) -> int:
         return int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
     finally:
         cap.release()
-
-
-def read_frames(source) -> Iterator[np.ndarray]:
-    """Yield BGR frames from a video file or a folder of images (sorted by name)."""
-    source = Path(source)
-    if source.is_dir():
-        return _read_images(_image_files(source))
-    return read_video(source)
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -280,22 +272,18 @@ def list_sequences(dataset_dir) -> list[Sequence]:
     return [load_sequence(p) for p in subs]
 
 
-def write_boxes(path, boxes, scores=None) -> Path:
-    """Write ``x,y,w,h,score`` lines (one per frame) atomically: a temp file, then ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+def format_boxes(boxes, scores=None, path=None) -> str:
+    """``x,y,w,h,score`` lines, one per frame (score 1 when not given; a NaN score is written ``nan``)."""
     boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
     scores = np.ones(len(boxes)) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
     if len(scores) != len(boxes):
-        raise TrackError(f"{path}: {len(boxes)} boxes but {len(scores)} scores")
-    text = "".join(f"{b[0]:.3f},{b[1]:.3f},{b[2]:.3f},{b[3]:.3f},{s:.4f}\n" for b, s in zip(boxes, scores))
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+        raise TrackError(f"{path or 'boxes'}: {len(boxes)} boxes but {len(scores)} scores")
+    return "".join(f"{b[0]:.3f},{b[1]:.3f},{b[2]:.3f},{b[3]:.3f},{s:.4f}\n" for b, s in zip(boxes, scores))
+
+
+def write_boxes(path, boxes, scores=None) -> Path:
+    """Write :func:`format_boxes` lines atomically (a temp file beside ``path``, then renamed)."""
+    return write_text_atomic(path, format_boxes(boxes, scores, path))
 
 
 def read_boxes(path) -> tuple[np.ndarray, np.ndarray]:

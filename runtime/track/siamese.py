@@ -25,7 +25,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .. import load
+from .. import bundle, load
 from .base import Tracker, TrackError, TrackResult, clip_box
 from .crop import affine_crop, crop_side, to_nchw
 
@@ -122,19 +122,10 @@ class SiameseNet:
     """The template and search sessions of one tracker, checked against each other's manifests."""
 
     def __init__(self, template_path, search_path, kind: str, backend: str = "auto", threads: int | None = None):
+        checked = bundle.check_bundle("track", {"template": template_path, "search": search_path}, kind, TrackError)
         self.template_sess = load(template_path, backend, threads)
         self.search_sess = load(search_path, backend, threads)
-        for path, sess, part in ((template_path, self.template_sess, "template"),
-                                 (search_path, self.search_sess, "search")):
-            info = (sess.manifest or {}).get("model_info") or {}
-            got_kind, got_part = info.get("tracker"), info.get("part")
-            if got_kind is None:
-                raise TrackError(f"{path}: not a tracker artifact (its manifest has no model_info.tracker); "
-                                 f"export one with `edgecv export {kind}`")
-            if got_kind != kind or got_part != part:
-                raise TrackError(f"{path}: is the {got_part} graph of a {got_kind!r} tracker, but the "
-                                 f"{part} graph of {kind!r} was expected")
-        self.geometry = (self.search_sess.manifest or {})["model_info"]  # the search graph sets the crop
+        self.geometry = checked.raw_infos["search"]  # the search graph sets the crop
         self.z_size = int(self.geometry["template_size"])
         self.x_size = int(self.geometry["search_size"])
         self.stride = int(self.geometry["stride"])
@@ -151,26 +142,10 @@ class SiameseNet:
 
 def find_artifacts(art_dir, model: str, fmt: str = "onnx", precision: str = "fp32",
                    ops: str | None = None) -> tuple[Path, Path]:
-    """The template and search artifacts of ``model`` in ``art_dir`` (names as ``edgecv export`` writes)."""
-    art_dir = Path(art_dir)
-    ops = ops or ("standard" if fmt == "onnx" else "portable")
-
-    def path(part, prec):
-        stem = f"{model}-{part}-{ops}-{prec}" if fmt == "onnx" else f"{model}-{part}-{prec}"
-        return art_dir / f"{stem}.{fmt}"
-
-    paths = []
-    for part in ("template", "search"):
-        p = path(part, precision)
-        if not p.is_file() and part == "template" and precision != "fp32" and path(part, "fp32").is_file():
-            # the template graph runs once per target: a lower precision buys no per-frame speed, so
-            # a bundle whose low-precision template could not be made runs the fp32 one
-            p = path(part, "fp32")
-        if not p.is_file():
-            raise FileNotFoundError(f"no {part} artifact {p}; export it with "
-                                    f"`edgecv export {model} --format {fmt} --precision {precision} --out {art_dir}`")
-        paths.append(p)
-    return paths[0], paths[1]
+    """The template and search artifacts of ``model`` in ``art_dir`` (checked; a missing low-precision template
+    falls back to fp32, see :data:`edgecv.runtime.bundle.PIPELINES`)."""
+    b = bundle.find_bundle("track", art_dir, model, fmt, precision, ops, error=TrackError)
+    return b.paths["template"], b.paths["search"]
 
 
 class _SiameseBase(Tracker):
@@ -202,6 +177,9 @@ class _SiameseBase(Tracker):
 
     def _init(self, frame, box):
         x, y, w, h = box
+        if min(w, h) < self.p.min_size:  # it would be enlarged to min_size, and tracked as that, silently
+            raise TrackError(f"init box {x:g},{y:g},{w:g},{h:g} is smaller than {self.name}'s minimum of "
+                             f"{self.p.min_size:g}×{self.p.min_size:g} px")
         self.cx, self.cy, self.w, self.h = x + w / 2, y + h / 2, w, h
         self.angle = 0.0
         self.frame_shape = frame.shape

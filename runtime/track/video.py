@@ -1,69 +1,21 @@
-"""Run one tracker over a video: boxes file, annotated mp4, progress on stderr.
+"""Run one tracker over a video through the loop engine (:mod:`edgecv.runtime.engine`): boxes file,
+annotated mp4, progress on stderr, damaged frames skipped and counted.
 
-Outputs are written to a temp file next to the target and renamed into place, so an interrupted run
-never leaves a half-written boxes file or video under the final name.
+A frame that cannot be read keeps the last box: its result is that box with score NaN and ``lost`` as
+before, and ``extra["skipped"]`` says why; in the boxes file its line is ``x,y,w,h,nan`` — so the file has
+one line per source frame and a reader can tell a carried box (score ``nan``) from a measured one.
 """
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Iterable, Iterator
-from pathlib import Path
-
 import numpy as np
 
+from ..engine import Outputs, open_source, run, warner
 from .base import Tracker, TrackError, TrackResult, as_bgr
-from .sequences import IMAGE_EXTS, read_frames, write_boxes
+from .sequences import format_boxes
 
-__all__ = ["track_video", "draw_result", "Progress"]
+__all__ = ["track_video", "draw_result", "TrackRun"]
 
 GREEN, RED, YELLOW, WHITE, BLACK = (0, 200, 0), (0, 0, 255), (0, 220, 255), (255, 255, 255), (0, 0, 0)
-
-
-class Progress:
-    """A progress bar on stderr: rich when it imports, else a line every 10%; silent when disabled."""
-
-    def __init__(self, enabled: bool, total: int | None, description: str = ""):
-        self.enabled, self.total, self.description = enabled, total, description
-        self.done = 0
-        self._rich = None
-        self._next_print = 0.1
-
-    def __enter__(self):
-        if not self.enabled:
-            return self
-        try:
-            from rich.console import Console
-            from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
-            from rich.progress import Progress as RichProgress
-        except ImportError:
-            return self
-        self._rich = RichProgress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeRemainingColumn(), console=Console(stderr=True), transient=True)
-        self._rich.__enter__()
-        self._task = self._rich.add_task(self.description, total=self.total)
-        return self
-
-    def describe(self, description: str) -> None:
-        self.description = description
-        if self._rich is not None:
-            self._rich.update(self._task, description=description)
-
-    def advance(self, n: int = 1) -> None:
-        self.done += n
-        if not self.enabled:
-            return
-        if self._rich is not None:
-            self._rich.advance(self._task, n)
-        elif self.total and self.done / self.total >= self._next_print:
-            print(f"{self.description} {self.done}/{self.total}", file=sys.stderr, flush=True)
-            self._next_print += 0.1
-
-    def __exit__(self, *exc):
-        if self._rich is not None:
-            self._rich.__exit__(*exc)
-            self._rich = None
-        return False
 
 
 def _dashed_rect(img, p0, p1, color, thickness=2, dash=8):
@@ -103,84 +55,42 @@ def draw_result(frame: np.ndarray, res: TrackResult, index: int, label: str = ""
     return img
 
 
-def _open_source(source, max_frames: int | None) -> tuple[Iterator[np.ndarray], int | None, float]:
-    """(frames, frame count if known, fps) for a video path, an image folder or an iterable of frames."""
-    import cv2
+class TrackRun(list):
+    """The per-frame results (a list, one per source frame) and ``skipped``: the indices that could not be read."""
 
-    if isinstance(source, (str, os.PathLike)):
-        p = Path(source)
-        if not p.exists():
-            raise TrackError(f"video source {p} does not exist")
-        total, fps = None, 25.0
-        if p.is_dir():
-            total = sum(1 for f in p.iterdir() if f.suffix.lower() in IMAGE_EXTS)
-        else:
-            cap = cv2.VideoCapture(str(p))
-            if cap.isOpened():
-                total = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
-                fps = float(cap.get(cv2.CAP_PROP_FPS)) or fps
-            cap.release()
-        frames: Iterable[np.ndarray] = read_frames(p)
-    else:
-        frames, total, fps = source, (len(source) if hasattr(source, "__len__") else None), 25.0
-    if max_frames is not None:
-        total = max_frames if total is None else min(total, max_frames)
-    if not (np.isfinite(fps) and 0 < fps <= 1000):
-        fps = 25.0
-    return iter(frames), total, fps
+    skipped: list[int]
 
 
 def track_video(tracker: Tracker, source, init_box, out_video=None, boxes_path=None, progress: bool = True,
-                max_frames: int | None = None) -> list[TrackResult]:
+                max_frames: int | None = None, *, warn=None) -> TrackRun:
     """Track one target through ``source`` (a video file, an image folder or an iterable of frames).
 
-    ``init_box`` (x, y, w, h) initialises the tracker on frame 0; every later frame is an update. Writes
-    ``boxes_path`` (one ``x,y,w,h,score`` line per frame; line 0 is the init box with score 1) and
-    ``out_video`` (annotated mp4, ``mp4v``, at the source's frame rate) when given, each atomically.
-    Returns the per-frame results, frame 0 included. ``max_frames`` stops early.
+    ``init_box`` (x, y, w, h) initialises the tracker on frame 0 (the first readable frame); every later
+    frame is an update. Writes ``boxes_path`` (one ``x,y,w,h,score`` line per frame; line 0 is the init box
+    with score 1; an unreadable frame's line is the last box with score ``nan``) and ``out_video``
+    (annotated mp4, ``mp4v``, at the source's frame rate; an unreadable frame repeats the previous image),
+    each checked before any work (an output that is the input is refused) and written atomically.
+    Returns the per-frame results, frame 0 included, with ``.skipped``. ``max_frames`` stops early;
+    warnings (unreadable frames, a frame of another size: resized) go to ``warn`` or ``warnings.warn``.
     """
-    import cv2
+    src = open_source(source, max_frames, error=TrackError)
+    outputs = Outputs(out_video, files={"--boxes": boxes_path}, inputs=[source], error=TrackError)
+    last: list[TrackResult] = []
 
-    frames, total, fps = _open_source(source, max_frames)
-    results: list[TrackResult] = []
-    writer = tmp_video = None
-    out_video = Path(out_video) if out_video is not None else None
-    size = None
-    try:
-        with Progress(progress, total, f"{tracker.name}") as bar:
-            for i, frame in enumerate(frames):
-                if max_frames is not None and i >= max_frames:
-                    break
-                frame = as_bgr(frame, i)
-                if size is None:
-                    size = frame.shape[:2]
-                elif frame.shape[:2] != size:
-                    raise TrackError(f"frame {i} is {frame.shape[1]}×{frame.shape[0]}, frame 0 was "
-                                     f"{size[1]}×{size[0]}; a video's frames must all have one size")
-                res = tracker.init(frame, init_box) if i == 0 else tracker.update(frame)
-                results.append(res)
-                if out_video is not None:
-                    if writer is None:
-                        out_video.parent.mkdir(parents=True, exist_ok=True)
-                        tmp_video = out_video.with_name(f".{out_video.stem}.{os.getpid()}.tmp{out_video.suffix}")
-                        writer = cv2.VideoWriter(str(tmp_video), cv2.VideoWriter_fourcc(*"mp4v"), fps,
-                                                 (size[1], size[0]))
-                        if not writer.isOpened():
-                            raise TrackError(f"cannot write video {out_video} (mp4v codec unavailable or "
-                                             f"folder not writable)")
-                    writer.write(draw_result(frame, res, i, tracker.name))
-                bar.advance()
-        if not results:
-            raise TrackError(f"video source {source} gave no frames")
-        if writer is not None:
-            writer.release()
-            writer = None
-            os.replace(tmp_video, out_video)
-        if boxes_path is not None:
-            write_boxes(boxes_path, [r.box for r in results], [r.score for r in results])
-    finally:
-        if writer is not None:
-            writer.release()
-        if tmp_video is not None and tmp_video.exists():
-            tmp_video.unlink()
+    def step(i, frame, why):
+        res = tracker.update(frame) if last else tracker.init(frame, init_box)
+        last[:] = [res]
+        return res
+
+    def skip(i, why):
+        box, lost = (last[0].box, last[0].lost) if last else (tuple(float(v) for v in init_box), False)
+        return TrackResult(box, float("nan"), lost, extra={"skipped": why})
+
+    with outputs:
+        r = run(src, step, skip=skip, draw=lambda i, frame, res: draw_result(frame, res, i, tracker.name),
+                outputs=outputs, progress=progress, label=tracker.name, warn=warner(warn),
+                on_skip="keeping the last box (score nan in the boxes file)")
+        outputs.write("--boxes", format_boxes([x.box for x in r.results], [x.score for x in r.results], boxes_path))
+    results = TrackRun(r.results)
+    results.skipped = r.skipped
     return results
