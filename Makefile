@@ -23,7 +23,7 @@ demo: data
 	$(BIN)/edgecv demo --out out/demo
 
 test: data
-	$(BIN)/ruff check edgecv export runtime devices tests bench
+	$(BIN)/ruff check edgecv export runtime devices eval tests bench
 	$(BIN)/python -m pytest -q -rs tests
 
 soak: data

@@ -28,7 +28,7 @@ import numpy as np
 from edgecv.runtime.bundle import backend_format
 from edgecv.runtime.track.crop import affine_crop, crop_side
 from edgecv.runtime.track.sequences import list_sequences
-from edgecv.runtime.track.siamese import SiameseNet, find_artifacts
+from edgecv.runtime.track.siamese_base import SiameseNet, find_artifacts
 
 
 def _net(d, trk, fmt, prec, backend):

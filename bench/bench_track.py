@@ -21,8 +21,8 @@ from common import REPO, command, machine, md_rows, write_result  # noqa: E402
 from edgecv.runtime.bundle import backend_format  # noqa: E402
 from edgecv.runtime.track import load_sequence, make_tracker  # noqa: E402
 from edgecv.runtime.track.crop import affine_crop, to_nchw  # noqa: E402
-from edgecv.runtime.track.factory import artifact_model  # noqa: E402
-from edgecv.runtime.track.siamese import SIAMESE, find_artifacts, search_passes  # noqa: E402
+from edgecv.runtime.track.registry import get_variant, tracker_names  # noqa: E402
+from edgecv.runtime.track.siamese_base import find_artifacts  # noqa: E402
 
 
 def main():
@@ -30,7 +30,7 @@ def main():
     ap.add_argument("--sequence", default=str(REPO / "datasets/otb-dev/vtest_woman"))
     ap.add_argument("--frames", type=int, default=120)
     ap.add_argument("--artifacts", default="artifacts")
-    ap.add_argument("--trackers", default="siamfc,sasiam,siambm,spm,spm-lite,spm-nano")
+    ap.add_argument("--trackers", default=",".join(tracker_names(siamese=True)))
     ap.add_argument("--backends", default="ort,litert")
     ap.add_argument("--precisions", default="fp32,int8")
     ap.add_argument("--threads", type=int, default=1)
@@ -46,12 +46,12 @@ def main():
             for precision in a.precisions.split(","):
                 label = f"{name} {backend} {precision}"
                 fmt = backend_format(backend)
-                t, s = find_artifacts(a.artifacts, artifact_model(name), fmt, precision)
+                t, s = find_artifacts(a.artifacts, get_variant(name).model, fmt, precision)
                 man = json.loads(Path(str(s) + ".json").read_text())
                 rows[label] = {"make": lambda n=name, b=backend, p=precision: make_tracker(
                     n, a.artifacts, b, p, a.threads), "bytes": t.stat().st_size + s.stat().st_size,
                     "macs": (man.get("cost") or {}).get("macs"), "params": (man.get("cost") or {}).get("params")}
-    for name in ("mosse", "klt", "mil"):
+    for name in tracker_names(siamese=False):
         rows[name] = {"make": lambda n=name: make_tracker(n), "bytes": None, "macs": None, "params": None}
 
     trackers = {k: r["make"]() for k, r in rows.items()}
@@ -76,7 +76,8 @@ def main():
 
     lines = [f"Sequence `{Path(a.sequence).name}`, {len(frames)} frames, {a.threads} thread(s); frames taken in "
              "turns. Per-frame time includes cropping and the whole tracker step (search passes per frame, "
-             "from the default params: " + ", ".join(f"{n} {search_passes(n):g}" for n in SIAMESE)
+             "from the default params: "
+             + ", ".join(f"{n} {get_variant(n).search_passes():g}" for n in tracker_names(siamese=True))
              + "). Search graph: one pass of the per-frame graph alone (median), timed in the same turns. "
              "MACs are one search-graph pass.",
              "", "| tracker | backend | precision | template / init ms | per-frame ms median | p90 | fps |"

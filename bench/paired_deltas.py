@@ -3,7 +3,7 @@
 Reads ``results.json`` files of ``edgecv eval track`` and pairs two trackers run by run (same sequence,
 same start): the pooled-AUC difference B − A, its 95% interval over runs resampled with replacement,
 the runs whose |Δ| exceeds 0.05 (drifts: one of the two lost the target) and the difference on the
-rest (:func:`edgecv.runtime.track.evaluate.compare`). Trackers are named ``FILE_LABEL:NAME``;
+rest (:func:`edgecv.eval.track.compare`). Trackers are named ``FILE_LABEL:NAME``;
 ``--pairs`` takes ``A=B`` items; without it, every int8/fp16 tracker is paired with its fp32 one.
 
     python bench/paired_deltas.py out/eval10-ort/results.json out/eval10-ort-fc/results.json \
@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from edgecv.runtime.track.evaluate import compare, precision_deltas
+from edgecv.eval.track import compare, precision_deltas
 
 
 def main():

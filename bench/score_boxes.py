@@ -12,8 +12,8 @@ import argparse
 import json
 from pathlib import Path
 
+from edgecv.eval.track_metrics import pool_scores, score_sequence
 from edgecv.runtime.track import list_sequences
-from edgecv.runtime.track.metrics import pool_scores, score_sequence
 from edgecv.runtime.track.sequences import read_boxes
 
 

@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecv.runtime.track import metrics
-from edgecv.runtime.track.evaluate import run_sequence
-from edgecv.runtime.track.siamese import SIAMESE, default_params, siamese_tracker
+from edgecv.eval import track_metrics as metrics
+from edgecv.eval.track import run_sequence
+from edgecv.runtime.track.factory import siamese_tracker
+from edgecv.runtime.track.registry import default_params, tracker_names
 
 
 class TuningSequence:
@@ -89,7 +90,7 @@ def score(tracker: str, params, seqs, art_dir, fmt, precision) -> tuple[float, f
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--tracker", required=True, choices=sorted(SIAMESE))
+    ap.add_argument("--tracker", required=True, choices=sorted(tracker_names(siamese=True)))
     ap.add_argument("--grid", nargs="+", required=True, help="NAME=v1,v2,... (a field of the tracker's params)")
     ap.add_argument("--artifacts", default="artifacts")
     ap.add_argument("--format", default="onnx", choices=("onnx", "tflite"))

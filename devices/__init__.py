@@ -4,7 +4,8 @@
 >>> prof = load_profile("jetson-orin-nano")            # a device name or a path; validated
 >>> find_entry(prof, artifact="mobilenet_v2_1.0_224", backend="opencv", compute_unit="cuda", precision="fp16")
 
-Torch-free and light: pyyaml and numpy only (matplotlib only in ``edgecv.devices.report``).
+Torch-free and light: pyyaml, msgspec (the typed profile, ``schema.check_profile``) and numpy; matplotlib only in
+``edgecv.devices.report``. The lowest layer: it imports nothing from ``edgecv.runtime``, which reads it.
 """
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from .schema import (
     PROVENANCE_KINDS,
     SCHEMA,
     ProfileError,
+    check_profile,
     entry_key,
     find_entries,
     find_entry,
@@ -30,6 +32,7 @@ from .schema import (
     write_yaml_atomic,
 )
 
-__all__ = ["SCHEMA", "KINDS", "BACKENDS", "COMPUTE_UNITS", "PROVENANCE_KINDS", "ProfileError", "load_profile",
+__all__ = ["SCHEMA", "KINDS", "BACKENDS", "COMPUTE_UNITS", "PROVENANCE_KINDS", "ProfileError", "check_profile",
+           "load_profile",
            "known_devices", "validate_profile", "profile_path", "profile_paths", "find_entry", "find_entries",
            "entry_key", "same_config", "latency_ms", "merge_measured", "provenance_counts", "write_yaml_atomic"]

@@ -3,16 +3,22 @@
 Sections: latency per artifact per device (bars coloured and hatched by provenance), the provenance of
 every entry, and, when given, predictor validation (predicted vs measured, ±10% lines) and plans.
 matplotlib is imported only here (``pip install matplotlib``); everything is written temp file + rename.
+The HTML is ``templates/report.html`` (package data): ``string.Template`` fragments, every value put in
+HTML-escaped unless it is a fragment already built (``_Html``).
 """
 from __future__ import annotations
 
+import functools
 import html
 import io
 import json
 import os
+import re
+from importlib import resources
 from pathlib import Path
+from string import Template
 
-from .schema import PROVENANCE_KINDS, ProfileError, known_devices, load_profile, provenance_counts
+from .schema import PROVENANCE_KINDS, SCHEMA, ProfileError, known_devices, load_profile, provenance_counts
 
 STYLE = {  # provenance → (colour, hatch)
     "measured": ("#1b9e77", ""),
@@ -56,11 +62,6 @@ def _kind(e: dict) -> str:
 def _label(e: dict) -> str:
     thr = f" ×{e['threads']}" if e.get("threads") else ""
     return f"{e['artifact']} · {e['backend']}/{e.get('compute_unit')} · {e['precision']}{thr}"
-
-
-def _badge(kind: str) -> str:
-    colour = STYLE.get(kind, ("#888", ""))[0]
-    return f'<span class="badge" style="background:{colour}">{_esc(kind)}</span>'
 
 
 def _legend(ax, outside: bool = False):
@@ -247,52 +248,65 @@ def read_plans(folder) -> tuple[list[tuple[str, dict]], list[str]]:
 
 
 # ---------------------------------------------------------------------------------------------- HTML
-_CSS = """
-body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2em auto;max-width:1200px;color:#222}
-h1{font-size:1.6em} h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:2em}
-table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-th,td{border:1px solid #ddd;padding:3px 6px;vertical-align:top} th{background:#f4f4f4;text-align:left}
-td.num{text-align:right;font-variant-numeric:tabular-nums}
-.badge{color:#fff;border-radius:3px;padding:0 5px;font-size:.85em;white-space:nowrap}
-.warn{color:#a33} .muted{color:#777} img{max-width:100%;border:1px solid #eee}
-details{margin:.3em 0} code{font-size:.9em}
-"""
+class _Html(str):
+    """A fragment already built from the template: put into another one as it is, not escaped again."""
+
+
+@functools.cache
+def _templates() -> dict[str, Template]:
+    """The page's fragments (``templates/report.html``, package data), each from its ``<!-- @name -->`` line."""
+    text = resources.files("edgecv.devices").joinpath("templates", "report.html").read_text(encoding="utf-8")
+    parts = re.split(r"^<!-- @(\w+) -->\n", text, flags=re.M)
+    return {name: Template(body.removesuffix("\n")) for name, body in zip(parts[1::2], parts[2::2])}
+
+
+def _fill(fragment: str, /, **values) -> _Html:
+    """The template's ``fragment`` with ``values`` put in: HTML-escaped, except fragments (``_Html``)."""
+    return _Html(_templates()[fragment].substitute(
+        {k: v if isinstance(v, _Html) else _esc(v) for k, v in values.items()}))
+
+
+def _join(fragments, sep: str = "") -> _Html:
+    return _Html(sep.join(fragments))
+
+
+def _badge(kind: str) -> _Html:
+    return _fill("badge", colour=STYLE.get(kind, ("#888", ""))[0], kind=kind)
+
+
+def _muted(text) -> _Html:
+    return _fill("muted", text=text)
 
 
 def _fmt_ms(v) -> str:
     return "—" if v is None else f"{v:.3g}"
 
 
-def _prov_detail(pv: dict) -> str:
+def _prov_detail(pv: dict) -> _Html:
     kind = pv.get("kind")
     if kind == "measured":
         tools = ", ".join(f"{k} {v}" for k, v in (pv.get("tools") or {}).items())
-        return (f"host <code>{_esc(pv.get('host'))}</code>, {_esc(pv.get('date'))}<br>"
-                f"<span class=muted>{_esc(tools)}</span><br><code>{_esc(pv.get('command'))}</code>")
+        return _fill("measured", host=pv.get("host"), date=pv.get("date"), tools=tools, command=pv.get("command"))
     if kind == "predicted":
-        inputs = ", ".join(f"{k}={v}" for k, v in (pv.get("inputs") or {}).items())
-        cal = ", ".join(map(str, pv.get("calibrated_on") or [])) or "—"
-        return (f"predictor <code>{_esc(pv.get('predictor'))}</code>; calibrated on {_esc(cal)}<br>"
-                f"<span class=muted>inputs: {_esc(inputs)}</span>")
+        return _fill("predicted", predictor=pv.get("predictor"),
+                     calibrated=", ".join(map(str, pv.get("calibrated_on") or [])) or "—",
+                     inputs=", ".join(f"{k}={v}" for k, v in (pv.get("inputs") or {}).items()))
     if kind == "published":
-        src = _esc(pv.get("source"))
-        if pv.get("url"):
-            src = f'<a href="{_esc(pv["url"])}">{src}</a>'
+        src = _fill("link", url=pv["url"], text=pv.get("source")) if pv.get("url") else _esc(pv.get("source"))
         extra = f" (statistic: {_esc(pv['statistic'])})" if pv.get("statistic") else ""
-        setup = f"<br><span class=muted>{_esc(pv['setup'])}</span>" if pv.get("setup") else ""
-        return src + extra + setup
-    return _esc(pv)
+        setup = _fill("setup", setup=pv["setup"]) if pv.get("setup") else ""
+        return _Html(src + extra + setup)
+    return _Html(_esc(pv))
 
 
-def _device_spec(d: dict) -> str:
+def _device_spec(d: dict) -> _Html:
     rows = []
     for k in ("vendor", "model", "soc", "cpu", "cores", "cpu_clock_ghz", "memory_gib", "memory_type",
               "memory_bandwidth_gbps", "power_w", "arch", "os"):
         if d.get(k) is not None:
             rows.append((k, d[k]))
     if d.get("gpu"):
-        g = d["gpu"]
-        rows.append(("gpu", ", ".join(f"{k} {v}" for k, v in g.items() if v is not None)))
+        rows.append(("gpu", ", ".join(f"{k} {v}" for k, v in d["gpu"].items() if v is not None)))
     if d.get("npu"):
         rows.append(("npu", "; ".join(", ".join(f"{k} {v}" for k, v in n.items() if v is not None)
                                       for n in d["npu"])))
@@ -300,96 +314,84 @@ def _device_spec(d: dict) -> str:
         rows.append(("peak", ", ".join(f"{k} {v}" for k, v in d["peak_throughput"].items() if v is not None)))
     if d.get("compute_units"):
         rows.append(("compute units", ", ".join(d["compute_units"])))
-    cells = "".join(f"<tr><th>{_esc(k)}</th><td>{_esc(v)}</td></tr>" for k, v in rows)
-    src = "".join(f'<li><a href="{_esc(s.get("url"))}">{_esc(s["name"])}</a>'
-                  + (f' <span class=muted>({_esc(s["covers"])})</span>' if s.get("covers") else "") + "</li>"
-                  for s in d.get("sources") or [])
-    notes = f"<p class=muted>{_esc(d['notes'])}</p>" if d.get("notes") else ""
-    return (f"<details><summary>device spec</summary><table>{cells}</table>"
-            + (f"<p>spec sources:</p><ul>{src}</ul>" if src else "") + notes + "</details>")
+    src = _join(_fill("source", url=s.get("url"), name=s["name"],
+                      covers=_Html(f" {_muted('(' + s['covers'] + ')')}") if s.get("covers") else "")
+                for s in d.get("sources") or [])
+    return _fill("spec", rows=_join(_fill("spec_row", key=k, value=v) for k, v in rows),
+                 sources=_fill("spec_sources", items=src) if src else "",
+                 notes=_fill("note", text=d["notes"]) if d.get("notes") else "")
 
 
 def _calibration(p: dict) -> str:
     cal = p.get("calibration")
     if not cal:
         return ""
+    extra = ""
     if isinstance(cal, dict):
         text = cal.get("note") or json.dumps(cal)
         more = {k: v for k, v in cal.items() if k != "note"}
-        extra = (" <span class=muted>(" + _esc(", ".join(f"{k}: {v}" for k, v in more.items())) + ")</span>"
-                 if more else "")
+        if more:
+            extra = _Html(" " + _muted("(" + ", ".join(f"{k}: {v}" for k, v in more.items()) + ")"))
     else:
-        text, extra = cal, ""
-    return f"<p><b>calibration:</b> {_esc(text)}{extra}</p>"
+        text = cal
+    return _fill("calibration", text=text, extra=extra)
 
 
-def _entries_table(p: dict) -> str:
-    head = ("<tr><th>artifact</th><th>model</th><th>backend</th><th>unit</th><th>prec</th><th>threads</th>"
-            "<th>median ms</th><th>p90 ms</th><th>peak MiB</th><th>provenance</th><th>where it came from</th></tr>")
+def _entries_table(p: dict) -> _Html:
     rows = []
     for e in p.get("entries", []):
-        pv = e.get("provenance") or {}
         mem = e.get("peak_memory_mib") or e.get("process_peak_rss_mib")
-        mem_s = _fmt_ms(mem) + (" <span class=muted>(process RSS)</span>"
-                                if mem and not e.get("peak_memory_mib") else "")
-        rows.append(
-            f"<tr><td><code>{_esc(e['artifact'])}</code>"
-            + (f"<br><span class=muted>sha256 {_esc(e['sha256'][:12])}…</span>" if e.get("sha256") else "")
-            + f"</td><td>{_esc(e.get('model'))}</td><td>{_esc(e['backend'])}</td><td>{_esc(e.get('compute_unit'))}"
-            f"</td><td>{_esc(e['precision'])}</td><td class=num>{_esc(e.get('threads') or '—')}</td>"
-            f"<td class=num>{_fmt_ms(e['latency_ms']['median'])}</td>"
-            f"<td class=num>{_fmt_ms(e['latency_ms'].get('p90'))}</td><td class=num>{mem_s}</td>"
-            f"<td>{_badge(_kind(e))}</td><td>{_prov_detail(pv)}</td></tr>")
+        rows.append(_fill(
+            "entry_row", artifact=e["artifact"], model=e.get("model"), backend=e["backend"],
+            sha=_fill("sha", sha=e["sha256"][:12]) if e.get("sha256") else "",
+            unit=e.get("compute_unit"), precision=e["precision"], threads=e.get("threads") or "—",
+            median=_fmt_ms(e["latency_ms"]["median"]), p90=_fmt_ms(e["latency_ms"].get("p90")),
+            mem=_Html(_esc(_fmt_ms(mem)) + (f" {_muted('(process RSS)')}" if mem and not e.get("peak_memory_mib")
+                                            else "")),
+            badge=_badge(_kind(e)), detail=_prov_detail(e.get("provenance") or {})))
     if not rows:
-        return "<p class=muted>no entries yet</p>"
-    return f"<table>{head}{''.join(rows)}</table>"
+        return _fill("note", text="no entries yet")
+    return _fill("entries", rows=_join(rows))
 
 
-def _matrix(profiles: list[dict]) -> str:
+def _matrix(profiles: list[dict]) -> _Html:
     best = {p["device"]["name"]: _best(p) for p in profiles}
     arts = sorted({a for b in best.values() for a in b})
     if not arts:
-        return "<p class=muted>no entries in these profiles</p>"
-    head = "<tr><th>artifact</th>" + "".join(f"<th>{_esc(n)}</th>" for n in best) + "</tr>"
+        return _fill("note", text="no entries in these profiles")
     rows = []
     for a in arts:
         cells = []
         for n in best:
             e = best[n].get(a)
             if e is None:
-                cells.append("<td class=muted>not in profile</td>")
-            else:
-                cfg = f"{e['backend']}/{e.get('compute_unit')} {e['precision']}" + (
-                    f" ×{e['threads']}" if e.get("threads") else "")
-                cells.append(f"<td class=num>{_fmt_ms(e['latency_ms']['median'])} {_badge(_kind(e))}"
-                             f"<br><span class=muted>{_esc(cfg)}</span></td>")
-        rows.append(f"<tr><td><code>{_esc(a)}</code></td>{''.join(cells)}</tr>")
-    return (f"<table>{head}{''.join(rows)}</table><p class=muted>Fastest configuration per artifact and "
-            "device, ms (median). 'not in profile': no entry for it on that device — nothing measured, "
-            "published or predicted yet.</p>")
+                cells.append(_fill("matrix_missing"))
+                continue
+            cfg = f"{e['backend']}/{e.get('compute_unit')} {e['precision']}" + (
+                f" ×{e['threads']}" if e.get("threads") else "")
+            cells.append(_fill("matrix_cell", ms=_fmt_ms(e["latency_ms"]["median"]), badge=_badge(_kind(e)),
+                               config=cfg))
+        rows.append(_fill("matrix_row", artifact=a, cells=_join(cells)))
+    return _fill("matrix", heads=_join(_fill("th", text=n) for n in best), rows=_join(rows))
 
 
-def _validation_html(recs: list[dict], png: str | None) -> str:
+def _validation_html(recs: list[dict], png: str | None) -> _Html:
     groups: dict[str, list[dict]] = {}
     for r in recs:
         groups.setdefault(str(r.get("group", "")), []).append(r)
-    summ = "".join(
-        f"<tr><td>{_esc(g or '(no group)')}</td><td class=num>{len(rs)}</td>"
-        f"<td class=num>{sum(abs(_err_pct(r)) for r in rs) / len(rs):.1f}%</td>"
-        f"<td class=num>{sum(abs(_err_pct(r)) <= 10 for r in rs)}/{len(rs)}</td></tr>" for g, rs in groups.items())
-    allrows = "".join(
-        f"<tr><td>{_esc(r.get('name') or r.get('label'))}</td><td>{_esc(r.get('group'))}</td>"
-        f"<td><code>{_esc(json.dumps(r.get('config'), sort_keys=True) if r.get('config') is not None else '')}"
-        f"</code></td><td class=num>{r['measured_ms']:.3g}</td><td class=num>{r['predicted_ms']:.3g}</td>"
-        f"<td class=num{' style=color:#a33' if abs(_err_pct(r)) > 10 else ''}>{_err_pct(r):+.1f}%</td></tr>"
-        for r in recs)
-    img = f'<p><img src="{_esc(png)}" alt="predicted vs measured"></p>' if png else ""
-    return (img + "<table><tr><th>group</th><th>n</th><th>MAPE</th><th>within ±10%</th></tr>" + summ + "</table>"
-            "<details><summary>all records</summary><table><tr><th>name</th><th>group</th><th>config</th>"
-            "<th>measured ms</th><th>predicted ms</th><th>error</th></tr>" + allrows + "</table></details>")
+    summary = _join(_fill("validation_group", group=g or "(no group)", n=len(rs),
+                          mape=f"{sum(abs(_err_pct(r)) for r in rs) / len(rs):.1f}%",
+                          within=f"{sum(abs(_err_pct(r)) <= 10 for r in rs)}/{len(rs)}") for g, rs in groups.items())
+    rows = _join(_fill("validation_row", name=r.get("name") or r.get("label"), group=r.get("group"),
+                       config=json.dumps(r.get("config"), sort_keys=True) if r.get("config") is not None else "",
+                       measured=f"{r['measured_ms']:.3g}", predicted=f"{r['predicted_ms']:.3g}",
+                       style=_Html(" style=color:#a33" if abs(_err_pct(r)) > 10 else ""),
+                       error=f"{_err_pct(r):+.1f}%") for r in recs)
+    img = _fill("img", src=png, alt="predicted vs measured") if png else ""
+    return _fill("validation", img=img, summary=summary, rows=rows)
 
 
-def _plans_html(plans: list[tuple[str, dict]]) -> str:
+def _plans_html(plans: list[tuple[str, dict]]) -> _Html:
     def val(v):
         if isinstance(v, dict):
             return ", ".join(f"{k}={val(x)}" for k, x in v.items())
@@ -405,12 +407,10 @@ def _plans_html(plans: list[tuple[str, dict]]) -> str:
         meets = ""
         if isinstance(tgt, (int, float)) and isinstance(got, (int, float)):
             meets = "✓" if got >= tgt else "✗"
-        rows.append(f"<tr><td>{_esc(fname)}</td><td>{_esc(val(p.get('device')))}</td>"
-                    f"<td>{_esc(val(p.get('pipeline')))}</td><td class=num>{_esc(val(tgt))}</td>"
-                    f"<td class=num>{_esc(val(got))} {meets}</td><td>{_esc(val(p.get('settings')))}</td>"
-                    f"<td>{_esc(val(p.get('why')))}</td><td>{_esc(val(p.get('latency_provenance')))}</td></tr>")
-    return ("<table><tr><th>file</th><th>device</th><th>pipeline</th><th>fps target</th><th>predicted fps</th>"
-            "<th>settings</th><th>why</th><th>latency figures</th></tr>" + "".join(rows) + "</table>")
+        rows.append(_fill("plan_row", file=fname, device=val(p.get("device")), pipeline=val(p.get("pipeline")),
+                          target=val(tgt), got=val(got), meets=meets, settings=val(p.get("settings")),
+                          why=val(p.get("why")), figures=val(p.get("latency_provenance"))))
+    return _fill("plans", rows=_join(rows))
 
 
 def build_report(out, devices: list[str] | None = None, plans_dir=None, predictor_validation=None) -> dict:
@@ -431,36 +431,29 @@ def build_report(out, devices: list[str] | None = None, plans_dir=None, predicto
     def rel(p: Path | None) -> str | None:
         return None if p is None else os.path.relpath(p, out.parent)
 
-    parts = [f"<h1>edgecv device latency report</h1><p>{len(profiles)} device profiles "
-             "(schema <code>edgecv.device-profile/1</code>). Every figure says where it came from: "
-             + " ".join(_badge(k) for k in PROVENANCE_KINDS) + " — measured on the device by "
-             "<code>edgecv profile</code>, predicted by the latency predictor, or published by a cited source."
-             "</p>"]
+    parts = [_fill("intro", n=len(profiles), schema=SCHEMA, badges=_join((_badge(k) for k in PROVENANCE_KINDS), " "))]
     ov = plot_overview(profiles, out.with_name(f"{stem}-overview.png"))
-    parts.append("<h2>Latency per artifact per device</h2>")
+    parts.append(_fill("latency_section"))
     if ov:
         pngs.append(ov)
-        parts.append(f'<p><img src="{_esc(rel(ov))}" alt="latency per artifact per device"></p>')
+        parts.append(_fill("img", src=rel(ov), alt="latency per artifact per device"))
     parts.append(_matrix(profiles))
 
-    parts.append("<h2>Devices</h2><table><tr><th>device</th><th>kind</th><th>SoC / GPU</th><th>entries</th>"
-                 + "".join(f"<th>{k}</th>" for k in PROVENANCE_KINDS) + "</tr>")
+    rows = []
     for p in profiles:
         d, c = p["device"], provenance_counts(p)
-        hw = d.get("soc") or (d.get("gpu") or {}).get("name") or d.get("cpu")
-        parts.append(f"<tr><td><a href='#dev-{_esc(d['name'])}'>{_esc(d['name'])}</a></td><td>{_esc(d['kind'])}"
-                     f"</td><td>{_esc(hw)}</td><td class=num>{len(p['entries'])}</td>"
-                     + "".join(f"<td class=num>{c.get(k, 0)}</td>" for k in PROVENANCE_KINDS) + "</tr>")
-    parts.append("</table>")
+        rows.append(_fill("device_row", name=d["name"], kind=d["kind"], n=len(p["entries"]),
+                          hw=d.get("soc") or (d.get("gpu") or {}).get("name") or d.get("cpu"),
+                          counts=_join(_fill("td_num", text=c.get(k, 0)) for k in PROVENANCE_KINDS)))
+    parts.append(_fill("devices", kinds=_join(_fill("th", text=k) for k in PROVENANCE_KINDS), rows=_join(rows, "\n")))
     for p in profiles:
         d = p["device"]
         png = plot_device(p, out.with_name(f"{stem}-{d['name']}.png"))
-        parts.append(f"<h2 id='dev-{_esc(d['name'])}'>{_esc(d['name'])} <span class=muted>({_esc(d['kind'])})"
-                     "</span></h2>")
+        parts.append(_fill("device_head", name=d["name"], kind=d["kind"]))
         parts.append(_device_spec(d) + _calibration(p))
         if png:
             pngs.append(png)
-            parts.append(f'<p><img src="{_esc(rel(png))}" alt="latency on {_esc(d["name"])}"></p>')
+            parts.append(_fill("img", src=rel(png), alt=f"latency on {d['name']}"))
         parts.append(_entries_table(p))
 
     if predictor_validation:
@@ -469,16 +462,14 @@ def build_report(out, devices: list[str] | None = None, plans_dir=None, predicto
         png = plot_validation(recs, out.with_name(f"{stem}-predictor.png"))
         if png:
             pngs.append(png)
-        parts.append(f"<h2>Predictor validation</h2><p class=muted>from <code>{_esc(predictor_validation)}"
-                     f"</code>: {len(recs)} records</p>" + _validation_html(recs, rel(png)))
+        parts.append(_fill("validation_section", source=predictor_validation, n=len(recs),
+                           body=_validation_html(recs, rel(png))))
     if plans_dir:
         plans, w = read_plans(plans_dir)
         warnings += w
-        parts.append(f"<h2>Plans</h2><p class=muted>from <code>{_esc(plans_dir)}</code></p>" + _plans_html(plans))
+        parts.append(_fill("plans_section", source=plans_dir, body=_plans_html(plans)))
     if warnings:
-        parts.append("<h2>Warnings</h2><ul>" + "".join(f"<li class=warn>{_esc(w)}</li>" for w in warnings)
-                     + "</ul>")
-    page = ("<!doctype html><html><head><meta charset='utf-8'><title>edgecv device latency report</title>"
-            f"<style>{_CSS}</style></head><body>" + "\n".join(parts) + "</body></html>\n")
+        parts.append(_fill("warnings", items=_join(_fill("warning", text=w) for w in warnings)))
+    page = _fill("page", body=_join(parts, "\n")) + "\n"
     _atomic_bytes(out, page.encode())
     return {"html": out, "pngs": pngs, "warnings": warnings}

@@ -1,338 +1,467 @@
-"""Schema ``edgecv.device-profile/1``: validation, lookup and the measured-over-predicted merge.
+"""Schema ``edgecv.device-profile/1``: typed profiles, lookup and the measured-over-predicted merge.
 
-Light on purpose (pyyaml only; no torch, no jsonschema). ``validate_profile`` checks every field it knows,
-names the first one that fails (``entries[2].provenance.host``) and tolerates fields it does not know,
-except those that look like a misspelt known field. See devices/README.md for the documented schema.
+A profile is typed by the msgspec Structs below (JSON Schema: ``docs/schemas/device-profile.schema.json``, made
+by :func:`json_schema`). :func:`validate_profile` checks a parsed YAML dict against them and names the first
+field that fails (``bad.yaml: entries[2].provenance.host: required field is missing``). Fields the schema does
+not know are kept, except those that look like a misspelt known field. What the Structs cannot say is checked
+by small functions after them: dates, and p90 not below the median. The provenance's kind-dependent fields are
+a tagged union (``kind``: measured | predicted | published). No torch, no jsonschema, nothing from the runtime.
 """
 from __future__ import annotations
 
 import datetime as _dt
 import difflib
+import functools
+import os
 import re
+import types
+import typing
 from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from edgecv.runtime.errors import EdgeCVError
+import msgspec
+from msgspec import Meta, Struct
+
+from .errors import ProfileError
 
 SCHEMA = "edgecv.device-profile/1"
-KINDS = ("jetson", "phone", "desktop")
-PROVENANCE_KINDS = ("measured", "predicted", "published")
-PRECISIONS = ("fp32", "fp16", "bf16", "int8", "int4", "mixed", "unknown")
+Kind = Literal["jetson", "phone", "desktop"]
+ProvenanceKind = Literal["measured", "predicted", "published"]
+Precision = Literal["fp32", "fp16", "bf16", "int8", "int4", "mixed", "unknown"]
 # edgecv runtime backends (runtime.BACKENDS), plus native TensorRT for published figures.
-BACKENDS = ("ort", "ort-cuda", "ort-trt", "litert", "opencv", "tensorrt")
-COMPUTE_UNITS = ("cpu", "cuda", "tensorrt", "gpu-delegate", "nnapi", "dsp", "npu", "dla")
+Backend = Literal["ort", "ort-cuda", "ort-trt", "litert", "opencv", "tensorrt"]
+ComputeUnit = Literal["cpu", "cuda", "tensorrt", "gpu-delegate", "nnapi", "dsp", "npu", "dla"]
+Statistic = Literal["median", "mean", "unspecified"]
+KINDS, PROVENANCE_KINDS, PRECISIONS, BACKENDS, COMPUTE_UNITS, STATISTICS = (
+    typing.get_args(t) for t in (Kind, ProvenanceKind, Precision, Backend, ComputeUnit, Statistic))
 # Compute unit an entry runs on when it does not say (the edgecv backends' defaults).
 DEFAULT_COMPUTE_UNIT = {"ort": "cpu", "ort-cuda": "cuda", "ort-trt": "tensorrt", "litert": "cpu",
                         "opencv": "cpu", "tensorrt": "tensorrt"}
-PEAK_KEY = re.compile(r"^(fp64|fp32|tf32|fp16|bf16|int8|int4)(_sparse)?_(tflops|tops)$")
-STATISTICS = ("median", "mean", "unspecified")
+PEAK_KEY = r"^(fp64|fp32|tf32|fp16|bf16|int8|int4)(_sparse)?_(tflops|tops)$"
+NONEMPTY = r"\S"
+SHA256 = r"^[0-9a-f]{64}$"
 # Which provenance beats which when two entries describe the same configuration.
 PROVENANCE_RANK = {"measured": 0, "published": 1, "predicted": 2}
 
-
-class ProfileError(EdgeCVError):
-    """A device profile is missing, unknown or does not follow the schema (the message names file + field)."""
-
-
-# --------------------------------------------------------------------------------------------- checkers
-_NUM = (int, float)
-
-
-def _is_num(v) -> bool:
-    return isinstance(v, _NUM) and not isinstance(v, bool)
-
-
-class _Ctx:
-    def __init__(self, source: str):
-        self.source = source
-
-    def fail(self, path: str, msg: str):
-        raise ProfileError(f"{self.source}: {path}: {msg}")
-
-    def mapping(self, d, path: str) -> dict:
-        if not isinstance(d, dict):
-            self.fail(path, f"expected a mapping, got {type(d).__name__}")
-        return d
-
-    def keys(self, d: dict, path: str, known, required=()):
-        known = set(known) | set(required)
-        for k in d:  # misspelt fields first: "latency_msec" says more than "latency_ms is missing"
-            if k in known:
-                continue
-            if not isinstance(k, str):
-                self.fail(path or "(top level)", f"field names must be strings, got {k!r}")
-            close = difflib.get_close_matches(k, sorted(known), n=1, cutoff=0.8)
-            if close:
-                self.fail(f"{path}.{k}" if path else k, f"unknown field (did you mean {close[0]!r}?)")
-        for k in required:
-            if k not in d:
-                self.fail(f"{path}.{k}" if path else k, "required field is missing")
-
-    def field(self, d, k, path, required=False, nullable=True):
-        """(path of ``k``, its value); the value is None when there is nothing more to check (absent, or an
-        allowed null). Fails on a missing required field and on a null that is not allowed."""
-        p = f"{path}.{k}" if path else k
-        if k not in d:
-            if required:
-                self.fail(p, "required field is missing")
-            return p, None
-        if d[k] is None and not nullable:
-            self.fail(p, "must not be null")
-        return p, d[k]
-
-    def str_(self, d, k, path, required=False, nullable=True, choices=None):
-        p, v = self.field(d, k, path, required, nullable)
-        if v is None:
-            return
-        if not isinstance(v, str):
-            self.fail(p, f"expected a string, got {type(v).__name__} {v!r}")
-        if required and not v.strip():
-            self.fail(p, "must not be empty")
-        if choices is not None and v not in choices:
-            self.fail(p, f"{v!r} is not one of {', '.join(choices)}")
-
-    def num(self, d, k, path, required=False, nullable=True, positive=False, integer=False, minimum=None):
-        p, v = self.field(d, k, path, required, nullable)
-        if v is None:
-            return
-        if integer and (not isinstance(v, int) or isinstance(v, bool)):
-            self.fail(p, f"expected an integer, got {v!r}")
-        if not _is_num(v):
-            self.fail(p, f"expected a number, got {type(v).__name__} {v!r}")
-        if v != v:  # NaN
-            self.fail(p, "must not be NaN")
-        if positive and v <= 0:
-            self.fail(p, f"must be > 0, got {v!r}")
-        if minimum is not None and v < minimum:
-            self.fail(p, f"must be ≥ {minimum}, got {v!r}")
-
-    def date(self, d, k, path, required=False):
-        p, v = self.field(d, k, path, required, nullable=not required)
-        if v is None:
-            return
-        if isinstance(v, (_dt.date, _dt.datetime)):
-            return
-        if not isinstance(v, str):
-            self.fail(p, f"expected an ISO 8601 date, got {v!r}")
-        try:
-            _dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
-        except ValueError:
-            self.fail(p, f"expected an ISO 8601 date (2026-11-25 or 2026-11-25T10:41:53+00:00), got {v!r}")
-
-    def str_map(self, d, k, path, required=False):
-        p, v = self.field(d, k, path, required, nullable=not required)
-        if v is not None:
-            self.mapping(v, p)
-
-    def str_list(self, d, k, path):
-        p = f"{path}.{k}" if path else k
-        v = d.get(k)
-        if v is None:
-            return
-        if not isinstance(v, list):
-            self.fail(p, f"expected a list, got {type(v).__name__}")
-        for i, x in enumerate(v):
-            if not isinstance(x, str):
-                self.fail(f"{p}[{i}]", f"expected a string, got {x!r}")
+Text = Annotated[str, Meta(pattern=NONEMPTY)]
+PosInt = Annotated[int, Meta(gt=0)]
+NonNegInt = Annotated[int, Meta(ge=0)]
+Pos = Annotated[float, Meta(gt=0)]
+# A date is checked after the Structs (``_date_problem``): YAML gives a string, a date or a datetime.
+Date = Annotated[Any, Meta(extra_json_schema={
+    "type": "string", "description": "ISO 8601 date or date-time: 2026-11-25 or 2026-11-25T10:41:53+00:00"})]
+Mapping = dict[str, Any]
 
 
 # ---------------------------------------------------------------------------------------------- device
-_DEVICE_KNOWN = ("name", "kind", "vendor", "model", "soc", "cpu", "cores", "cpu_clusters", "cpu_clock_ghz",
-                 "gpu", "npu", "memory_gib", "memory_type", "memory_bandwidth_gbps", "peak_throughput",
-                 "peak_notes", "power_w", "arch", "os", "compute_units", "sources", "notes")
+class CpuCluster(Struct, kw_only=True):
+    """One CPU cluster of a big.LITTLE phone."""
+    cores: PosInt
+    type: str | None = None
+    clock_ghz: Pos | None = None
 
 
-def _check_device(c: _Ctx, dev, p="device"):
-    c.mapping(dev, p)
-    c.keys(dev, p, _DEVICE_KNOWN, required=("name", "kind"))
-    c.str_(dev, "name", p, required=True, nullable=False)
-    c.str_(dev, "kind", p, required=True, nullable=False, choices=KINDS)
-    for k in ("vendor", "model", "soc", "cpu", "memory_type", "arch", "os", "notes"):
-        c.str_(dev, k, p)
-    c.num(dev, "cores", p, integer=True, positive=True)
-    for k in ("cpu_clock_ghz", "memory_gib", "memory_bandwidth_gbps"):
-        c.num(dev, k, p, positive=True)
-    if dev.get("power_w") is not None:
-        pw = dev["power_w"]
-        if _is_num(pw):
-            c.num(dev, "power_w", p, positive=True)
-        elif isinstance(pw, list) and len(pw) == 2 and all(_is_num(x) and x > 0 for x in pw):
-            pass
-        else:
-            c.fail(f"{p}.power_w", f"expected watts or [min, max] watts, got {pw!r}")
-    if dev.get("cpu_clusters") is not None:
-        if not isinstance(dev["cpu_clusters"], list):
-            c.fail(f"{p}.cpu_clusters", "expected a list of {type, cores, clock_ghz}")
-        for i, cl in enumerate(dev["cpu_clusters"]):
-            q = f"{p}.cpu_clusters[{i}]"
-            c.mapping(cl, q)
-            c.keys(cl, q, ("type", "cores", "clock_ghz"), required=("cores",))
-            c.str_(cl, "type", q)
-            c.num(cl, "cores", q, required=True, nullable=False, integer=True, positive=True)
-            c.num(cl, "clock_ghz", q, positive=True)
-    if dev.get("gpu") is not None:
-        q = f"{p}.gpu"
-        g = c.mapping(dev["gpu"], q)
-        c.keys(g, q, ("name", "architecture", "cores", "tensor_cores", "clock_ghz", "notes"))
-        for k in ("name", "architecture", "notes"):
-            c.str_(g, k, q)
-        for k in ("cores", "tensor_cores"):
-            c.num(g, k, q, integer=True, minimum=0)
-        c.num(g, "clock_ghz", q, positive=True)
-    if dev.get("npu") is not None:
-        if not isinstance(dev["npu"], list):
-            c.fail(f"{p}.npu", "expected a list of accelerators ({name, count, int8_tops, notes}) or null")
-        for i, n in enumerate(dev["npu"]):
-            q = f"{p}.npu[{i}]"
-            c.mapping(n, q)
-            c.keys(n, q, ("name", "count", "int8_tops", "int8_sparse_tops", "fp16_tflops", "notes"),
-                   required=("name",))
-            c.str_(n, "name", q, required=True, nullable=False)
-            c.str_(n, "notes", q)
-            c.num(n, "count", q, integer=True, positive=True)
-            for k in ("int8_tops", "int8_sparse_tops", "fp16_tflops"):
-                c.num(n, k, q, positive=True)
-    if dev.get("peak_throughput") is not None:
-        q = f"{p}.peak_throughput"
-        pt = c.mapping(dev["peak_throughput"], q)
-        for k in pt:
-            if not isinstance(k, str) or not PEAK_KEY.match(k):
-                c.fail(f"{q}.{k}", "expected keys like fp32_tflops, fp16_tflops, int8_tops, int8_sparse_tops")
-            c.num(pt, k, q, positive=True)
-    if dev.get("peak_notes") is not None:
-        q = f"{p}.peak_notes"
-        pn = c.mapping(dev["peak_notes"], q)
-        for k in pn:
-            c.str_(pn, k, q)
-    if dev.get("compute_units") is not None:
-        cu = dev["compute_units"]
-        if not isinstance(cu, list):
-            c.fail(f"{p}.compute_units", "expected a list")
-        for i, u in enumerate(cu):
-            if u not in COMPUTE_UNITS:
-                c.fail(f"{p}.compute_units[{i}]", f"{u!r} is not one of {', '.join(COMPUTE_UNITS)}")
-    if dev.get("sources") is not None:
-        src = dev["sources"]
-        if not isinstance(src, list):
-            c.fail(f"{p}.sources", "expected a list of {name, url, covers}")
-        for i, s in enumerate(src):
-            q = f"{p}.sources[{i}]"
-            c.mapping(s, q)
-            c.keys(s, q, ("name", "url", "covers", "retrieved"), required=("name",))
-            c.str_(s, "name", q, required=True, nullable=False)
-            c.str_(s, "url", q)
-            c.str_(s, "covers", q)
-            c.date(s, "retrieved", q)
+class Gpu(Struct, kw_only=True):
+    name: str | None = None
+    architecture: str | None = None
+    cores: NonNegInt | None = None
+    tensor_cores: NonNegInt | None = None
+    clock_ghz: Pos | None = None
+    notes: str | None = None
+
+
+class Npu(Struct, kw_only=True):
+    """A DLA / DSP / NPU."""
+    name: Text
+    count: PosInt | None = None
+    int8_tops: Pos | None = None
+    int8_sparse_tops: Pos | None = None
+    fp16_tflops: Pos | None = None
+    notes: str | None = None
+
+
+class Source(Struct, kw_only=True):
+    """Where (part of) the spec comes from."""
+    name: Text
+    url: str | None = None
+    covers: str | None = None
+    retrieved: Date = None
+
+
+class Device(Struct, kw_only=True):
+    """The spec of the device; every field but ``name`` and ``kind`` may be null (unknown)."""
+    name: Text
+    kind: Kind
+    vendor: str | None = None
+    model: str | None = None
+    soc: str | None = None
+    cpu: str | None = None
+    cores: PosInt | None = None
+    cpu_clusters: list[CpuCluster] | None = None
+    cpu_clock_ghz: Pos | None = None
+    gpu: Gpu | None = None
+    npu: list[Npu] | None = None
+    memory_gib: Pos | None = None
+    memory_type: str | None = None
+    memory_bandwidth_gbps: Pos | None = None
+    peak_throughput: dict[Annotated[str, Meta(pattern=PEAK_KEY)], Pos | None] | None = None
+    peak_notes: dict[str, str | None] | None = None
+    power_w: Pos | Annotated[list[Pos], Meta(min_length=2, max_length=2)] | None = None
+    arch: str | None = None
+    os: str | None = None
+    compute_units: list[ComputeUnit] | None = None
+    sources: list[Source] | None = None
+    notes: str | None = None
 
 
 # ---------------------------------------------------------------------------------------------- entries
-_ENTRY_KNOWN = ("artifact", "model", "format", "precision", "ops_mode", "sha256", "backend", "compute_unit",
-                "runtime", "threads", "batch", "input_shape", "latency_ms", "peak_memory_mib",
-                "process_peak_rss_mib", "provenance", "notes")
-_LAT_KNOWN = ("median", "p90", "mean", "min", "max", "std", "runs", "warmup")
-_PROV_KNOWN = {
-    "measured": ("host", "date", "tools", "command", "device", "notes"),
-    "predicted": ("predictor", "inputs", "calibrated_on", "date", "error_pct", "notes"),
-    "published": ("source", "url", "date", "retrieved", "statistic", "setup", "tools", "notes"),
-}
-_PROV_REQUIRED = {"measured": ("host", "date", "tools", "command"), "predicted": ("predictor", "inputs"),
-                  "published": ("source",)}
+class Latency(Struct, kw_only=True):
+    """Milliseconds; a published figure goes into ``median`` (its ``provenance.statistic`` says what it is)."""
+    median: Pos
+    p90: Pos | None = None
+    mean: Pos | None = None
+    min: Pos | None = None
+    max: Pos | None = None
+    std: Annotated[float, Meta(ge=0)] | None = None
+    runs: NonNegInt | None = None
+    warmup: NonNegInt | None = None
 
 
-def _check_provenance(c: _Ctx, pv, p: str):
-    c.mapping(pv, p)
-    if "kind" not in pv:
-        c.fail(f"{p}.kind", f"required field is missing (one of {', '.join(PROVENANCE_KINDS)})")
-    c.str_(pv, "kind", p, required=True, nullable=False, choices=PROVENANCE_KINDS)
-    kind = pv["kind"]
-    c.keys(pv, p, ("kind",) + _PROV_KNOWN[kind], required=_PROV_REQUIRED[kind])
-    c.str_(pv, "notes", p)
-    if kind == "measured":
-        c.str_(pv, "host", p, required=True, nullable=False)
-        c.date(pv, "date", p, required=True)
-        c.str_map(pv, "tools", p, required=True)
-        c.str_(pv, "command", p, required=True, nullable=False)
-        c.str_map(pv, "device", p)
-    elif kind == "predicted":
-        c.str_(pv, "predictor", p, required=True, nullable=False)
-        c.str_map(pv, "inputs", p, required=True)
-        c.str_list(pv, "calibrated_on", p)
-        c.date(pv, "date", p)
-        c.num(pv, "error_pct", p)
+class Measured(Struct, kw_only=True, tag_field="kind", tag="measured"):
+    """Measured on the device (``edgecv profile``)."""
+    host: Text
+    date: Date
+    tools: Mapping
+    command: Text
+    device: Mapping | None = None
+    notes: str | None = None
+
+
+class Predicted(Struct, kw_only=True, tag_field="kind", tag="predicted"):
+    """Predicted by a latency predictor, which it names with its inputs."""
+    predictor: Text
+    inputs: Mapping
+    calibrated_on: list[str] | None = None
+    date: Date = None
+    error_pct: float | None = None
+    notes: str | None = None
+
+
+class Published(Struct, kw_only=True, tag_field="kind", tag="published"):
+    """A figure from a cited source."""
+    source: Text
+    url: str | None = None
+    date: Date = None
+    retrieved: Date = None
+    statistic: Statistic | None = None
+    setup: str | None = None
+    tools: Mapping | None = None
+    notes: str | None = None
+
+
+Provenance = Measured | Predicted | Published
+
+
+class Entry(Struct, kw_only=True):
+    """One artifact × backend × compute unit × precision × threads."""
+    artifact: Text
+    backend: Backend
+    precision: Precision
+    latency_ms: Latency
+    provenance: Provenance
+    model: str | None = None
+    format: str | None = None
+    ops_mode: Literal["standard", "portable"] | None = None
+    sha256: Annotated[str, Meta(pattern=SHA256)] | None = None
+    compute_unit: ComputeUnit | None = None
+    runtime: str | None = None
+    threads: PosInt | None = None
+    batch: PosInt | None = None
+    input_shape: list[int | list[int]] | None = None
+    peak_memory_mib: Pos | None = None
+    process_peak_rss_mib: Pos | None = None
+    notes: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------- loops
+class LoopProvenance(Struct, kw_only=True):
+    kind: ProvenanceKind
+    host: str | None = None
+    date: Date = None
+    command: str | None = None
+
+
+class LoopRecord(Struct, kw_only=True):
+    """A loop's own per-frame work outside its graphs, ms (``edgecv profile-loops``; may be negative where
+    the loop runs its graphs faster than they ran alone)."""
+    overhead_ms: float | None = None
+    p90_ms: float | None = None
+    key_frame_ms: float | None = None
+    propagated_frame_ms: float | None = None
+    frames: NonNegInt | None = None
+    what: str | None = None
+    provenance: LoopProvenance | None = None
+
+
+class Profile(Struct, kw_only=True):
+    """A device profile (``devices/<name>.yaml``); unknown extra fields are kept."""
+    schema: Literal["edgecv.device-profile/1"]
+    device: Device
+    entries: list[Entry] | None = None
+    calibration: str | Mapping | None = None
+    loops: dict[str, dict[str, LoopRecord]] | None = None
+    notes: str | None = None
+
+
+# ---------------------------------------------------------------------------------------------- errors
+def _strip(t):
+    while typing.get_origin(t) is Annotated:
+        t = typing.get_args(t)[0]
+    return t
+
+
+def _is_struct(t) -> bool:
+    return isinstance(t, type) and issubclass(t, Struct)
+
+
+@functools.cache
+def _members(t) -> tuple | None:
+    """(member, its struct config or None, its container origin) of a union; None when ``t`` is no union."""
+    if typing.get_origin(_strip(t)) not in (typing.Union, types.UnionType):
+        return None
+    return tuple((m, _strip(m).__struct_config__ if _is_struct(_strip(m)) else None, typing.get_origin(_strip(m)))
+                 for m in typing.get_args(_strip(t)) if m is not type(None))
+
+
+def _pick(t, v):
+    """The member of ``t`` (a union, or not) that the value ``v`` is checked against; None if none fits."""
+    members = _members(t)
+    if members is None:
+        return t
+    if isinstance(v, dict):
+        for m, cfg, _ in members:
+            if cfg is not None and (cfg.tag_field is None or v.get(cfg.tag_field) == cfg.tag):
+                return m
+        return next((m for m, _, origin in members if origin is dict), None)
+    if isinstance(v, list):
+        return next((m for m, _, origin in members if origin is list), None)
+    return next((m for m, cfg, origin in members if origin not in (dict, list) and cfg is None),
+                members[0][0] if members else None)
+
+
+@functools.cache
+def _fields(cls) -> dict[str, Any]:
+    return {f.encode_name: f.type for f in msgspec.structs.fields(cls)}
+
+
+def _join(path: str, key) -> str:
+    return f"{path}.{key}" if path else str(key)
+
+
+@functools.cache
+def _has_struct(t) -> bool:
+    t = _strip(t)
+    return _is_struct(t) or any(_has_struct(a) for a in typing.get_args(t))
+
+
+def _typos(v, t, path: str, fail) -> None:
+    """Fields that look like a misspelt known field (``latency_msec``), before the Structs say "missing"."""
+    if not _has_struct(t):
+        return
+    t = _strip(_pick(t, v))
+    if _is_struct(t) and isinstance(v, dict):
+        known = _fields(t)
+        tag = t.__struct_config__.tag_field
+        for k in v:
+            if k in known or k == tag:
+                continue
+            if not isinstance(k, str):
+                fail(path or "(top level)", f"field names must be strings, got {k!r}")
+            close = difflib.get_close_matches(k, sorted(known), n=1, cutoff=0.8)
+            if close:
+                fail(_join(path, k), f"unknown field (did you mean {close[0]!r}?)")
+        for k, ft in known.items():
+            if k in v:
+                _typos(v[k], ft, _join(path, k), fail)
+    elif typing.get_origin(t) is list and isinstance(v, list):
+        for i, x in enumerate(v):
+            _typos(x, typing.get_args(t)[0], f"{path}[{i}]", fail)
+    elif typing.get_origin(t) is dict and isinstance(v, dict):
+        for k, x in v.items():
+            _typos(x, typing.get_args(t)[1], _join(path, k), fail)
+
+
+def _arg(t, i: int):
+    """Item (0) or value (1) type of a list / dict type; None when ``t`` is not one."""
+    args = typing.get_args(t) if t is not None else ()
+    return args[i] if len(args) > i else None
+
+
+def _fails(v, t) -> bool:
+    if t is None:
+        return False
+    try:
+        msgspec.convert(v, t)
+        return False
+    except msgspec.ValidationError:
+        return True
+
+
+_TOKEN = re.compile(r"\.(\w+)|\[(\d+)\]|\[(\.\.\.)\]")
+_WHAT = {"int": "an integer", "float": "a number", "str": "a string", "object": "a mapping", "array": "a list",
+         "bool": "true or false"}
+_PATTERN_MSG = {NONEMPTY: "must not be empty", SHA256: "expected 64 lower-case hex digits",
+                PEAK_KEY: "expected keys like fp32_tflops, fp16_tflops, int8_tops, int8_sparse_tops"}
+
+
+def _got(v) -> str:
+    if isinstance(v, (dict, list)):
+        return type(v).__name__
+    return f"{type(v).__name__} {v!r}" if not isinstance(v, str) or len(v) < 80 else f"str {v[:77]!r}…"
+
+
+def _explain(err: msgspec.ValidationError, doc) -> tuple[str, str]:
+    """A msgspec error → (field path as the profile names it, message): ``entries[2].provenance.host``,
+    ``required field is missing``. The path is rebuilt from the document (msgspec writes dict keys as
+    ``[...]``), and the message says what was found there."""
+    msg, sep, where = str(err).partition(" - at `")
+    where = where.rstrip("`") if sep else "$"
+    in_key = where.startswith("key` in `")
+    where = where.split("`")[-1] if in_key else where
+    t, v, path = Profile, doc, ""
+    for name, index, any_key in _TOKEN.findall(where[1:]):
+        t = _strip(_pick(t, v)) if t is not None else None
+        if name:
+            t = _fields(t).get(name) if _is_struct(t) else None
+            v, path = (v.get(name, ...) if isinstance(v, dict) else ...), _join(path, name)
+        elif index and isinstance(v, list):
+            t, v, path = _arg(t, 0), v[int(index)], f"{path}[{index}]"
+        elif any_key and isinstance(v, dict):   # the first value of the mapping that fails
+            vt = _arg(t, 1)
+            k = next((k for k, x in v.items() if _fails(x, vt)), next(iter(v)))
+            t, v, path = vt, v[k], _join(path, k)
+    if in_key and isinstance(v, dict):            # the first key of the mapping that fails
+        kt = _arg(_strip(_pick(t, v)), 0) if t is not None else str
+        k = next((k for k in v if _fails(k, kt)), "?")
+        pattern = getattr(typing.get_args(kt)[1], "pattern", None) if typing.get_origin(kt) is Annotated else None
+        return _join(path, k), _PATTERN_MSG.get(pattern, f"field names must be strings, got {k!r}")
+    path = path or "(top level)"
+    missing = re.match(r"Object missing required field `(\w+)`", msg)
+    if missing:
+        name = missing.group(1)
+        tagged = name == "kind" and path.endswith("provenance")
+        return _join("" if path == "(top level)" else path, name), "required field is missing" + (
+            f" (one of {', '.join(PROVENANCE_KINDS)})" if tagged else "")
+    if msg.startswith(("Invalid enum value", "Invalid value")):
+        choices = typing.get_args(_strip(_pick(t, v))) or PROVENANCE_KINDS
+        return path, f"{v!r} is not one of {', '.join(map(str, choices))}"
+    m = re.match(r"Expected `str` matching regex '(.*)'$", msg)
+    if m:
+        pattern = m.group(1).encode().decode("unicode_escape")
+        return path, f"{_PATTERN_MSG.get(pattern, 'must match ' + pattern)}, got {v!r}" \
+            if pattern != NONEMPTY else _PATTERN_MSG[NONEMPTY]
+    m = re.match(r"Expected `(\w+)` (>=|>|<=|<) (\S+)$", msg)
+    if m:
+        return path, f"must be {m.group(2).replace('>=', '≥').replace('<=', '≤')} {float(m.group(3)):g}, got {v!r}"
+    m = re.match(r"Expected `(\w+)` of length (>=|<=) (\d+)$", msg)
+    if m:
+        op = m.group(2).replace(">=", "≥").replace("<=", "≤")
+        return path, f"expected {_WHAT.get(m.group(1), m.group(1))} of length {op} {m.group(3)}, got {v!r}"
+    m = re.match(r"Expected `([\w |]+)`, got `(\w+)`$", msg)
+    if m:
+        if m.group(2) == "null":
+            return path, "must not be null"
+        whats = [_WHAT.get(w.strip(), w.strip()) for w in m.group(1).split("|") if w.strip() != "null"]
+        return path, f"expected {' or '.join(whats)}, got {_got(v)}"
+    return path, f"{msg[0].lower()}{msg[1:]}, got {_got(v)}" if v is not ... else msg
+
+
+def _date_problem(v, required: bool) -> str | None:
+    if v is None:
+        return "must not be null" if required else None
+    if isinstance(v, (_dt.date, _dt.datetime)):
+        return None
+    if isinstance(v, str):
+        try:
+            _dt.datetime.fromisoformat(v.replace("Z", "+00:00"))
+            return None
+        except ValueError:
+            pass
+    return f"expected an ISO 8601 date (2026-11-25 or 2026-11-25T10:41:53+00:00), got {v!r}"
+
+
+def _dates(p: Profile):
+    """(path, value, required) of every date in the profile."""
+    for i, s in enumerate(p.device.sources or []):
+        yield f"device.sources[{i}].retrieved", s.retrieved, False
+    for i, e in enumerate(p.entries or []):
+        pv = e.provenance
+        yield f"entries[{i}].provenance.date", pv.date, isinstance(pv, Measured)
+        if isinstance(pv, Published):
+            yield f"entries[{i}].provenance.retrieved", pv.retrieved, False
+    for pipe, recs in (p.loops or {}).items():
+        for key, r in recs.items():
+            if r.provenance is not None:
+                yield f"loops.{pipe}.{key}.provenance.date", r.provenance.date, False
+
+
+def _cross_field_problems(p: Profile):
+    """What the Structs cannot say: dates, and a p90 below the median. Yields (path, message)."""
+    for path, v, required in _dates(p):
+        problem = _date_problem(v, required)
+        if problem:
+            yield path, problem
+    for i, e in enumerate(p.entries or []):
+        lat = e.latency_ms
+        if lat.p90 is not None and lat.p90 < lat.median:
+            yield f"entries[{i}].latency_ms.p90", f"p90 {lat.p90:g} is below the median {lat.median:g}"
+
+
+def check_profile(d, source: str = "profile") -> Profile:
+    """The typed :class:`Profile` of a parsed profile ``d``; ProfileError naming ``source`` and the field."""
+    def fail(path, msg):
+        raise ProfileError(f"{source}: {path}: {msg}")
+
+    if d is None:
+        fail("(top level)", "the file is empty")
+    if not isinstance(d, dict):
+        fail("(top level)", f"expected a mapping, got {type(d).__name__}")
+    _typos(d, Profile, "", fail)
+    if "schema" in d and d["schema"] != SCHEMA:
+        fail("schema", f"expected {SCHEMA!r}, got {d['schema']!r}")
+    try:
+        typed = msgspec.convert(d, Profile)
+    except msgspec.ValidationError as e:
+        problem = _explain(e, d)
     else:
-        c.str_(pv, "source", p, required=True, nullable=False)
-        c.str_(pv, "url", p)
-        c.str_(pv, "statistic", p, choices=STATISTICS)
-        c.str_(pv, "setup", p)
-        c.date(pv, "date", p)
-        c.date(pv, "retrieved", p)
-        c.str_map(pv, "tools", p)
-
-
-def _check_entry(c: _Ctx, e, p: str):
-    c.mapping(e, p)
-    c.keys(e, p, _ENTRY_KNOWN, required=("artifact", "backend", "precision", "latency_ms", "provenance"))
-    c.str_(e, "artifact", p, required=True, nullable=False)
-    for k in ("model", "format", "runtime", "notes"):
-        c.str_(e, k, p)
-    c.str_(e, "ops_mode", p, choices=("standard", "portable"))
-    c.str_(e, "precision", p, required=True, nullable=False, choices=PRECISIONS)
-    c.str_(e, "backend", p, required=True, nullable=False, choices=BACKENDS)
-    c.str_(e, "compute_unit", p, choices=COMPUTE_UNITS)
-    if e.get("sha256") is not None:
-        c.str_(e, "sha256", p)
-        if not re.fullmatch(r"[0-9a-f]{64}", e["sha256"]):
-            c.fail(f"{p}.sha256", f"expected 64 lower-case hex digits, got {e['sha256']!r}")
-    c.num(e, "threads", p, integer=True, positive=True)
-    c.num(e, "batch", p, integer=True, positive=True)
-    if e.get("input_shape") is not None and not (isinstance(e["input_shape"], list) and all(
-            isinstance(x, (int, list)) for x in e["input_shape"])):
-        c.fail(f"{p}.input_shape", f"expected a list of ints (or of shapes), got {e['input_shape']!r}")
-    for k in ("peak_memory_mib", "process_peak_rss_mib"):
-        c.num(e, k, p, positive=True)
-    q = f"{p}.latency_ms"
-    lat = c.mapping(e["latency_ms"], q)
-    c.keys(lat, q, _LAT_KNOWN, required=("median",))
-    c.num(lat, "median", q, required=True, nullable=False, positive=True)
-    for k in ("p90", "mean", "min", "max", "std"):
-        c.num(lat, k, q, positive=k != "std", minimum=0 if k == "std" else None)
-    for k in ("runs", "warmup"):
-        c.num(lat, k, q, integer=True, minimum=0)
-    if _is_num(lat.get("p90")) and lat["p90"] < lat["median"]:
-        c.fail(f"{q}.p90", f"p90 {lat['p90']} is below the median {lat['median']}")
-    _check_provenance(c, e["provenance"], f"{p}.provenance")
+        problem = next(_cross_field_problems(typed), None)
+    if problem:
+        fail(*problem)
+    return typed
 
 
 def validate_profile(d: dict, source: str = "profile") -> dict:
-    """Check ``d`` against schema ``edgecv.device-profile/1``; return it normalised.
+    """Check ``d`` against schema ``edgecv.device-profile/1``; return it normalised (in place).
 
     Normalisation: every entry gets ``compute_unit`` (from its backend when absent), ``threads`` (null when
     absent) and ``latency_ms.p90`` (null when absent). Raises ProfileError naming ``source`` and the field.
     """
-    c = _Ctx(source)
-    if d is None:
-        c.fail("(top level)", "the file is empty")
-    c.mapping(d, "(top level)")
-    c.keys(d, "", ("schema", "device", "entries", "calibration", "notes"), required=("schema", "device"))
-    if d["schema"] != SCHEMA:
-        c.fail("schema", f"expected {SCHEMA!r}, got {d['schema']!r}")
-    _check_device(c, d["device"])
-    if d.get("calibration") is not None:
-        cal = d["calibration"]
-        if not isinstance(cal, (str, dict)):
-            c.fail("calibration", f"expected a note (string) or a mapping, got {type(cal).__name__}")
-    c.str_(d, "notes", "")
-    entries = d.get("entries")
-    if entries is None:
-        entries = d["entries"] = []
-    if not isinstance(entries, list):
-        c.fail("entries", f"expected a list, got {type(entries).__name__}")
-    for i, e in enumerate(entries):
-        _check_entry(c, e, f"entries[{i}]")
+    check_profile(d, source)
+    if d.get("entries") is None:
+        d["entries"] = []
+    for e in d["entries"]:
         e.setdefault("threads", None)
         e["latency_ms"].setdefault("p90", None)
         if e.get("compute_unit") is None:
             e["compute_unit"] = DEFAULT_COMPUTE_UNIT[e["backend"]]
     return d
+
+
+def json_schema() -> dict:
+    """JSON Schema of a device profile (``docs/schemas/device-profile.schema.json``)."""
+    (top,), defs = msgspec.json.schema_components((Profile,), ref_template="#/$defs/{name}")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "edgecv device profile",
+            **top, "$defs": defs}
 
 
 # ---------------------------------------------------------------------------------------------- files
@@ -515,10 +644,19 @@ def merge_measured(base: dict, imported: dict) -> tuple[dict, dict]:
 
 
 def write_yaml_atomic(profile: dict, path) -> Path:
-    """Write ``profile`` to ``path`` via a temp file + rename (no merge)."""
-    from edgecv.runtime.profile import write_profile
+    """Write ``profile`` to ``path`` via a hidden temp file beside it + rename (no merge, no validation)."""
+    import yaml
 
-    return write_profile(profile, path, merge=False)
+    path = Path(path)
+    path.absolute().parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        tmp.write_text(yaml.safe_dump(profile, sort_keys=False, width=120))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
 
 
 def import_measured(file, device: str | None = None, out=None) -> tuple[Path, dict]:

@@ -1,117 +1,29 @@
-"""The ``edgecv`` command line. Heavy packages (torch) load only in the commands that need them."""
+"""The ``edgecv`` command line. Heavy packages (torch) load only in the commands that need them.
+
+Shared pieces (the ``main`` group, ``_errors``, option bounds) live in :mod:`edgecv.cli_base`; the device,
+plan and predictor commands in their own modules, registered on ``main`` when imported at the end."""
 from __future__ import annotations
 
 import functools
-import os
 import sys
 from pathlib import Path
 
 import click
 
-MAX_THREADS = 4 * (os.cpu_count() or 1)   # more threads than this only thrash: 4× the cores of this machine
-THREADS = click.IntRange(1, MAX_THREADS)
-THREADS_HELP = f"1 to 4× this machine's CPU cores ({MAX_THREADS} here)"
-FRAMES = click.IntRange(min=1)
-MIN_BOX_SIDE = 4.0   # the smallest init box side any tracker follows (the Siamese ones need their min_size, 8)
-
-
-def _errors(fn):
-    """Print our own errors as one clear line and exit 2, instead of a traceback."""
-    @functools.wraps(fn)
-    def wrapper(*a, **k):
-        from edgecv.runtime.errors import EdgeCVError
-
-        try:
-            return fn(*a, **k)
-        except EdgeCVError as e:
-            click.echo(f"error: {e}", err=True)
-            sys.exit(2)
-        except KeyboardInterrupt:
-            # outputs are written to temp names and renamed at the end, so nothing half-written is left
-            click.echo("interrupted", err=True)
-            sys.exit(130)
-        except ModuleNotFoundError as e:
-            extra = {"torch": "export", "onnx": "predict", "scipy": "predict", "onnxscript": "export",
-                     "onnxslim": "export", "litert_torch": "export", "tqdm": "train",
-                     "matplotlib": "train"}.get((e.name or "").split(".")[0])
-            if extra is None:
-                raise
-            click.echo(f"error: this command needs {e.name!r}, which the bare runtime install does not "
-                       f"include: pip install 'edgecv[{extra}]'", err=True)
-            sys.exit(2)
-        except Exception as e:
-            from edgecv.data import DataError
-            try:
-                from edgecv.models.registry import UnknownModelError
-            except ImportError:  # bare install: no torch-side modules needed here
-                UnknownModelError = ()
-            known = (DataError, FileNotFoundError) + ((UnknownModelError,) if UnknownModelError else ())
-            if isinstance(e, known):
-                click.echo(f"error: {e}", err=True)
-                sys.exit(2)
-            if isinstance(e, OSError) and e.filename is not None:  # a file the checks could not foresee
-                click.echo(f"error: {e.filename}: {e.strerror or e}", err=True)
-                sys.exit(2)
-            raise
-    return wrapper
-
-
-def _check_outputs(outputs: dict, inputs=(), folders=(), into=()) -> None:
-    """The output policy (edgecv.runtime.outputs), before any work: no output is an input, every output
-    location is writable. ``folders``: names of folder outputs replaced whole; ``into``: folders written into."""
-    from edgecv.runtime.outputs import check_output_dir, check_outputs
-
-    inputs = [i for i in inputs if i is not None]
-    check_outputs({k: v for k, v in outputs.items() if k not in into}, inputs, folders)
-    for k in into:
-        check_output_dir(outputs.get(k), k, inputs)
-
-
-def _probe_video(video, error) -> None:
-    """A missing, empty, corrupt or truncated-to-nothing video (or an image folder without images) fails
-    here, before any export or model load, with ``error`` (the command's own error class)."""
-    p = Path(video)
-    if not p.exists():
-        raise error(f"video {video} does not exist")
-    if p.is_dir():
-        from edgecv.runtime.track.sequences import IMAGE_EXTS
-
-        if not any(f.suffix.lower() in IMAGE_EXTS for f in p.iterdir()):
-            raise error(f"{video}: a folder without images ({', '.join(sorted(IMAGE_EXTS))})")
-        return
-    import cv2
-
-    cap = cv2.VideoCapture(str(p))
-    try:
-        ok, frame = cap.read() if cap.isOpened() else (False, None)
-    finally:
-        cap.release()
-    if not ok or frame is None or frame.size == 0:
-        raise error(f"video {video}: cannot open video or decode its first frame (empty, corrupt, truncated "
-                    "or not a video)")
-
-
-def _local_threads(threads, where: str = "--threads"):
-    """A thread count from a plan, checked against this machine's bound (the option itself is an IntRange)."""
-    from edgecv.runtime.errors import EdgeCVError
-
-    if threads is not None and not 1 <= int(threads) <= MAX_THREADS:
-        raise EdgeCVError(f"{where} {threads}: must be between 1 and {MAX_THREADS} (4× this machine's "
-                          f"{os.cpu_count()} cores)")
-    return threads
-
-
-def _csv_ints(value: str, param_hint: str | None = "--threads") -> list[int]:
-    try:
-        return [int(v) for v in value.split(",") if v.strip()]
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated integers, got {value!r}", param_hint=param_hint) from None
-
-
-@click.group()
-@click.version_option(package_name="edgecv")
-def main():
-    """edgecv — video vision models from PyTorch to the edge."""
+from edgecv.cli_base import (  # noqa: F401  (re-exported: tests and scripts import main and the bounds from here)
+    FRAMES,
+    MAX_THREADS,
+    MIN_BOX_SIDE,
+    THREADS,
+    THREADS_HELP,
+    _check_outputs,
+    _csv,
+    _csv_ints,
+    _errors,
+    _local_threads,
+    _probe_video,
+    main,
+)
 
 
 @main.command("models")
@@ -245,10 +157,6 @@ def profile_cmd(artifacts, threads, backends, runs, warmup, device_name, out, im
         click.echo(f"wrote {write_profile(prof, out)}")
 
 
-def _csv(value: str) -> list[str]:
-    return [v.strip() for v in value.split(",") if v.strip()]
-
-
 def ensure_tracker_artifacts(names, art_dir, backends, precisions, echo=click.echo):
     """Export the artifacts the Siamese trackers need when they are missing (needs edgecv[export])."""
     from edgecv.runtime.bundle import backend_format
@@ -270,11 +178,29 @@ def ensure_tracker_artifacts(names, art_dir, backends, precisions, echo=click.ec
                 export(model, key[1], precision, out_dir=art_dir, progress=echo)
 
 
+class TrackerChoice(click.Choice):
+    """``--tracker``'s choices: the registry's names (``runtime/track/registry.py``), read when click first needs
+    them, so starting the CLI does not import the runtime."""
+
+    def __init__(self):
+        super().__init__(())
+
+    @property
+    def choices(self):
+        from edgecv.runtime.track.registry import tracker_names
+
+        return tracker_names()
+
+    @choices.setter
+    def choices(self, value):  # click's __init__ sets it; the registry is the only source
+        pass
+
+
 @main.command("track")
 @click.argument("video", type=click.Path())
 @click.option("--init", "init_box", required=True, help="Initial box x,y,w,h in pixels on frame 0.")
 @click.option("--tracker", default="siamfc", show_default=True,
-              type=click.Choice(["siamfc", "sasiam", "siambm", "spm", "spm-lite", "spm-nano", "mosse", "klt", "mil"]))
+              type=TrackerChoice())
 @click.option("--backend", default="ort", show_default=True, type=click.Choice(["ort", "ort-cuda", "ort-trt",
                                                                                 "litert", "tflite"]))
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]))
@@ -310,10 +236,9 @@ def track_cmd(video, init_box, tracker, backend, precision, art_dir, threads, ou
     if len(box) != 4:
         raise TrackError(f"--init {init_box!r}: expected four numbers x,y,w,h, got {len(box)}")
     min_side = MIN_BOX_SIDE
-    if tracker not in ("mosse", "klt", "mil"):
-        from edgecv.runtime.track.siamese import default_params
+    from edgecv.runtime.track.registry import default_params  # the variant's parameters (baselines: no min_size)
 
-        min_side = max(min_side, float(getattr(default_params(tracker), "min_size", min_side)))
+    min_side = max(min_side, float(getattr(default_params(tracker), "min_size", min_side)))
     if box[2] > 0 and box[3] > 0 and min(box[2], box[3]) < min_side:  # zero, negative, NaN: the tracker says
         raise TrackError(f"--init {init_box!r}: the box is {box[2]:g}×{box[3]:g} px; {tracker} needs at least "
                          f"{min_side:g}×{min_side:g} px (a smaller box would be silently enlarged)")
@@ -321,10 +246,9 @@ def track_cmd(video, init_box, tracker, backend, precision, art_dir, threads, ou
     ensure_tracker_artifacts([tracker], art_dir, [backend], [precision])
     trk = make_tracker(tracker, art_dir, backend, precision, threads)
     results = track_video(trk, video, box, out_video, boxes_path, progress=True, max_frames=max_frames,
-                          warn=lambda m: click.echo(f"warning: {m}", err=True))
-    lost = sum(r.lost for r in results)
-    click.echo(f"{tracker}: {len(results)} frames, {lost} reported lost, {len(results.skipped)} unreadable frames "
-               "skipped (last box kept)"
+                          warn=lambda m: click.echo(f"warning: {m}", err=True), keep_results=False)  # flat memory
+    click.echo(f"{tracker}: {results.frames} frames, {results.lost} reported lost, {len(results.skipped)} "
+               "unreadable frames skipped (last box kept)"
                + (f"; boxes → {boxes_path}" if boxes_path else "") + (f"; video → {out_video}" if out_video else ""))
 
 
@@ -463,7 +387,8 @@ def eval_group():
 @eval_group.command("track")
 @click.option("--dataset", type=click.Path(file_okay=False), default="datasets/otb-dev", show_default=True,
               help="OTB-format folder: one folder per sequence with groundtruth_rect.txt.")
-@click.option("--trackers", default="siamfc,sasiam,siambm,spm,spm-lite,spm-nano,mosse,klt,mil", show_default=True)
+@click.option("--trackers", default=lambda: ",".join(TrackerChoice().choices), show_default="every registered tracker",
+              help="Comma-separated tracker names (runtime/track/registry.py).")
 @click.option("--backends", default="ort", show_default=True, help="Comma-separated: ort, litert, ...")
 @click.option("--precisions", default="fp32", show_default=True, help="Comma-separated: fp32, fp16, int8.")
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
@@ -475,7 +400,8 @@ def eval_group():
 def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, threads, out_dir, inits):
     """All trackers side by side on an OTB-format dataset: success AUC, precision@20, fps; plots + JSON."""
     _check_outputs({"--out": out_dir}, [dataset], into=["--out"])
-    from edgecv.runtime.track import TRACKERS, TrackError, evaluate, make_tracker
+    from edgecv.eval.track import evaluate
+    from edgecv.runtime.track import TRACKERS, TrackError, make_tracker
     from edgecv.runtime.track.factory import artifact_model
 
     names, backends, precisions = _csv(trackers), _csv(backends), _csv(precisions)
@@ -567,9 +493,9 @@ def eval_propagate_cmd(dataset, model, policies, backends, precisions, ops, part
                        art_dir, threads, out_dir, aggregate):
     """Speed/accuracy over key-frame policies (mIoU, ms/frame, speedup over per-frame, in one run); plot + JSON."""
     _check_outputs({"--out": out_dir}, [dataset, real_video], into=["--out"])
+    from edgecv.eval import propagate as ev
     from edgecv.runtime.bundle import backend_format
     from edgecv.runtime.propagate import Propagator
-    from edgecv.runtime.propagate import evaluate as ev
 
     dataset = Path(dataset) if dataset else default_propagation_dataset()
     pp = _parse_part_precision(part_precision)
@@ -712,8 +638,8 @@ def eval_colorize_cmd(dataset, model, backends, precisions, size, art_dir, threa
     """Quality (PSNR, ab error, temporal consistency) against the global-transfer baseline and the model
     without recurrence, per backend and precision; table, JSON and contact sheet."""
     _check_outputs({"--out": out_dir}, [dataset], into=["--out"])
+    from edgecv.eval import colorize as ev
     from edgecv.runtime.colorize import Colorizer
-    from edgecv.runtime.colorize import evaluate as ev
 
     dataset = Path(dataset) if dataset else default_colorize_dataset()
     methods = {}

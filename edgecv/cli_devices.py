@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from edgecv.cli import _check_outputs, _errors, main
+from edgecv.cli_base import _check_outputs, _errors, main
 
 
 def _csv(value: str | None) -> list[str]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edgecv.cli import THREADS, THREADS_HELP, _check_outputs, _csv, _csv_ints, _errors, main
+from edgecv.cli_base import THREADS, THREADS_HELP, _check_outputs, _csv, _csv_ints, _errors, main
 
 
 def _predictor_for(device: str, art_dir: str):
@@ -93,9 +93,9 @@ def plan_cmd(device, pipeline, fps, latency_ms, margin, backends, threads, art_d
 def plan_check_cmd(plans, video, frames, art_dir, out):
     """Run each plan's loop on real frames here and compare the achieved fps with the plan's prediction."""
     _check_outputs({"--out": out}, [*plans, video])
+    from edgecv.eval.plan_check import check_plans
     from edgecv.runtime.outputs import write_json_atomic
     from edgecv.runtime.plan import load_plan
-    from edgecv.runtime.plan.check import check_plans
 
     for p in plans:  # every plan valid (and its model inside --artifacts) before any runs
         if "model" in load_plan(p)["settings"]:
@@ -123,28 +123,24 @@ def profile_loops_cmd(device, pipelines, video, art_dir, backend, threads, frame
     from edgecv import data
     from edgecv.devices import load_profile
     from edgecv.devices.schema import profile_path, write_yaml_atomic
-    from edgecv.runtime.plan import measure_loop_overhead
+    from edgecv.runtime.plan.loops import loop_hooks, measure_loop_overhead
 
     prof = load_profile(device)
     path = Path(device) if Path(device).suffix in (".yaml", ".yml") else profile_path(device)
     _check_outputs({"--device": path}, [video])  # the profile is updated in place: writable before the runs
     video = video or str(data.ensure_samples(verbose=False) / "vtest.avi")
     loops = prof.setdefault("loops", {})
-    for pipe in _csv(pipelines):
-        if pipe == "propagate":
-            from edgecv.runtime.plan.overhead import calibrate_propagation_loop
-
-            recs = calibrate_propagation_loop(prof, video, art_dir, frames=frames)
+    chosen = {pipe: loop_hooks(pipe) for pipe in _csv(pipelines)}   # an unknown name fails before any run
+    for pipe, hooks in chosen.items():
+        if hooks.calibrate is not None:   # per backend × threads, beyond the graphs profiled alone
+            recs = hooks.calibrate(prof, video, art_dir, frames)
             loops.setdefault(pipe, {}).update(recs)
             for k, r in recs.items():
-                click.echo(f"propagate {k}: +{r['key_frame_ms']:.2f} ms per key frame, "
+                click.echo(f"{pipe} {k}: +{r['key_frame_ms']:.2f} ms per key frame, "
                            f"+{r['propagated_frame_ms']:.2f} ms per propagated frame beyond the profiled graphs")
-        keys = ["320x240", "640x480"] if pipe == "colorize" else ["default"]
-        for key in keys:
-            rec = measure_loop_overhead(pipe, video, art_dir, backend, threads, frames, start=560,
-                                        size=key if pipe == "colorize" else "320x240")
+        for key in hooks.overhead_keys:
+            rec = measure_loop_overhead(pipe, video, art_dir, backend, threads, frames, start=560, size=key)
             loops.setdefault(pipe, {})[key] = rec
-            click.echo(f"{pipe} {key}: {rec['overhead_ms']:.2f} ms per {'search pass' if pipe == 'track' else 'frame'}"
-                       f" outside the graphs ({rec['what']})")
+            click.echo(f"{pipe} {key}: {rec['overhead_ms']:.2f} ms per {hooks.unit} outside the graphs ({rec['what']})")
     write_yaml_atomic(prof, path)
     click.echo(f"loops → {path}")

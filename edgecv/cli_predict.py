@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from edgecv.cli import MAX_THREADS, THREADS_HELP, _check_outputs, _csv_ints, _errors, main
+from edgecv.cli_base import MAX_THREADS, THREADS_HELP, _check_outputs, _csv_ints, _errors, main
 
 DEFAULT_DEVICE = "desktop-xeon-2c"
 

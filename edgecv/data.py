@@ -29,20 +29,14 @@ SCENES = {
     "vtest": ["vtest.avi"], "megamind": ["Megamind.avi"], "tree": ["tree.avi"],
 }
 # Held-out split: the right-most 30% of every photo and the last 30% of every video's frames are
-# never trained on (scene recognition must generalise to unseen parts of the scene).
-HELDOUT_FRACTION = 0.3
+# never trained on (scene recognition must generalise to unseen parts of the scene). The data folder and the
+# split fraction are the runtime's (it reads the samples too); the training side imports them from there.
+from edgecv.runtime.samples import HELDOUT_FRACTION, data_root, samples_dir, visp_dir  # noqa: E402,F401
 
 
 class DataError(RuntimeError):
     pass
 
-
-def data_root() -> Path:
-    return Path(os.environ.get("EDGECV_DATA", Path.home() / ".cache" / "edgecv"))
-
-
-def samples_dir() -> Path:
-    return data_root() / "opencv-samples"
 
 
 def _fetch_deb(package: str, member: str, dest: Path, keep=None, verbose: bool = True) -> Path:
@@ -97,10 +91,6 @@ def ensure_samples(verbose: bool = True) -> Path:
 # Real grayscale image sequences from Debian's visp-images-data (ViSP's test data), used only as held-out
 # tracking material: nothing is ever trained or calibrated on them.
 VISP_SEQUENCES = ("mire-2", "cube", "mbt/cube")
-
-
-def visp_dir() -> Path:
-    return data_root() / "visp-images"
 
 
 def ensure_visp(verbose: bool = True) -> Path:

@@ -253,7 +253,8 @@ class Outputs:
     path of a text/JSON file (boxes, stats) that the caller writes with :meth:`write` inside the
     ``with`` block. ``inputs``: what the run reads (an output naming one is refused: OutputError).
     ``with outputs:`` opens the temps; leaving it without an exception renames everything into place,
-    with one removes every temp.
+    with one removes every temp. A file is written whole (:meth:`write`) or line by line as the run goes
+    (:meth:`append`, so a long run need not keep what it has written).
     """
 
     def __init__(self, video=None, masks=None, files: Mapping[str, Any] | None = None, inputs: Iterable = (),
@@ -267,6 +268,7 @@ class Outputs:
         self._stack = None
         self._writer = None
         self._tmp: dict[str, Path] = {}
+        self._open: dict[str, Any] = {}
 
     def __enter__(self):
         stack = contextlib.ExitStack()
@@ -278,11 +280,17 @@ class Outputs:
                 self._tmp["--masks"] = stack.enter_context(atomic_dir(self.masks))
             for name, path in self.files.items():
                 self._tmp[name] = stack.enter_context(atomic_path(path))
+            stack.callback(self._close_files)       # runs before the renames
         except BaseException:
             stack.close()
             raise
         self._stack = stack
         return self
+
+    def _close_files(self) -> None:
+        for f in self._open.values():
+            f.close()
+        self._open.clear()
 
     def _release(self) -> None:
         if self._writer is not None:
@@ -327,6 +335,14 @@ class Outputs:
             return
         text = content if isinstance(content, str) else json.dumps(content, indent=1, ensure_ascii=False) + "\n"
         self._tmp[name].write_text(text)
+
+    def append(self, name: str, text: str) -> None:
+        """Append ``text`` to the file declared as ``name`` (no-op when it was not asked for)."""
+        if name not in self.files:
+            return
+        if name not in self._open:
+            self._open[name] = open(self._tmp[name], "w")  # noqa: SIM115 - closed by _close_files on exit
+        self._open[name].write(text)
 
 
 # ----------------------------------------------------------------------------------------------- progress
@@ -384,11 +400,13 @@ class Progress:
 @dataclass
 class Run:
     """What :func:`run` did: one entry of ``results`` per kept frame, its source index in ``indices``;
-    ``skipped``: the source indices that could not be read; ``frames``: source frames consumed."""
+    ``skipped``: the source indices that could not be read; ``frames``: source frames consumed; ``kept``:
+    frames that gave a result (in ``results`` unless the run was told not to keep them)."""
     results: list = field(default_factory=list)
     indices: list[int] = field(default_factory=list)
     skipped: list[int] = field(default_factory=list)
     frames: int = 0
+    kept: int = 0
     size: tuple[int, int] | None = None     # (H, W) of frame 0
     fps: float = 25.0
     name: str = ""
@@ -400,14 +418,16 @@ def run(src: Source, step: Callable[[int, np.ndarray, str], Any], *,
         skip: Callable[[int, str], Any] | None = None,
         mask: Callable[[Any], np.ndarray] | None = None,
         outputs: Outputs | None = None, progress: bool = True, label: str = "",
-        warn: Callable[[str], None] | None = None, on_skip: str = "skipped") -> Run:
+        warn: Callable[[str], None] | None = None, on_skip: str = "skipped", keep: bool = True) -> Run:
     """Run a loop over ``src``: per readable frame ``step(index, frame, why)`` → a result (``why``: "" or
     how the source changed the frame, e.g. resized), ``draw(index, frame, result)`` → the video image,
     ``mask(result)`` → the mask PNG. Per unreadable frame ``skip(index, why)`` → a result to keep for it
     (the video then repeats its previous image) or None (no result, no video image, no mask).
 
-    Warnings go to ``warn``: each of the first 10 skipped frames (``why; on_skip``), then one line and a
-    total at the end; the first frame of another size. Raises ``src.error`` when no frame could be read.
+    ``keep=False``: results are not collected (a long run whose step streams what it needs, e.g. box lines
+    through :meth:`Outputs.append`, then holds nothing per frame). Warnings go to ``warn``: each of the first
+    10 skipped frames (``why; on_skip``), then one line and a total at the end; the first frame of another
+    size. Raises ``src.error`` when no frame could be read.
     Outputs are only written into their temps here; the caller's ``with outputs:`` commits them.
     """
     warn = warner(warn)
@@ -427,8 +447,10 @@ def run(src: Source, step: Callable[[int, np.ndarray, str], Any], *,
                     warn("more frames could not be read; further ones are skipped without a warning each")
                 r = skip(i, why) if skip is not None else None
                 if r is not None:
-                    res.results.append(r)
-                    res.indices.append(i)
+                    res.kept += 1
+                    if keep:
+                        res.results.append(r)
+                        res.indices.append(i)
                     if last_image is not None:
                         out.frame(last_image, src.fps)
                 bar.advance()
@@ -440,8 +462,10 @@ def run(src: Source, step: Callable[[int, np.ndarray, str], Any], *,
                 res.size = frame.shape[:2]
             r = step(i, frame, why)
             stepped = True
-            res.results.append(r)
-            res.indices.append(i)
+            res.kept += 1
+            if keep:
+                res.results.append(r)
+                res.indices.append(i)
             if draw is not None and out.video is not None:
                 last_image = draw(i, frame, r)
                 out.frame(last_image, src.fps)

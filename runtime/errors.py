@@ -1,8 +1,9 @@
 """Errors the runtime raises; each message names the file, tensor or package at fault."""
 
+# The base class lives in the lowest layer (edgecv.devices imports nothing from the runtime); one class.
+from edgecv.devices.errors import EdgeCVError
 
-class EdgeCVError(Exception):
-    """Base class: caught by the CLI and printed without a traceback (exit code 2)."""
+__all__ = ["EdgeCVError", "ArtifactError", "InputError", "BackendUnavailable"]
 
 
 class ArtifactError(EdgeCVError):

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import EdgeCVError
+from edgecv.devices.schema import SCHEMA as PROFILE_SCHEMA
+from edgecv.devices.schema import write_yaml_atomic
 
-PROFILE_SCHEMA = "edgecv.device-profile/1"
+from .errors import EdgeCVError
 
 
 def cpu_model() -> str:
@@ -142,8 +143,4 @@ def write_profile(profile: dict, path, merge: bool = True) -> Path:
         except yaml.YAMLError as e:
             raise EdgeCVError(f"existing profile {path} is not valid YAML ({e}); not overwriting it") from None
         profile = merge_profiles(old, profile)
-    from .outputs import atomic_path
-
-    with atomic_path(path) as tmp:
-        tmp.write_text(yaml.safe_dump(profile, sort_keys=False, width=120))
-    return path
+    return write_yaml_atomic(profile, path)

@@ -710,7 +710,7 @@ def test_siamese_tracker_refuses_a_box_below_its_minimum(box):
     from types import SimpleNamespace
 
     from edgecv.runtime.track import TrackError
-    from edgecv.runtime.track.siamese import SiamFCTracker
+    from edgecv.runtime.track.siamfc import SiamFCTracker
 
     net = SimpleNamespace(score_size=17, geometry={"tracker": "siamfc"})   # the check runs before the net does
     frame = np.zeros((288, 384, 3), np.uint8)

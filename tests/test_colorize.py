@@ -14,9 +14,9 @@ from click.testing import CliRunner
 
 from edgecv import data
 from edgecv.cli import main
+from edgecv.eval import colorize as ev
 from edgecv.runtime import ArtifactError
 from edgecv.runtime.colorize import ColorizeError, Colorizer, check_artifacts, colorize_video
-from edgecv.runtime.colorize import evaluate as ev
 from edgecv.runtime.colorize import lab as labc
 from edgecv.runtime.manifest import seal_manifest
 

@@ -312,3 +312,21 @@ def test_devices_package_is_torch_free_and_light():
     code = ("import sys, edgecv.devices as d; d.load_profile('pixel-4'); "
             "bad = [m for m in ('torch', 'matplotlib') if m in sys.modules]; assert not bad, bad")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent)
+
+
+def test_device_profile_json_schema_is_current():
+    """docs/schemas/device-profile.schema.json is generated: ``python -c "import json; from
+    edgecv.devices.schema import json_schema; print(json.dumps(json_schema(), indent=2, sort_keys=True))"
+    > docs/schemas/device-profile.schema.json``."""
+    path = Path(__file__).resolve().parents[1] / "docs" / "schemas" / "device-profile.schema.json"
+    assert path.read_text() == json.dumps(schema.json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def test_devices_import_nothing_from_the_runtime():
+    import ast
+
+    root = Path(schema.__file__).parent
+    bad = [f"{f.name}: {n.module}" for f in root.rglob("*.py") for n in ast.walk(ast.parse(f.read_text()))
+           if isinstance(n, ast.ImportFrom) and (n.module or "").startswith("edgecv.runtime")]
+    assert not bad, bad
+    assert EdgeCVError is dv.ProfileError.__mro__[1]   # one base class, re-exported by edgecv.runtime.errors

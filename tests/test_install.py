@@ -16,6 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 def test_editable_layout_maps_root_folders():
     import edgecv
     import edgecv.devices
+    import edgecv.eval
     import edgecv.export
     import edgecv.runtime
 
@@ -23,6 +24,7 @@ def test_editable_layout_maps_root_folders():
     assert Path(edgecv.export.__file__).parent == REPO / "export"
     assert Path(edgecv.runtime.__file__).parent == REPO / "runtime"
     assert Path(edgecv.devices.__file__).parent == REPO / "devices"
+    assert Path(edgecv.eval.__file__).parent == REPO / "eval"
     assert any(p.name.endswith(".yaml") for p in resources.files("edgecv.devices").iterdir())
 
 

@@ -149,17 +149,22 @@ def test_track_cost_counts_the_search_passes_each_tracker_runs():
     parameters run: a scale pyramid's crops, Siam-BM's 5 candidates, SPM's pyramid every n-th frame."""
     from edgecv.runtime.plan.core import Latencies
     from edgecv.runtime.plan.pipelines import track_candidates
-    from edgecv.runtime.track.siamese import SIAMESE, SPMParams, default_params, search_passes
+    from edgecv.runtime.track.registry import default_params, get_variant, tracker_names
+
+    def search_passes(name, params=None):
+        return get_variant(name).search_passes(params)
 
     assert search_passes("siambm") == 5
     assert search_passes("siamfc") == default_params("siamfc").num_scales == 3
     assert search_passes("spm-nano") == 2           # 3 crops on every other frame, 1 between
-    assert search_passes("spm", SPMParams(num_scales=1)) == 1
-    assert search_passes("spm", SPMParams(num_scales=3, scale_every=3)) == pytest.approx(5 / 3)
-    models = sorted({m for m, _ in SIAMESE.values()})
+    assert search_passes("spm", default_params("spm", num_scales=1)) == 1
+    assert search_passes("spm", default_params("spm", num_scales=3, scale_every=3)) == pytest.approx(5 / 3)
+    assert search_passes("mosse") == 0              # a baseline runs no graph
+    siamese = tracker_names(siamese=True)
+    models = sorted({get_variant(n).model for n in siamese})
     profile = {"entries": [_entry(artifact_name(m, "search", "litert", "fp32"), "litert", 1, 4.0) for m in models]}
-    acc = {"entries": [{"tracker": n, "backend": "litert", "precision": "fp32", "value": 0.5} for n in SIAMESE]}
+    acc = {"entries": [{"tracker": n, "backend": "litert", "precision": "fp32", "value": 0.5} for n in siamese]}
     cands = track_candidates(profile, Latencies(profile), acc, {"precisions": ["fp32"]})
-    assert {c["settings"]["tracker"] for c in cands} == set(SIAMESE)
+    assert {c["settings"]["tracker"] for c in cands} == set(siamese)
     for c in cands:
         assert c["mean_ms"] == pytest.approx(4.0 * search_passes(c["settings"]["tracker"])), c["cost_note"]

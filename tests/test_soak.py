@@ -1,5 +1,6 @@
 """Soak (marker ``soak``, run by ``make soak`` and CI, not by the default test run): 10k frames through the
-tracking loop engine with the video and boxes written; RSS may grow by less than 5 MiB after warm-up."""
+tracking loop engine as ``edgecv track`` runs it (video and boxes written, no per-frame results kept); RSS
+may grow by less than 5 MiB after warm-up."""
 from __future__ import annotations
 
 import json

@@ -14,21 +14,23 @@ import numpy as np
 import pytest
 
 from edgecv.data import samples_dir
+from edgecv.eval import track_metrics as metrics
+from edgecv.eval.track import evaluate
 from edgecv.runtime.track import (
-    BASELINES,
     KLTTracker,
     MosseTracker,
     TrackError,
-    evaluate,
     list_sequences,
     load_sequence,
-    metrics,
+    make_tracker,
     read_boxes,
     read_video,
     track_video,
     write_boxes,
 )
-from edgecv.runtime.track.baselines import MosseParams
+from edgecv.runtime.track.registry import default_params, tracker_names
+
+BASELINE_NAMES = tracker_names(siamese=False)  # mosse, klt, mil
 
 SAMPLES = samples_dir()
 needs_samples = pytest.mark.skipif(not (SAMPLES / "vtest.avi").exists(),
@@ -129,7 +131,7 @@ def test_absent_frames_skipped_and_bad_predictions_are_misses():
 @pytest.mark.parametrize("name", ["mosse", "klt", "mil"])
 def test_tracker_follows_translated_real_patch(name):
     frames, gts = translated_sequence()
-    tr = BASELINES[name]()
+    tr = make_tracker(name)
     first = tr.init(frames[0], gts[0])
     assert first.box == tuple(gts[0]) and first.score == 1.0
     res = [tr.update(f) for f in frames[1:]]
@@ -167,23 +169,23 @@ def test_mosse_reports_lost_when_target_disappears_in_vtest():
     assert r.lost and r.box == pytest.approx(last_box)
 
 
-@pytest.mark.parametrize("name", sorted(BASELINES))
+@pytest.mark.parametrize("name", sorted(BASELINE_NAMES))
 @pytest.mark.parametrize("box", [(500, 10, 40, 40), (-60, -60, 40, 40), (10, 10, 0, 20), (10, 10, 20, -5),
                                  (10, 10, np.nan, 20), "abc"])
 def test_bad_init_box_raises(name, box):
     frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
     with pytest.raises(TrackError, match="init box"):
-        BASELINES[name]().init(frame, box)
+        make_tracker(name).init(frame, box)
 
 
-@pytest.mark.parametrize("name", sorted(BASELINES))
+@pytest.mark.parametrize("name", sorted(BASELINE_NAMES))
 @pytest.mark.parametrize("box", [(-10, -10, 40, 40), (130, 90, 40, 40), (0, 0, 160, 120), (3, 3, 4, 4),
                                  (50, 50, 1, 40)])
 def test_edge_full_frame_and_tiny_boxes_work(name, box):
     """Boxes partly outside the frame, the whole frame, or a few pixels (OpenCV's MIL hangs on 4×4 unless
     the wrapper enlarges it) still give finite boxes."""
     frame = np.random.default_rng(0).integers(0, 255, (120, 160, 3), dtype=np.uint8)
-    tr = BASELINES[name]()
+    tr = make_tracker(name)
     tr.init(frame, box)
     for _ in range(2):
         r = tr.update(frame)
@@ -193,7 +195,7 @@ def test_edge_full_frame_and_tiny_boxes_work(name, box):
 @pytest.mark.parametrize("name", ["mosse", "klt"])
 def test_featureless_target_is_lost_not_a_crash(name):
     flat = np.full((120, 160, 3), 128, np.uint8)
-    tr = BASELINES[name]()
+    tr = make_tracker(name)
     tr.init(flat, (50, 40, 30, 30))
     r = tr.update(flat)
     assert r.lost and r.score == 0.0 and r.box == (50, 40, 30, 30)
@@ -207,11 +209,11 @@ def test_update_before_init_and_empty_frame_raise():
 
 
 @needs_samples
-@pytest.mark.parametrize("name", sorted(BASELINES))
+@pytest.mark.parametrize("name", sorted(BASELINE_NAMES))
 def test_grayscale_frames_accepted(name):
     frames, gts = translated_sequence(n=12)
     gray = [cv2.cvtColor(f, cv2.COLOR_BGR2GRAY) for f in frames]
-    tr = BASELINES[name]()
+    tr = make_tracker(name)
     tr.init(gray[0], gts[0])
     res = [tr.update(g[:, :, None] if i % 2 else g) for i, g in enumerate(gray[1:])]  # H×W and H×W×1
     assert all(np.isfinite(r.box).all() and 0 <= r.score <= 1 for r in res)
@@ -491,8 +493,8 @@ def test_evaluate_writes_results_plots_and_boxes(tmp_path):
 
 
 def test_track_modules_never_import_torch():
-    code = ("import sys; import edgecv.runtime.track as t; from edgecv.runtime.track import baselines, evaluate, "
-            "metrics, sequences, video; assert 'torch' not in sys.modules, 'torch imported'")
+    code = ("import sys; import edgecv.runtime.track as t; from edgecv.runtime.track import baselines, sequences, "
+            "video; from edgecv.eval import track, track_metrics; assert 'torch' not in sys.modules, 'torch imported'")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
 
@@ -500,7 +502,7 @@ def test_track_modules_never_import_torch():
 def test_sre_init_perturbations_and_pooled_runs(tmp_path, dev_cut):
     """`evaluate(..., inits=k)`: run 0 is the groundtruth box, the others shifted/scaled by OTB's SRE
     amounts; every run is scored and pooled, and the plain one-pass figures are kept beside."""
-    from edgecv.runtime.track.evaluate import INIT_PERTURBATIONS, perturbed_box
+    from edgecv.eval.track import INIT_PERTURBATIONS, perturbed_box
 
     assert perturbed_box((10, 20, 40, 80), 0) == (10, 20, 40, 80)
     assert perturbed_box((10, 20, 40, 80), 1) == pytest.approx((14, 20, 40, 80))
@@ -539,7 +541,8 @@ def test_paired_delta_is_the_frame_weighted_difference_with_a_bootstrap_interval
 def test_evaluate_pairs_each_int8_run_with_its_fp32_run(tmp_path, dev_cut):
     """Trackers named NAME/BACKEND/PRECISION are paired run by run with NAME/BACKEND/fp32."""
     ds = dev_cut("vtest_woman", 12)
-    res = evaluate({"mosse/x/fp32": MosseTracker, "mosse/x/int8": lambda: MosseTracker(MosseParams(learning_rate=0.05)),
+    slow = lambda: MosseTracker(default_params("mosse", learning_rate=0.05))  # noqa: E731
+    res = evaluate({"mosse/x/fp32": MosseTracker, "mosse/x/int8": slow,
                     "klt": KLTTracker}, ds, tmp_path / "out", progress=False, inits=2)
     deltas = res["precision_deltas"]
     assert list(deltas) == ["mosse/x/int8"] and deltas["mosse/x/int8"]["reference"] == "mosse/x/fp32"
@@ -548,7 +551,7 @@ def test_evaluate_pairs_each_int8_run_with_its_fp32_run(tmp_path, dev_cut):
     assert d["runs"] == 2 and d["delta"] == pytest.approx(t["mosse/x/int8"]["overall"]["auc"]
                                                           - t["mosse/x/fp32"]["overall"]["auc"], abs=1e-9)
     assert json.loads((tmp_path / "out" / "results.json").read_text())["precision_deltas"].keys() == {"mosse/x/int8"}
-    slow = lambda: MosseTracker(MosseParams(learning_rate=0.05))  # noqa: E731
+    slow = lambda: MosseTracker(default_params("mosse", learning_rate=0.05))  # noqa: E731
     one = evaluate({"mosse/x/fp32": MosseTracker, "mosse/x/int8": slow}, ds, tmp_path / "out1",
                    progress=False)  # one start: each sequence is one run
     assert one["precision_deltas"]["mosse/x/int8"]["runs"] == 1

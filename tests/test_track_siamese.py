@@ -15,7 +15,10 @@ from edgecv.models import create_model
 from edgecv.models.siamese import SCORE, STRIDE, to_input
 from edgecv.runtime.track import TrackError, TrackResult, iou
 from edgecv.runtime.track.crop import affine_crop, crop_side
-from edgecv.runtime.track.siamese import SiameseNet, SiamFCTracker, SPMTracker
+from edgecv.runtime.track.registry import default_params
+from edgecv.runtime.track.siamese_base import SiameseNet
+from edgecv.runtime.track.siamfc import SiamFCTracker
+from edgecv.runtime.track.spm import SPMTracker
 
 
 @pytest.fixture(scope="module")
@@ -257,7 +260,7 @@ def test_cli_track_writes_boxes_and_video_and_rejects_bad_input(tmp_path, art_di
 
 def test_siambm_reports_a_rotated_box(exported):
     """Siam-BM over SA-Siam's graphs: 5 scale/angle candidates per frame, a rotated box in every result."""
-    from edgecv.runtime.track.siamese import SiamBMTracker
+    from edgecv.runtime.track.siambm import SiamBMTracker
 
     t, s = exported("sasiam", "onnx", "fp32")
     net = SiameseNet(t, s, "sasiam", threads=1)
@@ -316,9 +319,9 @@ class _FakeNet:
 def test_siambm_masks_the_template_beside_an_elongated_target():
     """Siam-BM's spatial mask: a tall target keeps only the template columns it covers, a wide one only
     the rows, and a squarish one (ratio ≤ mask_ratio) is left alone."""
-    from edgecv.runtime.track.siamese import SiamBMParams, SiamBMTracker
+    from edgecv.runtime.track.siambm import SiamBMTracker
 
-    trk = SiamBMTracker(_FakeNet(), SiamBMParams())
+    trk = SiamBMTracker(_FakeNet(), default_params("siambm"))
     trk._reference = lambda frame: 1.0
     frame = np.zeros((480, 640, 3), np.uint8)
     trk._init(frame, (300, 100, 30, 90))           # tall: 1:3
@@ -337,13 +340,12 @@ def test_siambm_masks_the_template_beside_an_elongated_target():
 def test_spm_aspect_lr_zero_keeps_the_aspect_and_follows_the_scale():
     """``aspect_lr=0``: the box grows toward a regressed size of the same area but another shape while
     keeping its own aspect ratio; the default (None) moves w and h each toward the regression."""
-    from edgecv.runtime.track.siamese import SPMParams
-
     cand = {"centre": (100.0, 100.0), "dx": 0.0, "dy": 0.0, "w": 80.0, "h": 80.0, "penalty": 1.0, "coarse": 1.0,
             "f": 1.0}
     for aspect_lr, keeps in ((0.0, True), (None, False)):
         trk = SPMTracker.__new__(SPMTracker)
-        trk.p, trk.frame_shape, trk.w, trk.h = SPMParams(aspect_lr=aspect_lr), (480, 640, 3), 40.0, 120.0
+        trk.p = default_params("spm-lite", aspect_lr=aspect_lr)
+        trk.frame_shape, trk.w, trk.h = (480, 640, 3), 40.0, 120.0
         trk._accept(cand)
         assert trk.w * trk.h > 40 * 120
         assert (abs(trk.w / trk.h - 1 / 3) < 1e-9) == keeps, (trk.w, trk.h)
@@ -369,8 +371,6 @@ def test_spm_scale_pyramid_follows_a_camera_that_zooms(exported):
     """A camera closing in ×1.8 on (or backing away ×0.6 from) a real held-out pedestrian: spm-lite's
     regressed box alone lags far behind (final area 0.36× / 3.0× the truth at the time of writing);
     the SiamFC-style scale pyramid (``num_scales=3``, the default) must follow it much more closely."""
-    from edgecv.runtime.track.siamese import SPMParams
-
     frames = data.video_part("vtest.avi", "heldout", step=1)
     src, gt = _dev_target()
     frame = frames[src["start"] - int(round(795 * 0.7))]
@@ -380,7 +380,7 @@ def test_spm_scale_pyramid_follows_a_camera_that_zooms(exported):
         views, truth = _zoomed(frame, tuple(gt[0]), 40, zoom)
         got = {}
         for n in (3, 1):
-            trk = SPMTracker(net, SPMParams(num_scales=n))
+            trk = SPMTracker(net, default_params("spm-lite", num_scales=n))
             trk.init(views[0], truth[0])
             res = [trk.update(v) for v in views[1:]]
             area = res[-1].box[2] * res[-1].box[3] / (truth[-1][2] * truth[-1][3])

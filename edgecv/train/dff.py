@@ -20,7 +20,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edgecv.runtime.propagate.evaluate import Confusion
+from edgecv.eval.propagate import Confusion
 
 from ..models import create_model
 from ..models.dff import STRIDE

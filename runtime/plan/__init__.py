@@ -20,7 +20,7 @@ from .core import (
     settings_for,
     write_plan,
 )
-from .overhead import measure_loop_overhead
+from .loops import measure_loop_overhead
 
 __all__ = ["PLAN_SCHEMA", "PlanError", "accuracy_table", "load_plan", "make_plan", "settings_for", "write_plan",
            "measure_loop_overhead"]

@@ -12,6 +12,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from ..errors import EdgeCVError
+from .lookup import loop_overhead, provenance_kind
 
 PLAN_SCHEMA = "edgecv.plan/1"
 PIPELINES = ("propagate", "track", "colorize")
@@ -52,7 +53,7 @@ class Latencies:
             key = (e.get("artifact"), backend_id(e), e.get("threads"), e.get("precision"))
             old = self.index.get(key)
             rank = {"measured": 0, "published": 1, "predicted": 2}
-            if old is None or rank.get(_kind(e), 3) < rank.get(_kind(old), 3):
+            if old is None or rank.get(provenance_kind(e), 3) < rank.get(provenance_kind(old), 3):
                 self.index[key] = e
         self.used: dict = {}
         self.missing: set = set()
@@ -68,7 +69,7 @@ class Latencies:
         if e is not None and (e.get("latency_ms") or {}).get("median") is not None:
             ms = float(e["latency_ms"]["median"])
             self.used[f"{artifact} {backend} x{threads}"] = {"median_ms": ms, "p90_ms": e["latency_ms"].get("p90"),
-                                                             "precision": precision, "provenance": _kind(e)}
+                                                             "precision": precision, "provenance": provenance_kind(e)}
             return ms
         if self.predictor is not None:
             ms = self.predictor(artifact, backend, threads)
@@ -104,21 +105,6 @@ def _precision_of(artifact: str) -> str | None:
     from ..bundle import precision_of
 
     return precision_of(artifact)
-
-
-def _kind(entry: dict) -> str:
-    return str((entry.get("provenance") or {}).get("kind", "unknown"))
-
-
-def loop_overhead(profile: dict, pipeline: str, key: str = "default", frame: str = "overhead_ms") -> tuple[float, str]:
-    """The loop's own per-frame work on this device (ms) and where the figure came from: the record for ``key``
-    (e.g. ``litert-t2``), else ``default``; ``frame`` picks a field of the record (``key_frame_ms`` /
-    ``propagated_frame_ms`` where the propagation loop was calibrated per backend and threads)."""
-    loops = (profile.get("loops") or {}).get(pipeline) or {}
-    rec = loops.get(key) or loops.get("default")
-    if rec and rec.get(frame, rec.get("overhead_ms")) is not None:
-        return float(rec.get(frame, rec.get("overhead_ms"))), _kind(rec)
-    return 0.0, "unknown"
 
 
 def choose(candidates: list[dict], fps: float, latency_ms: float | None = None, margin: float = 0.0,

@@ -53,53 +53,6 @@ def _outside(step, frames, acc: list, warm: int = 5) -> list[float]:
     return per
 
 
-def measure_loop_overhead(pipeline: str, video, art_dir="artifacts", backend: str = "ort", threads: int = 1,
-                          frames: int = 60, start: int = 0, size: str = "320x240") -> dict:
-    """Median ms per frame that ``pipeline``'s loop spends outside its graphs on ``video`` (``track``: per
-    search pass). Returns a ``loops`` record for a device profile (``provenance: measured``)."""
-    from .core import PlanError
-
-    vid = _frames(video, frames + 5, start)
-    if len(vid) < 6:
-        raise PlanError(f"video {video}: fewer than 6 readable frames from frame {start}")
-    acc = [0.0]
-    if pipeline == "propagate":
-        from edgecv.runtime.propagate import Propagator
-
-        p = Propagator.from_dir(art_dir, "dff-seg", backend, "fp32", policy=5, threads=threads)
-        p.feature_sess, p.flow_sess, p.head_sess = (_Timed(s, acc) for s in (p.feature_sess, p.flow_sess,
-                                                                             p.head_sess))
-        per = _outside(p.step, vid, acc)
-        what = f"Propagator.step outside the three graphs, {vid[0].shape[1]}x{vid[0].shape[0]} input"
-    elif pipeline == "colorize":
-        from edgecv.runtime.colorize import Colorizer
-
-        c = Colorizer.from_dir(art_dir, "excolor", backend, "fp32", size=size, threads=threads)
-        c.set_reference(vid[0])
-        c.frame_sess = _Timed(c.frame_sess, acc)
-        per = _outside(c.step, vid, acc)
-        what = f"Colorizer.step at {size} outside the frame graph, {vid[0].shape[1]}x{vid[0].shape[0]} input"
-    elif pipeline == "track":
-        from edgecv.runtime.track.factory import make_tracker
-
-        t = make_tracker("siamfc", art_dir, backend, "fp32", threads)
-        h, w = vid[0].shape[:2]
-        t.init(vid[0], (w / 2 - 20, h / 2 - 40, 40, 80))
-        t.net.search_sess = _Timed(t.net.search_sess, acc)
-        passes = getattr(t.p, "num_scales", 1)
-        per = [ms / passes for ms in _outside(t.update, vid[1:], acc)]
-        what = "SiamFC step outside the search graph, per search pass (crop, colour conversion, response)"
-    else:
-        raise PlanError(f"unknown pipeline {pipeline!r}; choose from propagate, track, colorize")
-    a = np.asarray(per)
-    return {"overhead_ms": round(float(np.median(a)), 3), "p90_ms": round(float(np.percentile(a, 90)), 3),
-            "frames": len(per), "what": what,
-            "provenance": {"kind": "measured", "host": socket.gethostname(),
-                           "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-                           "command": f"measure_loop_overhead({pipeline!r}, {str(video)!r}, backend={backend!r}, "
-                                      f"threads={threads})"}}
-
-
 def calibrate_propagation_loop(profile: dict, video, art_dir="artifacts", model: str = "dff-seg",
                                backends=("ort", "litert"), threads=(1, 2), frames: int = 40, start: int = 560,
                                rounds: int = 3) -> dict:

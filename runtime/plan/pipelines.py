@@ -6,10 +6,10 @@
   frame (its check needs it), so ``loop + flow + head + feature / K_auto`` with K_auto the mean key interval it
   chose on the accuracy clips, and its worst frame ``loop + flow + feature + head``. int8 bundles run the flow
   graph in fp32 (LiteRT cannot convert it to int8; see the propagation issue).
-- **track** (Siamese trackers): per frame ``passes × (search + crop)``, passes from each tracker's default
-  parameters (``search_passes``): SiamFC, SA-Siam, spm and spm-lite search 3 scales, Siam-BM 5
-  scale/angle candidates, spm-nano 2 on average (its pyramid every other frame). The template runs once per
-  target (reported, not in fps).
+- **track** (Siamese trackers): per frame ``passes × (search + crop)``, the trackers, their artifacts and
+  passes from the tracker registry (``runtime/track/registry.py``: ``Variant.search_passes`` of each variant's
+  parameters): SiamFC, SA-Siam, spm and spm-lite search 3 scales, Siam-BM 5 scale/angle candidates, spm-nano
+  2 on average (its pyramid every other frame). The template runs once per target (reported, not in fps).
 - **colorize**: per frame the frame graph at the working size plus the loop's Lab conversion and merge; the
   reference encoder runs once per video.
 
@@ -19,8 +19,8 @@ intervals between measured ones are interpolated linearly and say so; none is ex
 from __future__ import annotations
 
 from .. import bundle
-from ..track.siamese import SIAMESE, search_passes
-from .core import loop_overhead
+from ..track.registry import get_variant, tracker_names
+from .lookup import loop_overhead
 
 GPU_BACKENDS = ("ort-cuda", "ort-trt", "tensorrt")   # build their own fp16/int8 engines from the fp32 ONNX graph
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -153,13 +153,16 @@ def propagate_candidates(profile: dict, lat, acc: dict, options: dict) -> list[d
 
 def track_candidates(profile: dict, lat, acc: dict, options: dict) -> list[dict]:
     out = []
-    trackers = options.get("trackers") or list(SIAMESE)
+    trackers = options.get("trackers") or tracker_names(siamese=True)
     backends = options.get("backends") or lat.backends()
     threads = options.get("threads") or lat.threads()
     precisions = options.get("precisions") or PRECISIONS
     crop_ms, crop_prov = loop_overhead(profile, "track")
     for tr in trackers:
-        model, passes = SIAMESE[tr][0], search_passes(tr)
+        variant = get_variant(tr)
+        if not variant.siamese:  # a baseline runs no graph: nothing to cost from a profile
+            continue
+        model, passes = variant.model, variant.search_passes()
         for backend in backends:
             for prec in precisions:
                 for nt in threads:

@@ -5,12 +5,16 @@ arrays as OpenCV reads them; grayscale frames are accepted and turned into 3 cha
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
 from ..engine import as_bgr as _as_bgr
 from ..errors import EdgeCVError
+
+NO_EXTRA: Mapping = MappingProxyType({})   # one read-only empty mapping for every result without extras
 
 
 class TrackError(EdgeCVError):
@@ -31,7 +35,7 @@ class TrackResult:
     score: float
     lost: bool = False
     rotated: tuple | None = None
-    extra: dict = field(default_factory=dict)
+    extra: Mapping = field(default_factory=lambda: NO_EXTRA)   # tracker-specific figures (MOSSE's PSR, ...)
 
 
 def as_bgr(frame: np.ndarray, index: int | None = None, error: type[Exception] = TrackError) -> np.ndarray:

@@ -5,18 +5,20 @@
 - :class:`MILTracker`: OpenCV's ``TrackerMIL`` (Babenko et al. 2009) behind the common interface.
 
 Every tracker keeps all of its tunables in one parameters dataclass (pytracking style), so a run is
-described by ``(name, params)`` and nothing is hidden in module constants.
+described by ``(name, params)`` and nothing is hidden in module constants; each variant's values are in
+``params/mosse.py``, ``params/klt.py``, ``params/mil.py``, read through :mod:`.registry`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from .base import Tracker, TrackError, TrackResult, clip_box
+from .registry import default_params
 
-__all__ = ["MosseParams", "MosseTracker", "KLTParams", "KLTTracker", "MILParams", "MILTracker", "BASELINES"]
+__all__ = ["MosseParams", "MosseTracker", "KLTParams", "KLTTracker", "MILParams", "MILTracker"]
 
 
 def _gray32(frame: np.ndarray) -> np.ndarray:
@@ -28,39 +30,34 @@ def _gray32(frame: np.ndarray) -> np.ndarray:
 
 @dataclass
 class MosseParams:
-    """MOSSE tunables (defaults follow Bolme et al. 2010 where the paper gives a value).
+    """MOSSE tunables (values: ``params/mosse.py``).
 
     ``padding``: search window side / box side (context around the target). ``max_window``: the window is
     resampled so its longer side is at most this many pixels (FFT cost; the box size is fixed, so this
     is a fixed scale factor chosen at init). ``sigma``: std of the Gaussian target response, in window
-    pixels. ``learning_rate``: running-average rate of the filter numerator/denominator. The paper uses
-    0.125; with a padded window the background sliding through it pulls the PSR of a correctly tracked
-    target under 7 at that rate, and the frozen filter then never recovers. 0.2 (OpenCV's MOSSE rate) kept
-    a real photo patch moving over real photo backgrounds tracked with no false losses (mean IoU 0.95 vs
-    0.82 at 0.125, 9 synthetic sequences, padding 2).
+    pixels. ``learning_rate``: running-average rate of the filter numerator/denominator.
     ``n_perturbations``: random affine warps of the first window that train the initial filter, with the
     unwarped window itself; ``perturb_rotation_deg`` / ``perturb_scale`` / ``perturb_shift`` bound them.
     ``reg``: added to the denominator (avoids division by ~0 at frequencies with no energy).
-    ``psr_lost``: below this peak-to-sidelobe ratio the target is declared lost (paper: 20–60 when
-    tracking, < 7 on failure). ``psr_full``: the PSR that maps to score 1 (score = clip(PSR / psr_full,
-    0, 1)). ``sidelobe_exclude``: half-size of the square around the peak left out of the sidelobe
-    statistics (paper: 11×11 → 5). ``max_window`` / ``min_window``: see above (tiny windows are enlarged
-    so the Gaussian has room). ``seed``: RNG for the warps.
+    ``psr_lost``: below this peak-to-sidelobe ratio the target is declared lost. ``psr_full``: the PSR that
+    maps to score 1 (score = clip(PSR / psr_full, 0, 1)). ``sidelobe_exclude``: half-size of the square
+    around the peak left out of the sidelobe statistics. ``max_window`` / ``min_window``: see above (tiny
+    windows are enlarged so the Gaussian has room). ``seed``: RNG for the warps.
     """
-    padding: float = 2.0
-    max_window: int = 96
-    min_window: int = 32
-    sigma: float = 2.0
-    learning_rate: float = 0.2
-    n_perturbations: int = 8
-    perturb_rotation_deg: float = 10.0
-    perturb_scale: float = 0.05
-    perturb_shift: float = 0.02
-    reg: float = 1e-5
-    psr_lost: float = 7.0
-    psr_full: float = 30.0
-    sidelobe_exclude: int = 5
-    seed: int = 0
+    padding: float
+    max_window: int
+    min_window: int
+    sigma: float
+    learning_rate: float
+    n_perturbations: int
+    perturb_rotation_deg: float
+    perturb_scale: float
+    perturb_shift: float
+    reg: float
+    psr_lost: float
+    psr_full: float
+    sidelobe_exclude: int
+    seed: int
 
 
 class MosseTracker(Tracker):
@@ -78,7 +75,7 @@ class MosseTracker(Tracker):
 
     def __init__(self, params: MosseParams | None = None):
         super().__init__()
-        self.params = params or MosseParams()
+        self.params = params if params is not None else default_params(self.name)
 
     # -- window geometry
     def _crop(self, gray: np.ndarray, center) -> np.ndarray:
@@ -197,32 +194,33 @@ def _subpixel(resp: np.ndarray, py: int, px: int) -> tuple[float, float]:
 
 @dataclass
 class KLTParams:
-    """KLT tunables. Corners: ``max_corners``, ``quality``, ``min_distance`` (px), ``block_size``, found in
-    the box shrunk by ``margin`` (fraction of w/h per side, keeps corners off the background at the edge).
+    """KLT tunables (values: ``params/klt.py``). Corners: ``max_corners``, ``quality``, ``min_distance`` (px),
+    ``block_size``, found in the box shrunk by ``margin`` (fraction of w/h per side, keeps corners off the
+    background at the edge).
     Lucas–Kanade: ``win_size``, ``max_level`` (pyramid levels), ``criteria_iters`` / ``criteria_eps``.
     ``fb_max_error``: a point survives when tracking it forward then backward lands within this many
     pixels of where it started; ``fb_median`` also drops the worse half by that error (Median Flow,
-    Kalal et al. 2010; off by default: on articulated pedestrians it made no steady difference).
+    Kalal et al. 2010).
     ``min_points``: fewer survivors → lost. ``redetect_below``: fewer than
     this many points left → corners are detected again in the new box. ``max_scale_step``: per-frame
     scale change is clamped to [1/m, m]. ``min_pair_distance``: point pairs closer than this (px) are
     ignored in the scale estimate (their ratio is noise).
     """
-    max_corners: int = 100
-    quality: float = 0.01
-    min_distance: float = 3.0
-    block_size: int = 5
-    margin: float = 0.1
-    win_size: tuple[int, int] = (15, 15)
-    max_level: int = 3
-    criteria_iters: int = 20
-    criteria_eps: float = 0.03
-    fb_max_error: float = 1.0
-    fb_median: bool = False
-    min_points: int = 5
-    redetect_below: int = 20
-    max_scale_step: float = 1.1
-    min_pair_distance: float = 5.0
+    max_corners: int
+    quality: float
+    min_distance: float
+    block_size: int
+    margin: float
+    win_size: tuple[int, int]
+    max_level: int
+    criteria_iters: int
+    criteria_eps: float
+    fb_max_error: float
+    fb_median: bool
+    min_points: int
+    redetect_below: int
+    max_scale_step: float
+    min_pair_distance: float
 
 
 class KLTTracker(Tracker):
@@ -239,7 +237,7 @@ class KLTTracker(Tracker):
 
     def __init__(self, params: KLTParams | None = None):
         super().__init__()
-        self.params = params or KLTParams()
+        self.params = params if params is not None else default_params(self.name)
 
     def _detect(self, gray: np.ndarray, box) -> np.ndarray:
         p = self.params
@@ -319,11 +317,12 @@ def _median_scale(old: np.ndarray, new: np.ndarray, min_dist: float) -> float:
 
 @dataclass
 class MILParams:
-    """``cv2.TrackerMIL_Params`` fields; None keeps OpenCV's default. ``extra`` sets any other field by name."""
-    sampler_init_in_radius: float | None = None
-    sampler_search_win_size: float | None = None
-    feature_set_num_features: int | None = None
-    extra: dict = field(default_factory=dict)
+    """``cv2.TrackerMIL_Params`` fields; None keeps OpenCV's default. ``extra`` sets any other field by name
+    (values: ``params/mil.py``)."""
+    sampler_init_in_radius: float | None
+    sampler_search_win_size: float | None
+    feature_set_num_features: int | None
+    extra: dict
 
 
 class MILTracker(Tracker):
@@ -340,7 +339,7 @@ class MILTracker(Tracker):
 
     def __init__(self, params: MILParams | None = None):
         super().__init__()
-        self.params = params or MILParams()
+        self.params = params if params is not None else default_params(self.name)
 
     def _init(self, frame, box):
         if not hasattr(cv2, "TrackerMIL_create"):
@@ -383,5 +382,3 @@ class MILTracker(Tracker):
             return TrackResult(self.box, 0.0, lost=True)
         return TrackResult(tuple(float(v) for v in b), 1.0)
 
-
-BASELINES = {"mosse": MosseTracker, "klt": KLTTracker, "mil": MILTracker}

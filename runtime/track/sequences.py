@@ -7,11 +7,11 @@ A dataset folder holds one folder per sequence. A sequence folder has ``groundtr
 - one video file (``*.avi`` / ``*.mp4`` / ...) in the sequence folder: all of its frames;
 - ``source.json``: ``{"video": "vtest.avi", "start": 557, "end": 700, "note": "..."}``, frames
   ``start..end`` (both included, 0-based) of a video. A relative ``video`` is looked up next to the json
-  first, then in the sample folder (``edgecv.data.samples_dir()``). ``end`` may be left out: then the
+  first, then in the sample folder (``edgecv.runtime.samples.samples_dir()``). ``end`` may be left out: then the
   sequence has as many frames as groundtruth lines.
 - ``source.json`` with ``"images"`` instead of ``"video"``: a printf-style file pattern such as
   ``"visp-images/mire-2/image.%04d.pgm"`` and ``start`` / ``end`` file numbers (both included). A relative
-  pattern is looked up next to the json first, then in the data folder (``edgecv.data.data_root()``).
+  pattern is looked up next to the json first, then in the data folder (``edgecv.runtime.samples.data_root()``).
 
 Every problem raises :class:`TrackError` naming the file at fault.
 """
@@ -27,6 +27,7 @@ import numpy as np
 
 from ..engine import IMAGE_EXTS
 from ..outputs import write_text_atomic
+from ..samples import data_root, samples_dir
 from .base import TrackError, as_bgr
 
 __all__ = ["Sequence", "load_sequence", "list_sequences", "read_video", "read_groundtruth", "format_boxes",
@@ -169,8 +170,6 @@ def _resolve_video(name: str, base: Path, where: Path) -> Path:
         return p
     if (base / p).is_file():
         return base / p
-    from edgecv.data import samples_dir
-
     sp = samples_dir() / p
     if not sp.is_file():
         raise TrackError(f"{where}: video {name!r} is neither in {base} nor in the sample folder {samples_dir()} "
@@ -180,8 +179,6 @@ def _resolve_video(name: str, base: Path, where: Path) -> Path:
 
 def _resolve_images(pattern: str, start: int, end: int, base: Path, where: Path) -> list[Path]:
     """Files ``pattern % i`` for i in start..end, found next to ``where`` or under the data folder."""
-    from edgecv.data import data_root
-
     try:
         names = [pattern % i for i in range(start, end + 1)]
     except (TypeError, ValueError):
@@ -278,7 +275,13 @@ def format_boxes(boxes, scores=None, path=None) -> str:
     scores = np.ones(len(boxes)) if scores is None else np.asarray(scores, dtype=np.float64).reshape(-1)
     if len(scores) != len(boxes):
         raise TrackError(f"{path or 'boxes'}: {len(boxes)} boxes but {len(scores)} scores")
-    return "".join(f"{b[0]:.3f},{b[1]:.3f},{b[2]:.3f},{b[3]:.3f},{s:.4f}\n" for b, s in zip(boxes, scores))
+    return "".join(box_line(b, s) for b, s in zip(boxes, scores))
+
+
+def box_line(box, score) -> str:
+    """One ``x,y,w,h,score`` line of a boxes file."""
+    x, y, w, h = (float(v) for v in box)
+    return f"{x:.3f},{y:.3f},{w:.3f},{h:.3f},{float(score):.4f}\n"
 
 
 def write_boxes(path, boxes, scores=None) -> Path:

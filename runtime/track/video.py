@@ -11,7 +11,7 @@ import numpy as np
 
 from ..engine import Outputs, open_source, run, warner
 from .base import Tracker, TrackError, TrackResult, as_bgr
-from .sequences import format_boxes
+from .sequences import box_line
 
 __all__ = ["track_video", "draw_result", "TrackRun"]
 
@@ -56,41 +56,51 @@ def draw_result(frame: np.ndarray, res: TrackResult, index: int, label: str = ""
 
 
 class TrackRun(list):
-    """The per-frame results (a list, one per source frame) and ``skipped``: the indices that could not be read."""
+    """The per-frame results (a list, one per source frame, empty when not kept), ``skipped``: the indices that
+    could not be read, ``frames``: frames with a result, ``lost``: how many of them were reported lost."""
 
     skipped: list[int]
+    frames: int
+    lost: int
 
 
 def track_video(tracker: Tracker, source, init_box, out_video=None, boxes_path=None, progress: bool = True,
-                max_frames: int | None = None, *, warn=None) -> TrackRun:
+                max_frames: int | None = None, *, warn=None, keep_results: bool = True) -> TrackRun:
     """Track one target through ``source`` (a video file, an image folder or an iterable of frames).
 
     ``init_box`` (x, y, w, h) initialises the tracker on frame 0 (the first readable frame); every later
     frame is an update. Writes ``boxes_path`` (one ``x,y,w,h,score`` line per frame; line 0 is the init box
     with score 1; an unreadable frame's line is the last box with score ``nan``) and ``out_video``
     (annotated mp4, ``mp4v``, at the source's frame rate; an unreadable frame repeats the previous image),
-    each checked before any work (an output that is the input is refused) and written atomically.
-    Returns the per-frame results, frame 0 included, with ``.skipped``. ``max_frames`` stops early;
-    warnings (unreadable frames, a frame of another size: resized) go to ``warn`` or ``warnings.warn``.
+    each checked before any work (an output that is the input is refused), written as the run goes into a
+    temp file and renamed into place at the end. Returns the per-frame results, frame 0 included, with
+    ``.skipped``; ``keep_results=False`` keeps none of them (only the counts), so memory stays flat however
+    long the video (the CLI runs so). ``max_frames`` stops early; warnings (unreadable frames, a frame of
+    another size: resized) go to ``warn`` or ``warnings.warn``.
     """
     src = open_source(source, max_frames, error=TrackError)
     outputs = Outputs(out_video, files={"--boxes": boxes_path}, inputs=[source], error=TrackError)
     last: list[TrackResult] = []
+    lost = [0]
 
     def step(i, frame, why):
         res = tracker.update(frame) if last else tracker.init(frame, init_box)
         last[:] = [res]
-        return res
+        return _emit(res)
 
-    def skip(i, why):
-        box, lost = (last[0].box, last[0].lost) if last else (tuple(float(v) for v in init_box), False)
-        return TrackResult(box, float("nan"), lost, extra={"skipped": why})
+    def skip(i, why):   # before the first readable frame: the init box; after: the last box
+        box, was_lost = (last[0].box, last[0].lost) if last else (tuple(float(v) for v in init_box), False)
+        return _emit(TrackResult(box, float("nan"), was_lost, extra={"skipped": why}))
+
+    def _emit(res):
+        lost[0] += bool(res.lost)
+        outputs.append("--boxes", box_line(res.box, res.score))
+        return res
 
     with outputs:
         r = run(src, step, skip=skip, draw=lambda i, frame, res: draw_result(frame, res, i, tracker.name),
                 outputs=outputs, progress=progress, label=tracker.name, warn=warner(warn),
-                on_skip="keeping the last box (score nan in the boxes file)")
-        outputs.write("--boxes", format_boxes([x.box for x in r.results], [x.score for x in r.results], boxes_path))
+                on_skip="keeping the last box (score nan in the boxes file)", keep=keep_results)
     results = TrackRun(r.results)
-    results.skipped = r.skipped
+    results.skipped, results.frames, results.lost = r.skipped, r.kept, lost[0]
     return results

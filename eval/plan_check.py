@@ -12,29 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
-from .core import PlanError, load_plan
+from edgecv.runtime.plan.core import PlanError, load_plan
+from edgecv.runtime.plan.loops import loop_hooks
 
 
 def build_loop(plan: dict, art_dir="artifacts"):
-    """A callable ``step(frame)`` running ``plan``'s pipeline with its settings (and a reset for the start)."""
-    s = plan["settings"]
-    if plan["pipeline"] == "propagate":
-        from edgecv.runtime.propagate import Propagator
-
-        p = Propagator.from_dir(art_dir, s["model"], s["backend"], s["precision"], policy=s["key_interval"],
-                                threads=s["threads"], part_precision=s.get("part_precision") or None)
-        return p.step, p.reset
-    if plan["pipeline"] == "colorize":
-        from edgecv.runtime.colorize import Colorizer
-
-        c = Colorizer.from_dir(art_dir, "excolor", s["backend"], s["precision"], size=s["size"], threads=s["threads"])
-        return c.step, None
-    if plan["pipeline"] == "track":
-        from edgecv.runtime.track.factory import make_tracker
-
-        t = make_tracker(s["tracker"], art_dir, s["backend"], s["precision"], s["threads"])
-        return t.update, t
-    raise PlanError(f"plan for unknown pipeline {plan['pipeline']!r}")
+    """``plan``'s loop with its settings (:mod:`edgecv.runtime.plan.loops`): ``start(frame0)``, then ``step``."""
+    return loop_hooks(plan["pipeline"]).build(plan["settings"], art_dir)
 
 
 def fresh_prediction(plan: dict, art_dir="artifacts", runs: int = 30) -> float | None:
@@ -43,9 +27,8 @@ def fresh_prediction(plan: dict, art_dir="artifacts", runs: int = 30) -> float |
     import copy
 
     from edgecv.runtime import load
+    from edgecv.runtime.plan.core import load_device, make_plan
     from edgecv.runtime.profile import random_feeds, time_session
-
-    from .core import load_device, make_plan
 
     try:
         prof = copy.deepcopy(load_device(plan["device"]))
@@ -64,13 +47,7 @@ def fresh_prediction(plan: dict, art_dir="artifacts", runs: int = 30) -> float |
     for e in prof["entries"]:
         if (e.get("artifact"), e.get("backend")) in fresh and e.get("threads") == s.get("threads"):
             e["latency_ms"] = dict(e["latency_ms"], median=fresh[(e["artifact"], e["backend"])])
-    opts = {"backends": [s["backend"]], "threads": [s["threads"]], "precisions": [s["precision"]]}
-    if plan["pipeline"] == "propagate":
-        opts.update(models=[s["model"]], key_intervals=[s["key_interval"]] if s["key_interval"] != "auto" else [1])
-    elif plan["pipeline"] == "track":
-        opts["trackers"] = [s["tracker"]]
-    else:
-        opts["sizes"] = [s["size"]]
+    opts = loop_hooks(plan["pipeline"]).narrow(s)
     try:
         p = make_plan(prof, plan["pipeline"], 1e-6, options=opts)
     except PlanError:
@@ -80,14 +57,14 @@ def fresh_prediction(plan: dict, art_dir="artifacts", runs: int = 30) -> float |
 
 
 def check_plans(paths, video=None, frames: int = 150, art_dir="artifacts", echo=print) -> list[dict]:
-    from edgecv import data
+    from edgecv.runtime.samples import heldout_frames
 
     plans = [load_plan(p) for p in paths]
     if video is None:
-        vid = data.video_part("vtest.avi", "heldout")[: frames + 10]
+        vid = heldout_frames("vtest.avi", frames + 10)
         vname = "held-out vtest.avi"
     else:
-        from .overhead import _frames
+        from edgecv.runtime.plan.overhead import _frames
         vid, vname = _frames(video, frames + 10), str(video)
     if len(vid) < 20:
         raise PlanError(f"{vname}: only {len(vid)} frames; need at least 20")
@@ -96,12 +73,9 @@ def check_plans(paths, video=None, frames: int = 150, art_dir="artifacts", echo=
     fresh = []
     for plan in plans:   # one after another, each alone on the machine, as it would run deployed
         fr = [fresh_prediction(plan, art_dir)]
-        step, extra = build_loop(plan, art_dir)
-        if plan["pipeline"] == "track":
-            h, w = vid[0].shape[:2]
-            extra.init(vid[0], (w / 2 - 20, h / 2 - 40, 40, 80))
-        elif plan["pipeline"] == "colorize":
-            step.__self__.set_reference(vid[0])
+        loop = build_loop(plan, art_dir)
+        loop.start(vid[0])
+        step = loop.step
         t = []
         third = max(1, (len(vid) - 1) // 3)
         for i, f in enumerate(vid[1:]):
@@ -114,7 +88,7 @@ def check_plans(paths, video=None, frames: int = 150, art_dir="artifacts", echo=
         times.append(t)
         fr = [v for v in fr if v]
         fresh.append(round(float(np.mean(fr)), 2) if fr else None)
-        del step, extra
+        del step, loop
     rows = []
     for plan, path, t, fr in zip(plans, paths, times, fresh):
         a = np.asarray(t)

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from . import lab as labc
-from .loop import ColorizeError
+from edgecv.runtime.colorize import lab as labc
+from edgecv.runtime.colorize.loop import ColorizeError
 
 __all__ = ["load_clips", "global_transfer", "Scores", "score_clip", "contact_sheet", "table"]
 
@@ -218,7 +218,7 @@ def evaluate(dataset, methods: dict, out_dir=None, sheet_frames=(0, 29), progres
     if out_dir is not None:
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        from ..outputs import write_text_atomic
+        from edgecv.runtime.outputs import write_text_atomic
 
         write_text_atomic(out_dir / "colorize_eval.json", json.dumps(report, indent=1) + "\n")
         write_text_atomic(out_dir / "colorize_eval.md", table(results) + "\n")

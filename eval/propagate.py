@@ -16,10 +16,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import Progress
-from .base import PropagateError
-from .loop import Propagator
-from .policy import make_policy
+from edgecv.runtime.engine import Progress
+from edgecv.runtime.propagate.base import PropagateError
+from edgecv.runtime.propagate.loop import Propagator
+from edgecv.runtime.propagate.policy import make_policy
 
 
 class Confusion:

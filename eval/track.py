@@ -19,10 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..engine import Progress
-from . import metrics
-from .base import Tracker, TrackError
-from .sequences import list_sequences, write_boxes
+from edgecv.runtime.engine import Progress
+from edgecv.runtime.track.base import Tracker, TrackError
+from edgecv.runtime.track.sequences import list_sequences, write_boxes
+
+from . import track_metrics as metrics
 
 __all__ = ["evaluate", "run_sequence", "compare", "precision_deltas", "plot_curves", "print_table"]
 

@@ -1,0 +1,120 @@
+"""What every ``edgecv`` command module shares: the ``main`` group, the one-line error handler, option bounds
+and parsers. The command modules (``cli``, ``cli_devices``, ``cli_plan``, ``cli_predict``) import this module
+and register on ``main``; nothing here imports them, so the CLI has no import cycle."""
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import click
+
+MAX_THREADS = 4 * (os.cpu_count() or 1)   # more threads than this only thrash: 4× the cores of this machine
+THREADS = click.IntRange(1, MAX_THREADS)
+THREADS_HELP = f"1 to 4× this machine's CPU cores ({MAX_THREADS} here)"
+FRAMES = click.IntRange(min=1)
+MIN_BOX_SIDE = 4.0   # the smallest init box side any tracker follows (the Siamese ones need their min_size, 8)
+
+
+def _errors(fn):
+    """Print our own errors as one clear line and exit 2, instead of a traceback."""
+    @functools.wraps(fn)
+    def wrapper(*a, **k):
+        from edgecv.runtime.errors import EdgeCVError
+
+        try:
+            return fn(*a, **k)
+        except EdgeCVError as e:
+            click.echo(f"error: {e}", err=True)
+            sys.exit(2)
+        except KeyboardInterrupt:
+            # outputs are written to temp names and renamed at the end, so nothing half-written is left
+            click.echo("interrupted", err=True)
+            sys.exit(130)
+        except ModuleNotFoundError as e:
+            extra = {"torch": "export", "onnx": "predict", "scipy": "predict", "onnxscript": "export",
+                     "onnxslim": "export", "litert_torch": "export", "tqdm": "train",
+                     "matplotlib": "train"}.get((e.name or "").split(".")[0])
+            if extra is None:
+                raise
+            click.echo(f"error: this command needs {e.name!r}, which the bare runtime install does not "
+                       f"include: pip install 'edgecv[{extra}]'", err=True)
+            sys.exit(2)
+        except Exception as e:
+            from edgecv.data import DataError
+            try:
+                from edgecv.models.registry import UnknownModelError
+            except ImportError:  # bare install: no torch-side modules needed here
+                UnknownModelError = ()
+            known = (DataError, FileNotFoundError) + ((UnknownModelError,) if UnknownModelError else ())
+            if isinstance(e, known):
+                click.echo(f"error: {e}", err=True)
+                sys.exit(2)
+            if isinstance(e, OSError) and e.filename is not None:  # a file the checks could not foresee
+                click.echo(f"error: {e.filename}: {e.strerror or e}", err=True)
+                sys.exit(2)
+            raise
+    return wrapper
+
+
+def _check_outputs(outputs: dict, inputs=(), folders=(), into=()) -> None:
+    """The output policy (edgecv.runtime.outputs), before any work: no output is an input, every output
+    location is writable. ``folders``: names of folder outputs replaced whole; ``into``: folders written into."""
+    from edgecv.runtime.outputs import check_output_dir, check_outputs
+
+    inputs = [i for i in inputs if i is not None]
+    check_outputs({k: v for k, v in outputs.items() if k not in into}, inputs, folders)
+    for k in into:
+        check_output_dir(outputs.get(k), k, inputs)
+
+
+def _probe_video(video, error) -> None:
+    """A missing, empty, corrupt or truncated-to-nothing video (or an image folder without images) fails
+    here, before any export or model load, with ``error`` (the command's own error class)."""
+    p = Path(video)
+    if not p.exists():
+        raise error(f"video {video} does not exist")
+    if p.is_dir():
+        from edgecv.runtime.track.sequences import IMAGE_EXTS
+
+        if not any(f.suffix.lower() in IMAGE_EXTS for f in p.iterdir()):
+            raise error(f"{video}: a folder without images ({', '.join(sorted(IMAGE_EXTS))})")
+        return
+    import cv2
+
+    cap = cv2.VideoCapture(str(p))
+    try:
+        ok, frame = cap.read() if cap.isOpened() else (False, None)
+    finally:
+        cap.release()
+    if not ok or frame is None or frame.size == 0:
+        raise error(f"video {video}: cannot open video or decode its first frame (empty, corrupt, truncated "
+                    "or not a video)")
+
+
+def _local_threads(threads, where: str = "--threads"):
+    """A thread count from a plan, checked against this machine's bound (the option itself is an IntRange)."""
+    from edgecv.runtime.errors import EdgeCVError
+
+    if threads is not None and not 1 <= int(threads) <= MAX_THREADS:
+        raise EdgeCVError(f"{where} {threads}: must be between 1 and {MAX_THREADS} (4× this machine's "
+                          f"{os.cpu_count()} cores)")
+    return threads
+
+
+def _csv_ints(value: str, param_hint: str | None = "--threads") -> list[int]:
+    try:
+        return [int(v) for v in value.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated integers, got {value!r}", param_hint=param_hint) from None
+
+
+@click.group()
+@click.version_option(package_name="edgecv")
+def main():
+    """edgecv — video vision models from PyTorch to the edge."""
+
+
+def _csv(value: str) -> list[str]:
+    return [v.strip() for v in value.split(",") if v.strip()]

@@ -1,0 +1,80 @@
+"""Every tracker variant by name: the one table the factory, the CLI, the planner, eval and bench read.
+
+A variant (pytracking's tracker + parameter file, timm's registered name) is one module in ``params/``: its
+name, the family module and tracker class that run it, the exported model whose artifacts it runs (None for
+the baselines) and ``parameters()``. Adding a variant is adding that module and its name to ``_MODULES``
+(which also sets the order the CLI lists them in).
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from .base import TrackError
+
+__all__ = ["VARIANTS", "Variant", "default_params", "get_variant", "tracker_names"]
+
+_MODULES = ("siamfc", "sasiam", "siambm", "spm", "spm_lite", "spm_nano", "mosse", "klt", "mil")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One tracker variant: ``name`` (the ``--tracker`` name), ``family`` (its module in ``runtime/track/``),
+    ``tracker`` (the class there), ``model`` (the exported model whose template and search graphs it runs;
+    None: it runs on frames, no artifacts), ``parameters`` (makes a fresh parameter object), ``summary``."""
+    name: str
+    family: str
+    tracker: str
+    model: str | None
+    parameters: Callable[[], Any]
+    summary: str
+
+    @property
+    def siamese(self) -> bool:
+        """It runs exported graphs (and so needs artifacts)."""
+        return self.model is not None
+
+    def tracker_class(self) -> type:
+        return getattr(importlib.import_module(f".{self.family}", __package__), self.tracker)
+
+    def params(self, **overrides):
+        """A fresh copy of the variant's parameters, with ``overrides`` (field → value) replaced."""
+        p = self.parameters()
+        return dataclasses.replace(p, **overrides) if overrides else p
+
+    def search_passes(self, params=None) -> float:
+        """Search-graph passes per frame, on average, with ``params`` (default: the variant's): what a per-frame
+        cost model multiplies the search latency by (the family's rule: a scale pyramid's crops, SPM's
+        ``scale_every`` averaging them with one-crop frames, Siam-BM's 5 candidates). 0 for the baselines."""
+        if not self.siamese:
+            return 0.0
+        return float(self.tracker_class().search_passes(params if params is not None else self.params()))
+
+
+def _load(module: str) -> Variant:
+    m = importlib.import_module(f".params.{module}", __package__)
+    summary = (m.__doc__ or "").strip().splitlines()[0].removeprefix(f"{m.NAME}: ")
+    return Variant(m.NAME, m.FAMILY, m.TRACKER, m.MODEL, m.parameters, summary)
+
+
+VARIANTS: dict[str, Variant] = {v.name: v for v in map(_load, _MODULES)}
+
+
+def tracker_names(siamese: bool | None = None) -> tuple[str, ...]:
+    """The variants' names in the registry's order; ``siamese=True``: only those over artifacts, False: only
+    the baselines."""
+    return tuple(n for n, v in VARIANTS.items() if siamese is None or v.siamese == siamese)
+
+
+def get_variant(name: str) -> Variant:
+    if name not in VARIANTS:
+        raise TrackError(f"unknown tracker {name!r}; choose from {', '.join(VARIANTS)}")
+    return VARIANTS[name]
+
+
+def default_params(name: str, **overrides):
+    """A fresh copy of tracker ``name``'s parameters, with ``overrides`` replaced."""
+    return get_variant(name).params(**overrides)

@@ -1,0 +1,64 @@
+"""The tracker registry (runtime/track/registry.py): one definition per variant, read by the factory, the CLI,
+the planner and the eval."""
+from __future__ import annotations
+
+import dataclasses
+import inspect
+
+import pytest
+
+from edgecv.runtime.track import TrackError, make_tracker
+from edgecv.runtime.track.registry import VARIANTS, default_params, get_variant, tracker_names
+
+ALL = ("siamfc", "sasiam", "siambm", "spm", "spm-lite", "spm-nano", "mosse", "klt", "mil")
+
+
+def test_registry_names_every_variant_with_its_artifacts():
+    assert tracker_names() == ALL
+    assert tracker_names(siamese=False) == ("mosse", "klt", "mil")
+    models = {n: get_variant(n).model for n in ALL}
+    assert models == {"siamfc": "siamfc", "sasiam": "sasiam", "siambm": "sasiam", "spm": "spm",
+                      "spm-lite": "spm-lite", "spm-nano": "spm-nano", "mosse": None, "klt": None, "mil": None}
+    with pytest.raises(TrackError, match="unknown tracker 'bogus'; choose from siamfc, sasiam"):
+        get_variant("bogus")
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_each_variant_defines_every_value_once(name):
+    """The parameter classes hold no default values (the variant's module is the one place a value lives);
+    each value in ``parameters()`` sits on its own commented line; every call gives a fresh object."""
+    v = VARIANTS[name]
+    p = v.params()
+    assert dataclasses.is_dataclass(p)
+    for f in dataclasses.fields(p):
+        assert f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING, (name, f.name)
+    src = inspect.getsource(v.parameters)
+    body = src[src.index("(\n", src.index("return")):]
+    for line in body.splitlines()[1:-1]:
+        assert "=" in line and "#" in line, (name, line)
+    assert v.params() is not p and v.params() == p
+    assert default_params(name, **{dataclasses.fields(p)[0].name: "changed"}) != p
+    assert v.tracker_class().__name__ == v.tracker
+
+
+def test_trackers_default_to_their_variant_and_overrides_apply():
+    assert make_tracker("mosse").params == default_params("mosse")
+    assert make_tracker("klt", params=default_params("klt", min_points=9)).params.min_points == 9
+    assert default_params("spm").size_lr == 0.15 and default_params("spm-lite").size_lr == 0.08
+    assert (default_params("spm-nano").scale_every, default_params("spm-nano").scale_lr) == (2, 0.5)
+    assert [get_variant(n).search_passes() for n in ALL] == [3, 3, 5, 3, 3, 2, 0, 0, 0]
+
+
+def test_cli_reads_the_registry():
+    from click.testing import CliRunner
+
+    from edgecv.cli import main
+
+    track = main.commands["track"]
+    opt = next(p for p in track.params if p.name == "tracker")
+    assert tuple(opt.type.choices) == tracker_names()
+    ev = main.commands["eval"].commands["track"]
+    trackers = next(p for p in ev.params if p.name == "trackers")
+    assert trackers.default() == ",".join(tracker_names())
+    res = CliRunner().invoke(main, ["track", "x.mp4", "--init", "1,2,30,30", "--tracker", "bogus"])
+    assert res.exit_code == 2 and "'bogus' is not one of 'siamfc', 'sasiam'" in res.output
