@@ -16,14 +16,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta, Struct
 
-from .errors import ArtifactError
+from .errors import ArtifactError, explain_validation
 
 SCHEMA = "edgecv.manifest/1"
 
@@ -204,40 +203,6 @@ def seal_manifest(m: dict) -> dict:
     return m
 
 
-_PATH = re.compile(r"\.(\w+)|\[(\d+)\]")
-
-
-def _lookup(doc, where: str):
-    """The value at a msgspec error path such as ``$.inputs[0].shape[1]`` (``...`` when absent)."""
-    for name, index in _PATH.findall(where):
-        try:
-            doc = doc[int(index)] if index else doc[name]
-        except (KeyError, IndexError, TypeError):
-            return ...
-    return doc
-
-
-def _explain(err: msgspec.ValidationError, doc, prefix: str = "") -> str:
-    """A msgspec error → ``model_info.stride must be an int >= 1, got 0`` (field path and the value found)."""
-    text = str(err)
-    msg, sep, where = text.partition(" - at `")
-    where = where.rstrip("`") if sep else "$"
-    field = prefix + where[2:] if where != "$" else prefix.rstrip(".")
-    missing = re.match(r"Object missing required field `(\w+)`", msg)
-    if missing:
-        return f"{(field + '.') if field else ''}{missing.group(1)} is missing"
-    value = _lookup(doc, where)
-    got = "" if value is ... else f", got {value!r}"
-    m = re.match(r"Expected `(\w+)`(?:, got `\w+`)?(.*)$", msg)
-    if m:
-        what = {"int": "an int", "float": "a number", "str": "a string", "object": "an object",
-                "array": "a list", "bool": "true or false", "null": "null"}.get(m.group(1), m.group(1))
-        return f"{field or 'the manifest'} must be {what}{m.group(2)}{got}"
-    if msg.startswith("Invalid enum value"):
-        return f"{field} has an invalid value{got}"
-    return f"{field}: {msg}{got}" if field else f"{msg}{got}"
-
-
 def check_manifest(m, path, check_binding: bool = True) -> Manifest:
     """Validate a parsed manifest ``m`` (read from ``path``): types, ranges, model_info by pipeline, and
     (``check_binding``) ``manifest_sha256``. Returns the typed :class:`Manifest`; raises ArtifactError."""
@@ -249,12 +214,12 @@ def check_manifest(m, path, check_binding: bool = True) -> Manifest:
     try:
         typed = msgspec.convert(m, Manifest)
     except msgspec.ValidationError as e:
-        raise ArtifactError(f"{path}: {_explain(e, m)}") from None
+        raise ArtifactError(f"{path}: {explain_validation(e, m, top='the manifest')}") from None
     info = m["model_info"] if isinstance(m.get("model_info"), dict) else {}
     try:
         msgspec.convert(info, info_type(info))
     except msgspec.ValidationError as e:
-        raise ArtifactError(f"{path}: {_explain(e, info, 'model_info.')}") from None
+        raise ArtifactError(f"{path}: {explain_validation(e, info, 'model_info.', 'the manifest')}") from None
     except ValueError as e:  # an unknown pipeline tag
         raise ArtifactError(f"{path}: {e}") from None
     if check_binding:

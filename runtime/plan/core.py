@@ -11,7 +11,7 @@ from typing import Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct
 
-from ..errors import EdgeCVError
+from ..errors import EdgeCVError, explain_validation
 from .lookup import loop_overhead, provenance_kind
 
 PLAN_SCHEMA = "edgecv.plan/1"
@@ -286,41 +286,6 @@ class Plan(Struct, kw_only=True):
     created: str | None = None
 
 
-_WHERE = re.compile(r"\.(\w+)|\[(\d+)\]")
-
-
-def _explain(err: msgspec.ValidationError, doc, prefix: str = "") -> str:
-    """``Expected `int` >= 1 - at `$.threads``` → ``settings.threads must be an int >= 1, got 0``."""
-    msg, sep, where = str(err).partition(" - at `")
-    where = where.rstrip("`") if sep else "$"
-    in_key = where.startswith("key` in `")
-    where = where.split("`")[-1] if in_key else where
-    field = (prefix + where[2:]) if where.startswith("$.") else prefix.rstrip(".")
-    missing = re.match(r"Object missing required field `(\w+)`", msg)
-    if missing:
-        return f"{(field + '.') if field else ''}{missing.group(1)} is missing"
-    value = doc
-    for name, index in _WHERE.findall(where):
-        try:
-            value = value[int(index)] if index else value[name]
-        except (KeyError, IndexError, TypeError):
-            value = ...
-            break
-    got = "" if value is ... or in_key or "[...]" in where else f", got {value!r}"
-    if msg.startswith("Expected `str` matching regex"):
-        return f"{field} has an invalid value{got}"
-    m = re.match(r"Expected `([\w |]+)`(?:, got `\w+`)?(.*)$", msg)
-    if m:
-        names = {"int": "an int", "float": "a number", "str": "a string", "object": "a mapping",
-                 "array": "a list", "bool": "true or false", "null": "null"}
-        what = " or ".join(names.get(t.strip(), t.strip()) for t in m.group(1).split("|"))
-        return f"{field or 'the plan'} must be {what}{m.group(2)}{got}"
-    if msg.startswith("Invalid enum value"):
-        bad = msg[len("Invalid enum value "):]
-        return f"{field} {'has a key' if in_key else 'has a value'} that is not allowed: {bad}"
-    return f"{field}: {msg}{got}" if field else f"{msg}{got}"
-
-
 def check_plan(plan, path="plan") -> dict:
     """Validate a parsed plan: every field's type and range, the settings its pipeline needs. Returns the
     plan (a dict); raises PlanError naming ``path`` and the field."""
@@ -332,13 +297,13 @@ def check_plan(plan, path="plan") -> dict:
     try:
         typed = msgspec.convert(plan, Plan)
     except msgspec.ValidationError as e:
-        raise PlanError(f"plan {path}: {_explain(e, plan)}") from None
+        raise PlanError(f"plan {path}: {explain_validation(e, plan, top='the plan')}") from None
     if "model" in typed.settings:
         confined_model(typed.settings["model"], None, path)
     try:
         msgspec.convert(typed.settings, SETTINGS[typed.pipeline])
     except msgspec.ValidationError as e:
-        raise PlanError(f"plan {path}: {_explain(e, typed.settings, 'settings.')}") from None
+        raise PlanError(f"plan {path}: {explain_validation(e, typed.settings, 'settings.', 'the plan')}") from None
     return plan
 
 
