@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from edgecv.runtime.bundle import FORMATS, artifact_name
-from edgecv.runtime.manifest import SCHEMA, manifest_path, seal_manifest, sha256_file, write_json_atomic
+from edgecv.runtime.manifest import SCHEMA, manifest_path, seal_manifest, sha256_file
+from edgecv.runtime.outputs import write_json_atomic
 
 from .errors import ExportError, ParityError
 
@@ -287,7 +288,7 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
             parity["kept_despite_failure"] = True
             log(f"[export] WARNING parity failed ({verdict}); kept because --keep-failed")
         manifest["export_seconds"] = round(time.time() - t0, 1)
-        write_json_atomic(tmpdir / "manifest.json", seal_manifest(manifest))
+        write_json_atomic(tmpdir / "manifest.json", seal_manifest(manifest), indent=2)
         art.replace(final)
         (tmpdir / "manifest.json").replace(manifest_path(final))
         log(f"[export] wrote {final} ({manifest['bytes'] / 1e6:.2f} MB), {verdict}")

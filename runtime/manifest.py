@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -272,10 +271,3 @@ def json_schema() -> dict:
         "anyOf": [{"$ref": f"#/$defs/{t.__name__}"} for t in infos]}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "edgecv artifact manifest",
             **top, "$defs": defs}
-
-
-def write_json_atomic(path, obj) -> None:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
