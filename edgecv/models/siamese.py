@@ -280,7 +280,7 @@ class SPM(nn.Module):
 # Export parts: each a static-shape graph with an ExportSpec and real sample inputs.
 
 
-def _crops_from_frames(frames, n=None, x_size=X_SIZE):
+def _crops_from_frames(frames, n=None, x_size=X_SIZE, z_size=Z_SIZE):
     """Real frames → template/search crop pairs (a box in the middle third, search around it)."""
     import numpy as np
 
@@ -293,8 +293,8 @@ def _crops_from_frames(frames, n=None, x_size=X_SIZE):
         w, h = W * rng.uniform(0.1, 0.25), H * rng.uniform(0.1, 0.3)
         cx, cy = W * rng.uniform(0.35, 0.65), H * rng.uniform(0.35, 0.65)
         sz = crop_side(w, h)
-        z, _ = affine_crop(f, cx, cy, sz, Z_SIZE)
-        x, _ = affine_crop(f, cx + rng.normal(0, 0.1) * sz, cy + rng.normal(0, 0.1) * sz, sz * x_size / Z_SIZE,
+        z, _ = affine_crop(f, cx, cy, sz, z_size)
+        x, _ = affine_crop(f, cx + rng.normal(0, 0.1) * sz, cy + rng.normal(0, 0.1) * sz, sz * x_size / z_size,
                            x_size)
         out.append((to_input(z), to_input(x)))
     return out
@@ -315,9 +315,10 @@ class TemplatePart(nn.Module):
             # template features feed a correlation that sums thousands of products, so their int8 error
             # averages out: SA-Siam's semantic features at cosine 0.92 still give score maps at 0.99.
             # The score map (search graph, ≥ 0.97) and the dev-set AUC are what int8 is judged on.
-            inputs=[TensorSpec("image", (1, 3, Z_SIZE, Z_SIZE))], outputs=outputs, int8_metric="cosine",
-            int8_threshold=0.9, description=f"{tracker.model_name} template branch (run once per target)",
-            extra=dict(geometry(tracker.search_size), tracker=tracker.kind, part="template"), int8_float_outputs=True,
+            inputs=[TensorSpec("image", (1, 3, tracker.template_size, tracker.template_size))], outputs=outputs,
+            int8_metric="cosine", int8_threshold=0.9,
+            description=f"{tracker.model_name} template branch (run once per target)",
+            extra=dict(tracker.geometry_info(), tracker=tracker.kind, part="template"), int8_float_outputs=True,
             int8_float_modules=tracker.INT8_FLOAT_MODULES)
 
     def forward(self, image):
@@ -325,7 +326,8 @@ class TemplatePart(nn.Module):
 
     @torch.no_grad()
     def sample_inputs(self, frames):
-        return [{"image": z} for z, _ in _crops_from_frames(frames)]
+        t = self.tracker
+        return [{"image": z} for z, _ in _crops_from_frames(frames, x_size=t.search_size, z_size=t.template_size)]
 
 
 class SearchPart(nn.Module):
@@ -335,13 +337,14 @@ class SearchPart(nn.Module):
         self.template_outputs = template_outputs
         self.model_name = f"{tracker.model_name}-search"
         with torch.no_grad():
-            shapes = [tuple(t.shape) for t in tracker.template(torch.zeros(1, 3, Z_SIZE, Z_SIZE))]
+            zs = tracker.template_size
+            shapes = [tuple(t.shape) for t in tracker.template(torch.zeros(1, 3, zs, zs))]
         self.export_spec = ExportSpec(
             inputs=[TensorSpec("image", (1, 3, tracker.search_size, tracker.search_size))] +
                    [TensorSpec(n, s) for n, s in zip(template_outputs, shapes)],
             outputs=outputs, int8_metric="cosine", int8_threshold=0.97,
             description=f"{tracker.model_name} search branch + head (run per frame)",
-            extra=dict(geometry(tracker.search_size), tracker=tracker.kind, part="search"), int8_float_outputs=True,
+            extra=dict(tracker.geometry_info(), tracker=tracker.kind, part="search"), int8_float_outputs=True,
             int8_float_correlation=tracker.INT8_FLOAT_CORRELATION, int8_float_modules=tracker.INT8_FLOAT_MODULES)
 
     def forward(self, image, *template, **named):
@@ -351,7 +354,7 @@ class SearchPart(nn.Module):
     @torch.no_grad()
     def sample_inputs(self, frames):
         feeds = []
-        for z, x in _crops_from_frames(frames, x_size=self.tracker.search_size):
+        for z, x in _crops_from_frames(frames, x_size=self.tracker.search_size, z_size=self.tracker.template_size):
             t = self.tracker.template(z)
             feeds.append(dict({"image": x}, **{n: v for n, v in zip(self.template_outputs, t)}))
         return feeds
@@ -363,6 +366,11 @@ class _Exportable:
     INT8_FLOAT_MODULES: tuple = ()  # kept in float by LiteRT int8 exports (see ExportSpec.int8_float_modules)
     INT8_FLOAT_CORRELATION = True   # ONNX int8: correlation and what follows it in float (ExportSpec)
     search_size: int = X_SIZE       # the search graph's crop side (see ``geometry``)
+    template_size: int = Z_SIZE     # the template graph's crop side
+
+    def geometry_info(self) -> dict:
+        """The crop/score-map geometry both graphs' manifests carry (the runtime reads it from there)."""
+        return geometry(self.search_size)
 
     def export_parts(self):
         """The static-shape graphs a tracker ships as: template (once) and search (per frame)."""

@@ -36,7 +36,7 @@ Z_SIZE, X_SIZE = 127, 255
 class Pair:
     template: np.ndarray          # 127×127×3 BGR uint8
     search: np.ndarray            # 255×255×3 BGR uint8
-    box: tuple                    # target (cx, cy, w, h) in search-crop pixels
+    box: tuple | None             # target (cx, cy, w, h) in search-crop pixels; None: not in the crop
     distractors: list = field(default_factory=list)  # same-kind objects' (cx, cy, w, h)
     kind: str = "same"
 
@@ -90,9 +90,15 @@ class PairSampler:
     """Draws :class:`Pair` s from the training split (``split="heldout"`` for validation pairs)."""
 
     def __init__(self, split: str = "train", seed: int = 0, composite_fraction: float = 0.35,
-                 video_fraction: float = 0.35, max_side: int = 640):
+                 video_fraction: float = 0.35, max_side: int = 640, z_size: int = Z_SIZE, x_size: int = X_SIZE,
+                 absent_fraction: float = 0.0):
+        """``z_size`` / ``x_size``: the template and search crop sides (SiamFC's 127 / 255 by default).
+        ``absent_fraction``: share of pairs whose search crop does not hold the target (``Pair.box`` None):
+        negatives that teach a tracker's score to fall when the target has left."""
         from .tracklets import mine
 
+        self.z_size, self.x_size = z_size, x_size
+        self.absent_fraction = absent_fraction
         self.rng = np.random.default_rng(seed)
         self.composite_fraction = composite_fraction
         self.video_fraction = video_fraction
@@ -122,6 +128,8 @@ class PairSampler:
         return cx, cy, w, h
 
     def sample(self) -> Pair:
+        if self.absent_fraction and self.rng.random() < self.absent_fraction:
+            return self._absent()
         u = self.rng.random()
         if u < self.video_fraction and self.tracklets:
             return self._video()
@@ -138,12 +146,12 @@ class PairSampler:
         j = int(min(len(tr.frames) - 1, i + rng.integers(1, 41)))
         x, y, w, h = tr.boxes[i]
         sz = crop_side(w, h)
-        template, _ = _affine_crop(self.vframes[tr.frames[i]], x + w / 2, y + h / 2, sz, Z_SIZE)
-        sx = sz * X_SIZE / Z_SIZE * math.exp(rng.uniform(-0.2, 0.2))
+        template, _ = _affine_crop(self.vframes[tr.frames[i]], x + w / 2, y + h / 2, sz, self.z_size)
+        sx = sz * self.x_size / self.z_size * math.exp(rng.uniform(-0.2, 0.2))
         shift = rng.uniform(-0.25, 0.25, size=2) * sx
         frame = self.vframes[tr.frames[j]]
-        search, m = _affine_crop(frame, x + w / 2 + shift[0], y + h / 2 + shift[1], sx, X_SIZE)
-        k = X_SIZE / sx
+        search, m = _affine_crop(frame, x + w / 2 + shift[0], y + h / 2 + shift[1], sx, self.x_size)
+        k = self.x_size / sx
 
         def to_crop(b):
             c = m @ np.array([b[0] + b[2] / 2, b[1] + b[3] / 2, 1.0])
@@ -151,34 +159,46 @@ class PairSampler:
 
         target = tr.boxes[j]
         box = to_crop(target)
-        if not (X_SIZE * 0.15 < box[0] < X_SIZE * 0.85 and X_SIZE * 0.15 < box[1] < X_SIZE * 0.85):
+        lo, hi = self.x_size * 0.15, self.x_size * 0.85
+        if not (lo < box[0] < hi and lo < box[1] < hi):
             return self._video()  # the person walked out of the search crop: draw again
         distractors = []
         for d in self.vdets[tr.frames[j]]:
             if np.abs(d - target).max() < 1e-3:
                 continue
             cb = to_crop(d)
-            if 0 <= cb[0] < X_SIZE and 0 <= cb[1] < X_SIZE:
+            if 0 <= cb[0] < self.x_size and 0 <= cb[1] < self.x_size:
                 distractors.append(cb)
         search = _photometric(search, rng)
         if rng.random() < 0.1:
             search = _occlude(search, box, rng)
         return Pair(_photometric(template, rng), search, box, distractors, "video")
 
+    def _absent(self) -> Pair:
+        """A template from one place and a search crop from another image (or far from it in the same one):
+        no target in the search crop. Half of them show the template's own kind of material (same image)."""
+        rng = self.rng
+        pair = self._same() if rng.random() < 0.5 else self._composite()
+        img = self.images[int(rng.integers(len(self.images)))]
+        cx, cy, w, h = self._random_box(img, 0.3, 0.9)
+        side = max(w, h) * rng.uniform(0.8, 1.6)
+        search, _ = _affine_crop(img, cx, cy, side, self.x_size)
+        return Pair(pair.template, _photometric(search, rng), None, [], "absent")
+
     def _same(self) -> Pair:
         rng = self.rng
         img = self.images[int(rng.integers(len(self.images)))]
         cx, cy, w, h = self._random_box(img)
         sz = crop_side(w, h)
-        template, _ = _affine_crop(img, cx, cy, sz, Z_SIZE)
-        sx = sz * X_SIZE / Z_SIZE
+        template, _ = _affine_crop(img, cx, cy, sz, self.z_size)
+        sx = sz * self.x_size / self.z_size
         scale = math.exp(rng.uniform(-0.25, 0.25))
         angle = rng.uniform(-12, 12) if rng.random() < 0.5 else 0.0
         aspect = math.exp(rng.uniform(-0.1, 0.1))
         shift = rng.uniform(-0.28, 0.28, size=2) * sx
-        search, m = _affine_crop(img, cx + shift[0], cy + shift[1], sx * scale, X_SIZE, angle, aspect)
+        search, m = _affine_crop(img, cx + shift[0], cy + shift[1], sx * scale, self.x_size, angle, aspect)
         tcx, tcy = m @ np.array([cx, cy, 1.0])
-        k = X_SIZE / (sx * scale)
+        k = self.x_size / (sx * scale)
         box = (float(tcx), float(tcy), w * k * aspect, h * k)
         search = _photometric(search, rng)
         if rng.random() < 0.2:
@@ -217,27 +237,28 @@ class PairSampler:
         th = tw * (oh / ow)
         th = float(np.clip(th, 16, 100))
         tw = float(np.clip(tw, 16, 100))
-        k = Z_SIZE / crop_side(tw, th)
+        k = self.z_size / crop_side(tw, th)
         tw, th = tw * k, th * k
         bcx, bcy = rng.uniform(0.3, 0.7) * bg_img.shape[1], rng.uniform(0.3, 0.7) * bg_img.shape[0]
         bside = rng.uniform(0.3, 0.8) * min(bg_img.shape[:2])
-        bg_z, _ = _affine_crop(bg_img, bcx, bcy, bside * Z_SIZE / X_SIZE, Z_SIZE)
-        template = self._paste(bg_z.astype(np.float32), patch, alpha, (Z_SIZE - 1) / 2, (Z_SIZE - 1) / 2, tw, th)
+        bg_z, _ = _affine_crop(bg_img, bcx, bcy, bside * self.z_size / self.x_size, self.z_size)
+        zc = (self.z_size - 1) / 2
+        template = self._paste(bg_z.astype(np.float32), patch, alpha, zc, zc, tw, th)
         # search: same background moved a little, the object scaled/stretched/rotated and moved
         bg_x, _ = _affine_crop(bg_img, bcx + rng.normal(0, 0.05) * bside, bcy + rng.normal(0, 0.05) * bside,
-                               bside * math.exp(rng.normal(0, 0.05)), X_SIZE)
+                               bside * math.exp(rng.normal(0, 0.05)), self.x_size)
         canvas = bg_x.astype(np.float32)
         s = math.exp(rng.uniform(-0.25, 0.25))
         a = math.exp(rng.uniform(-0.15, 0.15))
         sw, sh = tw * s * a, th * s / a
         angle = rng.uniform(-10, 10) if rng.random() < 0.4 else 0.0
-        margin = 0.3 * X_SIZE
-        cx, cy = rng.uniform(X_SIZE / 2 - margin, X_SIZE / 2 + margin, size=2)
+        margin = 0.3 * self.x_size
+        cx, cy = rng.uniform(self.x_size / 2 - margin, self.x_size / 2 + margin, size=2)
         distractors = []
         for _ in range(int(rng.choice([0, 1, 1, 2, 3]))):
             dpatch, dalpha = self._object(src, ow * rng.uniform(0.8, 1.25), oh * rng.uniform(0.8, 1.25))
             for _try in range(10):
-                dx, dy = rng.uniform(sw / 2, X_SIZE - sw / 2), rng.uniform(sh / 2, X_SIZE - sh / 2)
+                dx, dy = rng.uniform(sw / 2, self.x_size - sw / 2), rng.uniform(sh / 2, self.x_size - sh / 2)
                 if abs(dx - cx) > 0.8 * (sw + 1) or abs(dy - cy) > 0.8 * (sh + 1):
                     break
             else:

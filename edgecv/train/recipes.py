@@ -15,6 +15,12 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
         from .siamese import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed,
                      **({"init": init} if init else {}))
+    if model == "boxtrack":
+        from .boxtrack import train
+        return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
+    if model == "boxtrack-fast":
+        raise EdgeCVError("boxtrack-fast has no recipe of its own: it runs boxtrack's weights on a smaller search "
+                          "crop (`edgecv train boxtrack`)")
     if model == "excolor":
         from .colorize import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
@@ -29,5 +35,5 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
                           "(`edgecv train mnv2-dcn`)")
     from edgecv.models import list_models
     raise EdgeCVError(f"no training recipe for {model!r}; trainable models: mnv2, mnv2-dcn, siamfc, "
-                      "sasiam (after siamfc), spm, spm-lite, dff-seg, dff-seg-nodcn, excolor "
+                      "sasiam (after siamfc), spm, spm-lite, boxtrack, dff-seg, dff-seg-nodcn, excolor "
                       f"(registered: {', '.join(list_models())})")

