@@ -53,6 +53,7 @@ def main():
                     "macs": (man.get("cost") or {}).get("macs"), "params": (man.get("cost") or {}).get("params")}
     for name in tracker_names(siamese=False):
         rows[name] = {"make": lambda n=name: make_tracker(n), "bytes": None, "macs": None, "params": None}
+    ref_graph = _nanotrack_rows(rows, a.threads)  # outside references, when ../shared/anchors is there
 
     trackers = {k: r["make"]() for k, r in rows.items()}
     init_ms = {}
@@ -73,6 +74,8 @@ def main():
                 t0 = time.perf_counter()
                 trk.net.search_sess.run(feeds[k])
                 graph[k].append((time.perf_counter() - t0) * 1e3)
+            if k in ref_graph:  # NanoTrack's per-frame graphs (backbone on the 255² crop + head) in onnxruntime
+                graph.setdefault(k, []).append(ref_graph[k]())
 
     lines = [f"Sequence `{Path(a.sequence).name}`, {len(frames)} frames, {a.threads} thread(s); frames taken in "
              "turns. Per-frame time includes cropping and the whole tracker step (search passes per frame, "
@@ -84,7 +87,7 @@ def main():
              " search graph ms | search MMACs | params | artifacts MB |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for k, r in rows.items():
-        parts = k.split(" ")
+        parts = k.split(" ", 1) if k in ref_graph else k.split(" ")
         name, backend, precision = (parts + ["-", "-"])[:3]
         t = np.array(per_frame[k])
         g = f"{np.median(graph[k]):.2f}" if k in graph else "–"
@@ -96,6 +99,43 @@ def main():
     print("\n".join(lines))
     if not a.no_append:  # lines: the note, a blank line, then the table
         write_result("tracker-latency", machine(), command(), *md_rows(lines[2:]), [lines[0]])
+
+
+def _nanotrack_rows(rows: dict, threads: int) -> dict:
+    """Add NanoTrack V2/V3 (OpenCV's TrackerNano, ``eval/anchors.py``) as reference rows; return, per row, a
+    function timing one pass of its per-frame graphs (backbone on the 255² crop + head) in onnxruntime with
+    ``threads`` threads, so the search-graph column compares like with like."""
+    import onnxruntime as ort
+
+    from edgecv.eval.anchors import AnchorError, NanoTrackTracker, find_nanotrack
+
+    try:
+        models = find_nanotrack()
+    except AnchorError as e:
+        print(f"[anchors] reference rows skipped: {e}")
+        return {}
+    timers = {}
+    for name, m in models.items():
+        label = f"{name} (ref, OpenCV)"
+        rows[label] = {"make": lambda m=m: NanoTrackTracker(m, threads), "bytes": m.backbone.stat().st_size
+                       + m.head.stat().st_size, "macs": None, "params": None}
+        so = ort.SessionOptions()
+        so.intra_op_num_threads, so.inter_op_num_threads = threads, 1
+        bb = ort.InferenceSession(str(m.backbone), so, providers=["CPUExecutionProvider"])
+        hd = ort.InferenceSession(str(m.head), so, providers=["CPUExecutionProvider"])
+        x = np.random.default_rng(0).random((1, 3, 255, 255), dtype=np.float32)
+        feat = bb.run(None, {bb.get_inputs()[0].name: x})[0]
+        zin = hd.get_inputs()[0]
+        z = np.zeros([int(d) for d in zin.shape], np.float32)
+
+        def one(bb=bb, hd=hd, x=x, z=z, zname=zin.name, xname=hd.get_inputs()[1].name):
+            t0 = time.perf_counter()
+            f = bb.run(None, {bb.get_inputs()[0].name: x})[0]
+            hd.run(None, {zname: z, xname: f})
+            return (time.perf_counter() - t0) * 1e3
+        assert feat.shape[1] == z.shape[1]
+        timers[label] = one
+    return timers
 
 
 if __name__ == "__main__":

@@ -54,9 +54,10 @@ def fetch_data_cmd():
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default=None,
               help="Where to write NAME.pt and NAME.json (default: the shipped weights folder).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--init", "init", type=click.Choice(["classifier", "siamfc"]), default=None,
+@click.option("--init", "init", type=click.Choice(["classifier", "siamfc", "boxtrack"]), default=None,
               help="SPM trackers: start the backbone from the shipped mnv2-dcn classifier or the shipped "
-                   "SiamFC (the shipped spm/spm-lite use siamfc).")
+                   "SiamFC (the shipped spm/spm-lite use siamfc). boxtrack: --init boxtrack is its second "
+                   "stage (continue from the shipped weights, stronger shape change).")
 @_errors
 def train_cmd(model, minutes, steps, out_dir, seed, init):
     """Train MODEL with its recipe and save the weights (reproduces the shipped ones)."""

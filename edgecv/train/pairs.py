@@ -39,6 +39,7 @@ class Pair:
     box: tuple | None             # target (cx, cy, w, h) in search-crop pixels; None: not in the crop
     distractors: list = field(default_factory=list)  # same-kind objects' (cx, cy, w, h)
     kind: str = "same"
+    template_box: tuple | None = None  # target (w, h) in template-crop pixels (centred in the crop)
 
 
 def _photometric(img, rng, occlude=True):
@@ -91,14 +92,19 @@ class PairSampler:
 
     def __init__(self, split: str = "train", seed: int = 0, composite_fraction: float = 0.35,
                  video_fraction: float = 0.35, max_side: int = 640, z_size: int = Z_SIZE, x_size: int = X_SIZE,
-                 absent_fraction: float = 0.0):
+                 absent_fraction: float = 0.0, aspect_range: float = 0.7, shape_change: float = 0.0):
         """``z_size`` / ``x_size``: the template and search crop sides (SiamFC's 127 / 255 by default).
         ``absent_fraction``: share of pairs whose search crop does not hold the target (``Pair.box`` None):
-        negatives that teach a tracker's score to fall when the target has left."""
+        negatives that teach a tracker's score to fall when the target has left. ``aspect_range``: the random
+        boxes' log aspect ratio is uniform in ±this (0.7: 1:2 to 2:1). ``shape_change`` > 0: the target's log
+        aspect ratio changes between template and search by up to ±this in ``same`` and ``composite`` pairs (a
+        board tilting away, a person bending), instead of ±0.1 / ±0.15."""
         from .tracklets import mine
 
         self.z_size, self.x_size = z_size, x_size
         self.absent_fraction = absent_fraction
+        self.aspect_range = aspect_range
+        self.shape_change = shape_change
         self.rng = np.random.default_rng(seed)
         self.composite_fraction = composite_fraction
         self.video_fraction = video_fraction
@@ -120,7 +126,7 @@ class PairSampler:
         rng = self.rng
         H, W = img.shape[:2]
         side = rng.uniform(lo, hi) * min(H, W)
-        ar = math.exp(rng.uniform(-0.7, 0.7))
+        ar = math.exp(rng.uniform(-self.aspect_range, self.aspect_range))
         w, h = max(12.0, side * math.sqrt(ar)), max(12.0, side / math.sqrt(ar))
         w, h = min(w, W - 2), min(h, H - 2)
         cx = rng.uniform(w / 2, W - w / 2)
@@ -172,7 +178,8 @@ class PairSampler:
         search = _photometric(search, rng)
         if rng.random() < 0.1:
             search = _occlude(search, box, rng)
-        return Pair(_photometric(template, rng), search, box, distractors, "video")
+        k_z = self.z_size / sz
+        return Pair(_photometric(template, rng), search, box, distractors, "video", (w * k_z, h * k_z))
 
     def _absent(self) -> Pair:
         """A template from one place and a search crop from another image (or far from it in the same one):
@@ -183,7 +190,7 @@ class PairSampler:
         cx, cy, w, h = self._random_box(img, 0.3, 0.9)
         side = max(w, h) * rng.uniform(0.8, 1.6)
         search, _ = _affine_crop(img, cx, cy, side, self.x_size)
-        return Pair(pair.template, _photometric(search, rng), None, [], "absent")
+        return Pair(pair.template, _photometric(search, rng), None, [], "absent", pair.template_box)
 
     def _same(self) -> Pair:
         rng = self.rng
@@ -194,7 +201,8 @@ class PairSampler:
         sx = sz * self.x_size / self.z_size
         scale = math.exp(rng.uniform(-0.25, 0.25))
         angle = rng.uniform(-12, 12) if rng.random() < 0.5 else 0.0
-        aspect = math.exp(rng.uniform(-0.1, 0.1))
+        da = self.shape_change or 0.1
+        aspect = math.exp(rng.uniform(-da, da))
         shift = rng.uniform(-0.28, 0.28, size=2) * sx
         search, m = _affine_crop(img, cx + shift[0], cy + shift[1], sx * scale, self.x_size, angle, aspect)
         tcx, tcy = m @ np.array([cx, cy, 1.0])
@@ -203,7 +211,8 @@ class PairSampler:
         search = _photometric(search, rng)
         if rng.random() < 0.2:
             search = _occlude(search, box, rng)
-        return Pair(_photometric(template, rng), search, box, [], "same")
+        k_z = self.z_size / sz
+        return Pair(_photometric(template, rng), search, box, [], "same", (w * k_z, h * k_z))
 
     def _object(self, src, w, h):
         return matte_patch(src, w, h, self.rng)
@@ -249,7 +258,8 @@ class PairSampler:
                                bside * math.exp(rng.normal(0, 0.05)), self.x_size)
         canvas = bg_x.astype(np.float32)
         s = math.exp(rng.uniform(-0.25, 0.25))
-        a = math.exp(rng.uniform(-0.15, 0.15))
+        da = self.shape_change or 0.15
+        a = math.exp(rng.uniform(-da, da))
         sw, sh = tw * s * a, th * s / a
         angle = rng.uniform(-10, 10) if rng.random() < 0.4 else 0.0
         margin = 0.3 * self.x_size
@@ -272,4 +282,4 @@ class PairSampler:
         if rng.random() < 0.15:
             search = _occlude(search, box, rng)
         template = _photometric(np.clip(template, 0, 255).astype(np.uint8), rng)
-        return Pair(template, search, box, distractors, "composite")
+        return Pair(template, search, box, distractors, "composite", (tw, th))

@@ -6,8 +6,10 @@ from edgecv.runtime.errors import EdgeCVError
 
 def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=None, seed: int = 0,
         init: str | None = None):
-    if init is not None and model not in ("spm", "spm-lite"):
-        raise EdgeCVError(f"--init applies to the SPM trackers only, not {model!r}")
+    if init is not None and model not in ("spm", "spm-lite", "boxtrack"):
+        raise EdgeCVError(f"--init applies to the SPM trackers and boxtrack only, not {model!r}")
+    if model == "boxtrack" and init not in (None, "boxtrack"):
+        raise EdgeCVError(f"boxtrack continues from its own shipped weights only (--init boxtrack), not {init!r}")
     if model in ("mnv2", "mnv2-dcn"):
         from .scenes import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
@@ -15,9 +17,10 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
         from .siamese import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed,
                      **({"init": init} if init else {}))
-    if model == "boxtrack":
+    if model == "boxtrack":  # stage 1 from ImageNet; stage 2 (--init boxtrack): lower lr, stronger shape change
         from .boxtrack import train
-        return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
+        stage2 = {"init": init, "lr": 3e-4, "shape_change": 0.4} if init else {}
+        return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed, **stage2)
     if model == "boxtrack-fast":
         raise EdgeCVError("boxtrack-fast has no recipe of its own: it runs boxtrack's weights on a smaller search "
                           "crop (`edgecv train boxtrack`)")

@@ -43,6 +43,7 @@ class BoxTrackParams:
     cf_lr: float                       # its update rate on confident frames
     cf_sigma: float                    # its Gaussian label's width, × the target's size in cells
     cf_lambda: float                   # its ridge regulariser, × the features' mean energy
+    calibrate_size: bool               # divide out the head's size/aspect bias measured on the init frame
     template_lr: float                 # weight of the latest template in the blend (0: no update)
     update_every: int                  # frames between template updates
     update_above: float                # confidence needed for a template update
@@ -52,6 +53,26 @@ class BoxTrackParams:
 
 def _sigmoid(x):
     return 1.0 / (1.0 + np.exp(-x))
+
+
+MASK_FLOOR = 0.3  # template cells outside the box keep this share: context stays visible, the box's shape too
+
+
+def template_mask(w: float, h: float, cells: int, stride: int, floor: float = MASK_FLOOR) -> np.ndarray:
+    """(cells, cells) weights for the template features of a target ``w`` × ``h`` (template-crop pixels,
+    centred): ``floor + (1 − floor) · coverage``, coverage = the share of each cell's stride × stride square
+    inside the box. The pixel-wise correlation gives one channel per template cell, so the weighted channels
+    tell the head which cells hold the target: the box's aspect, which an arbitrary textured rectangle
+    does not show by itself. Training applies the same weights (``edgecv/train/boxtrack.py``)."""
+    centre = stride * (cells - 1) / 2
+    pos = stride * np.arange(cells, dtype=np.float64)
+
+    def cover(side):
+        lo = np.maximum(pos - stride / 2, centre - side / 2)
+        hi = np.minimum(pos + stride / 2, centre + side / 2)
+        return np.clip(hi - lo, 0.0, stride) / stride
+
+    return (floor + (1 - floor) * np.outer(cover(h), cover(w))).astype(np.float32)
 
 
 class FeatureCF:
@@ -108,16 +129,28 @@ class BoxTrackTracker(SiameseTracker):
         self._since_update = 0
         self.cf = None
         self._last = None
+        self.gain = (1.0, 1.0)
 
     @staticmethod
     def search_passes(params: BoxTrackParams) -> float:
         """One search pass per frame (plus a template pass every ``update_every`` frames, ~1/4 of one)."""
         return 1.0 + (0.25 / max(int(params.update_every), 1) if params.template_lr > 0 else 0.0)
 
+    def _masked(self, z: dict, side: float) -> dict:
+        """The template features weighted by :func:`template_mask` for the current box (``side``: the
+        template crop's side in frame pixels)."""
+        if not self.net.geometry.get("template_mask"):  # a graph trained without the weights
+            return z
+        k = self.net.z_size / side
+        m = template_mask(self.w * k, self.h * k, z["z"].shape[-1], self.net.stride)
+        return dict(z, z=(z["z"] * m).astype(np.float32))
+
     def _prepare_template(self, z: dict, side: float) -> dict:
+        z = self._masked(z, side)
         self.z_init = {k: v.copy() for k, v in z.items()}
         self._since_update = 0
         self.cf = None  # a new target: the filter is solved again on its init frame
+        self.gain = (1.0, 1.0)  # and the size calibration measured again
         return z
 
     def _search(self, frame, centre, explore):
@@ -131,7 +164,7 @@ class BoxTrackTracker(SiameseTracker):
             pick = (1 - p.cf_weight) * score + p.cf_weight * np.clip(self.cf.response(out["feat"][0]), 0.0, 1.0)
         lft, top, rgt, bot = out["ltrb"][0].astype(np.float64)
         scale = sx / net.x_size
-        w, h = (lft + rgt) * scale, (top + bot) * scale
+        w, h = (lft + rgt) * scale * self.gain[0], (top + bot) * scale * self.gain[1]
 
         def padded(a, b):
             q = (a + b) / 2
@@ -154,8 +187,14 @@ class BoxTrackTracker(SiameseTracker):
                 "target_cells": float(np.sqrt(self.w * self.h) / scale / net.stride)}
 
     def _calibrate(self, cand):
-        """The init frame's search (centred on the given box): the online filter's first solve."""
+        """The init frame's search (centred on the given box): the size calibration and the online filter's
+        first solve. The head's box regresses toward the aspects it saw in training (an arbitrary rectangle
+        of texture carries no edges to read), so ``calibrate_size`` keeps this target's given/regressed ratio
+        per side (within ×0.5..×2) and applies it to every later box."""
         p = self.p
+        if p.calibrate_size:  # the head's bias for this target: given size / regressed size, at the given place
+            self.gain = (float(np.clip(self.w / max(cand["w"], 1e-3), 0.5, 2.0)),
+                         float(np.clip(self.h / max(cand["h"], 1e-3), 0.5, 2.0)))
         self.cf = None
         if p.cf_weight > 0 and cand.get("feat") is not None:
             self.cf = FeatureCF(self.net.score_size, p.cf_sigma, p.cf_lambda)
@@ -189,7 +228,7 @@ class BoxTrackTracker(SiameseTracker):
                 self._since_update = 0
                 sz, _ = self._sides()
                 crop, _ = affine_crop(frame, self.cx, self.cy, sz, self.net.z_size, pad=self.pad)
-                latest = self.net.template(crop)
+                latest = self._masked(self.net.template(crop), sz)
                 self.z = {k: ((1 - p.template_lr) * self.z_init[k] + p.template_lr * latest[k]).astype(np.float32)
                           for k in self.z_init}
         return res
