@@ -14,6 +14,8 @@ from edgecv.runtime.track.boxtrack import BoxTrackTracker
 from edgecv.runtime.track.registry import default_params
 from edgecv.runtime.track.siamese_base import SiameseNet
 
+from .views import panned
+
 DEV = Path(__file__).resolve().parents[1] / "datasets" / "otb-dev"
 
 
@@ -40,23 +42,6 @@ def test_tracks_real_held_out_sequences(net, name, bound):
     assert sum(r.lost for r in res) <= 3
 
 
-def _panned(frames, box, n, step_px, size=(360, 288)):
-    """Real static-camera frames seen through a window panning right by ``step_px`` per frame: the target
-    moves left in the view and leaves it. Returns views and the target's true box in view coordinates."""
-    W, H = size
-    x, y, w, h = box
-    x0 = int(max(0, x + w / 2 - W / 2))
-    y0 = int(np.clip(y + h / 2 - H / 2, 0, frames[0].shape[0] - H))
-    views, truth = [], []
-    for t in range(n):
-        ox = x0 + t * step_px
-        if ox + W > frames[t].shape[1]:
-            break
-        views.append(np.ascontiguousarray(frames[t][y0:y0 + H, ox:ox + W]))
-        truth.append((x - ox, y - y0, w, h))
-    return views, truth
-
-
 @pytest.mark.parametrize("model", ["boxtrack", "boxtrack-fast"])
 def test_lost_within_10_frames_of_the_target_leaving(exported, model):
     """Must-show: a pan over real held-out frames carries the pedestrian out of view; the tracker says lost
@@ -69,7 +54,7 @@ def test_lost_within_10_frames_of_the_target_leaving(exported, model):
     gt = np.loadtxt(root / "groundtruth_rect.txt", delimiter=",")
     frames = data.video_part("vtest.avi", "heldout", step=1)
     start = src["start"] - (795 - len(frames))  # vtest.avi decodes 795 frames; the held-out part is its tail
-    views, truth = _panned(frames[start:], tuple(gt[0]), 40, 14)
+    views, truth = panned(frames, tuple(gt[0]), start, 40, 14)
     res = _run(trk, views, truth[0])
     gone = next(k for k, b in enumerate(truth[1:]) if b[0] + b[2] < 0)  # first frame without the target
     inside = [r for r, b in zip(res, truth[1:]) if b[0] > 10]

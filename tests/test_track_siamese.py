@@ -20,6 +20,8 @@ from edgecv.runtime.track.siamese_base import SiameseNet
 from edgecv.runtime.track.siamfc import SiamFCTracker
 from edgecv.runtime.track.spm import SPMTracker
 
+from .views import panned
+
 
 @pytest.fixture(scope="module")
 def heldout_frames():
@@ -59,25 +61,6 @@ def test_score_peak_follows_a_known_shift(heldout_frames):
     assert hits >= 4, f"peak followed only {hits}/5 shifts"
 
 
-def _panned(frames, box, start, n, step_px, size=(360, 288)):
-    """Real frames seen through a window that pans right by ``step_px`` per frame: the scene (and the
-    target) moves left in the view, so the target leaves it. Returns views and the target's true box
-    in view coordinates (exact for the static parts of the scene)."""
-    W, H = size
-    x, y, w, h = box
-    x0 = int(max(0, x + w / 2 - W / 2))
-    y0 = int(np.clip(y + h / 2 - H / 2, 0, frames[0].shape[0] - H))
-    views, truth = [], []
-    for t in range(n):
-        ox = x0 + t * step_px
-        f = frames[start + t]
-        if ox + W > f.shape[1]:
-            break
-        views.append(np.ascontiguousarray(f[y0:y0 + H, ox:ox + W]))
-        truth.append((x - ox, y - y0, w, h))
-    return views, truth
-
-
 @pytest.fixture(scope="module")
 def siamfc_net(exported):
     t, s = exported("siamfc", "onnx", "fp32")
@@ -102,7 +85,7 @@ def test_lost_when_target_leaves_the_frame(siamfc_net):
     frames = data.video_part("vtest.avi", "heldout", step=1)
     src, gt = _dev_target()
     start = src["start"] - int(round(795 * 0.7))
-    views, truth = _panned(frames, tuple(gt[0]), start, 40, 14)
+    views, truth = panned(frames, tuple(gt[0]), start, 40, 14)
     trk = SiamFCTracker(siamfc_net)
     trk.init(views[0], truth[0])
     res = [trk.update(v) for v in views[1:]]
@@ -154,7 +137,7 @@ def test_spm_reports_lost_when_target_leaves_the_frame(exported):
     frames = data.video_part("vtest.avi", "heldout", step=1)
     src, gt = _dev_target()
     start = src["start"] - int(round(795 * 0.7))
-    views, truth = _panned(frames, tuple(gt[0]), start, 40, 14)
+    views, truth = panned(frames, tuple(gt[0]), start, 40, 14)
     trk = SPMTracker(SiameseNet(t, s, "spm", threads=1))
     trk.init(views[0], truth[0])
     res = [trk.update(v) for v in views[1:]]
