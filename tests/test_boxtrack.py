@@ -151,3 +151,45 @@ def test_template_mask_marks_the_box_and_matches_training():
     assert np.allclose(wide, template_mask(32, 96, 9, 16).T)
     pair = Pair(np.zeros((129, 129, 3), np.uint8), np.zeros((257, 257, 3), np.uint8), None, [], "absent", (96, 32))
     assert np.allclose(template_masks([pair])[0, 0].numpy(), wide)
+
+
+def test_tilted_pairs_have_exact_boxes(monkeypatch):
+    """The perspective ("tilt") training pairs: a white rectangle on black, turned out of the image plane in the
+    template view and the search view; the labelled boxes must be the boxes around the white pixels there."""
+    import cv2
+
+    from edgecv.train import pairs
+
+    monkeypatch.setattr(pairs, "_photometric", lambda img, rng, occlude=True: img)
+    monkeypatch.setattr(pairs, "_occlude", lambda img, box, rng: img)
+    sampler = pairs.PairSampler.__new__(pairs.PairSampler)
+    sampler.z_size, sampler.x_size = 129, 257
+    sampler.tilt, sampler.tilt_fraction, sampler.shape_change, sampler.scale_change = 65.0, 1.0, 0.4, 0.4
+    sampler.template_tilt = True
+    sampler.rng = np.random.default_rng(5)
+    img = np.zeros((480, 640, 3), np.uint8)
+    rect = (320.0, 240.0, 180.0, 60.0)
+    cv2.rectangle(img, (230, 210), (409, 269), (255, 255, 255), -1)  # pixels 230..409 × 210..269: 180 × 60
+
+    def white_box(im):
+        ys, xs = np.nonzero(im[..., 0] > 127)
+        return xs.min(), ys.min(), xs.max() + 1, ys.max() + 1
+
+    growth, checked = [], 0
+    for _ in range(30):
+        p = sampler._same_tilted(img, rect)
+        cx, cy, w, h = p.box
+        tw, th = p.template_box
+        growth.append(np.log((h / w) / (th / tw)))
+        if min(cx - w / 2, cy - h / 2) < 1 or max(cx + w / 2, cy + h / 2) > 256:
+            continue  # cut by the crop's edge: the white pixels show only part of the box
+        checked += 1
+        x0, y0, x1, y1 = white_box(p.search)
+        assert abs(x0 - (cx - w / 2)) <= 2 and abs(x1 - (cx + w / 2)) <= 2, (p.box, (x0, x1))
+        assert abs(y0 - (cy - h / 2)) <= 2 and abs(y1 - (cy + h / 2)) <= 2, (p.box, (y0, y1))
+        x0, y0, x1, y1 = white_box(p.template)
+        c = (129 - 1) / 2
+        assert abs((x1 - x0) - tw) <= 2.5 and abs((y1 - y0) - th) <= 2.5  # the user's box, centred in the crop
+        assert abs((x0 + x1) / 2 - 0.5 - c) <= 1.5 and abs((y0 + y1) / 2 - 0.5 - c) <= 1.5
+    assert checked >= 10
+    assert min(growth) < -0.3 and max(growth) > 0.3  # the aspect changes both ways between template and search

@@ -168,3 +168,22 @@ def test_track_cost_counts_the_search_passes_each_tracker_runs():
     assert {c["settings"]["tracker"] for c in cands} == set(siamese)
     for c in cands:
         assert c["mean_ms"] == pytest.approx(4.0 * search_passes(c["settings"]["tracker"])), c["cost_note"]
+
+
+def test_track_plan_can_choose_boxtrack_and_its_file_loads(tmp_path):
+    """Every registered tracker is a valid plan setting (the plan schema reads the registry): boxtrack, the most
+    accurate and fast enough here, is chosen over siamfc, and its plan file loads back."""
+    entries = [_entry(artifact_name(m, part, "ort", "fp32"), "ort", 1, ms)
+               for m, part, ms in (("boxtrack", "search", 8.0), ("boxtrack", "template", 3.0),
+                                   ("siamfc", "search", 6.0), ("siamfc", "template", 2.0))]
+    prof = {"schema": "edgecv.device-profile/1", "device": {"name": "testdev", "kind": "desktop"},
+            "entries": entries,
+            "loops": {"track": {"default": {"overhead_ms": 1.0, "provenance": {"kind": "measured"}}}}}
+    acc = {"track": {"metric": "AUC", "higher_is_better": True, "tie": 0.002, "entries": [
+        {"tracker": "boxtrack", "backend": "ort", "precision": "fp32", "value": 0.66},
+        {"tracker": "siamfc", "backend": "ort", "precision": "fp32", "value": 0.60}]}}
+    p = make_plan(prof, "track", fps=30, accuracy=acc, options={"trackers": ["boxtrack", "siamfc"]})
+    assert p["settings"]["tracker"] == "boxtrack"
+    assert load_plan(write_plan(p, tmp_path / "plan.json"), "track")["settings"]["tracker"] == "boxtrack"
+    with pytest.raises(PlanError, match="tracker"):
+        write_plan(dict(p, settings=dict(p["settings"], tracker="nanotrack")), tmp_path / "bad.json")

@@ -25,7 +25,7 @@ import cv2
 import numpy as np
 
 from edgecv.runtime.track.crop import affine_crop as _affine_crop
-from edgecv.runtime.track.crop import crop_side
+from edgecv.runtime.track.crop import crop_matrix, crop_side
 
 from .. import data
 
@@ -87,24 +87,56 @@ def matte_patch(src, w, h, rng):
     return patch, alpha
 
 
+def tilt_homography(cx: float, cy: float, about_x: float, about_y: float, focal: float) -> np.ndarray:
+    """3×3 map of crop pixels when the plane seen at (cx, cy) turns by ``about_x`` / ``about_y`` degrees
+    about the horizontal / vertical axis through that point, seen by a pinhole of ``focal`` pixels. The point
+    itself stays put; the far side shrinks, the near side grows (foreshortening, as a tilted board)."""
+    a, b = math.radians(about_x), math.radians(about_y)
+    rx = np.array([[1, 0, 0], [0, math.cos(a), -math.sin(a)], [0, math.sin(a), math.cos(a)]])
+    ry = np.array([[math.cos(b), 0, math.sin(b)], [0, 1, 0], [-math.sin(b), 0, math.cos(b)]])
+    r = ry @ rx
+    # plane point (x, y, 0) at depth ``focal`` → r·(x, y, 0) + (0, 0, focal), projected with the same focal
+    hom = np.array([[r[0, 0], r[0, 1], 0.0], [r[1, 0], r[1, 1], 0.0], [r[2, 0] / focal, r[2, 1] / focal, 1.0]])
+    t = np.array([[1, 0, cx], [0, 1, cy], [0, 0, 1.0]])
+    return t @ hom @ np.linalg.inv(t)
+
+
+def warped_box(hom: np.ndarray, rect) -> tuple:
+    """(cx, cy, w, h) of the axis-aligned box around rectangle ``rect`` (x0, y0, x1, y1) mapped by ``hom``."""
+    x0, y0, x1, y1 = rect
+    pts = cv2.perspectiveTransform(np.array([[[x0, y0]], [[x1, y0]], [[x1, y1]], [[x0, y1]]], np.float64), hom)[:, 0]
+    lo, hi = pts.min(0), pts.max(0)
+    return float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2), float(hi[0] - lo[0]), float(hi[1] - lo[1])
+
+
 class PairSampler:
     """Draws :class:`Pair` s from the training split (``split="heldout"`` for validation pairs)."""
 
     def __init__(self, split: str = "train", seed: int = 0, composite_fraction: float = 0.35,
                  video_fraction: float = 0.35, max_side: int = 640, z_size: int = Z_SIZE, x_size: int = X_SIZE,
-                 absent_fraction: float = 0.0, aspect_range: float = 0.7, shape_change: float = 0.0):
+                 absent_fraction: float = 0.0, aspect_range: float = 0.7, shape_change: float = 0.0,
+                 scale_change: float = 0.25, tilt: float = 0.0, tilt_fraction: float = 0.5,
+                 template_tilt: bool = False):
         """``z_size`` / ``x_size``: the template and search crop sides (SiamFC's 127 / 255 by default).
         ``absent_fraction``: share of pairs whose search crop does not hold the target (``Pair.box`` None):
         negatives that teach a tracker's score to fall when the target has left. ``aspect_range``: the random
         boxes' log aspect ratio is uniform in ±this (0.7: 1:2 to 2:1). ``shape_change`` > 0: the target's log
         aspect ratio changes between template and search by up to ±this in ``same`` and ``composite`` pairs (a
-        board tilting away, a person bending), instead of ±0.1 / ±0.15."""
+        board tilting away, a person bending), instead of ±0.1 / ±0.15. ``scale_change``: the target's log
+        size changes by up to ±this between template and search in those pairs. ``tilt`` > 0: a share
+        ``tilt_fraction`` of those pairs turn the target's plane out of the image by up to ``tilt`` degrees
+        (a perspective warp, :func:`tilt_homography`); the label is the box around the warped rectangle.
+        ``template_tilt``: the ``same`` pairs turn the template's view too (:meth:`_same_tilted`), so the box
+        grows as well as shrinks along the turning axis (tried for BoxTrack: no gain on the dev set, not in the
+        shipped recipe)."""
         from .tracklets import mine
 
         self.z_size, self.x_size = z_size, x_size
         self.absent_fraction = absent_fraction
         self.aspect_range = aspect_range
         self.shape_change = shape_change
+        self.scale_change, self.tilt, self.tilt_fraction = scale_change, tilt, tilt_fraction
+        self.template_tilt = template_tilt
         self.rng = np.random.default_rng(seed)
         self.composite_fraction = composite_fraction
         self.video_fraction = video_fraction
@@ -196,10 +228,12 @@ class PairSampler:
         rng = self.rng
         img = self.images[int(rng.integers(len(self.images)))]
         cx, cy, w, h = self._random_box(img)
+        if self.tilt and self.template_tilt and rng.random() < self.tilt_fraction:
+            return self._same_tilted(img, (cx, cy, w, h))
         sz = crop_side(w, h)
         template, _ = _affine_crop(img, cx, cy, sz, self.z_size)
         sx = sz * self.x_size / self.z_size
-        scale = math.exp(rng.uniform(-0.25, 0.25))
+        scale = math.exp(rng.uniform(-self.scale_change, self.scale_change))
         angle = rng.uniform(-12, 12) if rng.random() < 0.5 else 0.0
         da = self.shape_change or 0.1
         aspect = math.exp(rng.uniform(-da, da))
@@ -208,28 +242,91 @@ class PairSampler:
         tcx, tcy = m @ np.array([cx, cy, 1.0])
         k = self.x_size / (sx * scale)
         box = (float(tcx), float(tcy), w * k * aspect, h * k)
+        if self.tilt and not self.template_tilt and rng.random() < self.tilt_fraction:  # the search view turned
+            hom = tilt_homography(tcx, tcy, *self._tilt_angles(), focal=self.x_size)
+            full = hom @ np.vstack([m, [0, 0, 1]])
+            search = cv2.warpPerspective(img, full, (self.x_size, self.x_size), flags=cv2.INTER_LINEAR,
+                                         borderValue=tuple(float(v) for v in img.reshape(-1, 3).mean(0)))
+            box = warped_box(full, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+        elif self.template_tilt:  # the box around the turned rectangle (the two-view recipe's convention, as OTB)
+            box = warped_box(np.vstack([m, [0, 0, 1]]), (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
         search = _photometric(search, rng)
         if rng.random() < 0.2:
             search = _occlude(search, box, rng)
         k_z = self.z_size / sz
         return Pair(_photometric(template, rng), search, box, [], "same", (w * k_z, h * k_z))
 
+    def _same_tilted(self, img, rect) -> Pair:
+        """A ``same`` pair of a plane seen at two tilts about one axis: the template view turned by up to
+        ``tilt`` degrees (half the pairs: face-on), the search view by another; so the box both shrinks and
+        grows along that axis between template and search (a board turned toward the camera, or away). The
+        template is cropped around the box of its own view, as the user would draw it; labels are the boxes
+        around the turned rectangle in each view (rotation in the image plane included)."""
+        rng = self.rng
+        cx, cy, w, h = rect
+        corners = (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2)
+        about = int(rng.integers(2))  # 0: about the horizontal axis, 1: the vertical one
+        focal = crop_side(w, h) * self.x_size / self.z_size  # about the search crop's side, in image px
+
+        def view(t):
+            angles = [rng.uniform(-0.15, 0.15) * self.tilt] * 2
+            angles[about] = t
+            return tilt_homography(cx, cy, *angles, focal=focal)
+
+        pad = tuple(float(v) for v in img.reshape(-1, 3).mean(0))
+
+        def warp(full, out):
+            return cv2.warpPerspective(img, full, (out, out), flags=cv2.INTER_LINEAR, borderValue=pad)
+
+        g_t = view(rng.uniform(-self.tilt, self.tilt) if rng.random() < 0.5 else 0.0)
+        tcx, tcy, tw, th = warped_box(g_t, corners)
+        sz = crop_side(tw, th)
+        full_t = np.vstack([crop_matrix(tcx, tcy, sz, self.z_size), [0, 0, 1]]) @ g_t
+        template = warp(full_t, self.z_size)
+        g_s = view(rng.uniform(-self.tilt, self.tilt))
+        scx, scy, _, _ = warped_box(g_s, corners)
+        sx = sz * self.x_size / self.z_size * math.exp(rng.uniform(-self.scale_change, self.scale_change))
+        angle = rng.uniform(-12, 12) if rng.random() < 0.5 else 0.0
+        da = self.shape_change or 0.1
+        shift = rng.uniform(-0.28, 0.28, size=2) * sx
+        m = crop_matrix(scx + shift[0], scy + shift[1], sx, self.x_size, angle, math.exp(rng.uniform(-da, da)))
+        full_s = np.vstack([m, [0, 0, 1]]) @ g_s
+        search = _photometric(warp(full_s, self.x_size), rng)
+        box = warped_box(full_s, corners)
+        if rng.random() < 0.2:
+            search = _occlude(search, box, rng)
+        k_z = self.z_size / sz
+        return Pair(_photometric(template, rng), search, box, [], "same", (tw * k_z, th * k_z))
+
+    def _tilt_angles(self):
+        """(about the horizontal axis, about the vertical axis), degrees: one axis mostly, as a board turns."""
+        rng = self.rng
+        t = rng.uniform(-self.tilt, self.tilt)
+        u = rng.uniform(-0.25, 0.25) * self.tilt
+        return (t, u) if rng.random() < 0.5 else (u, t)
+
     def _object(self, src, w, h):
         return matte_patch(src, w, h, self.rng)
 
     @staticmethod
-    def _paste(canvas, patch, alpha, cx, cy, w, h, angle=0.0):
-        """Paste ``patch`` resized to w×h (rotated by angle) centred at (cx, cy); returns the canvas."""
+    def _paste(canvas, patch, alpha, cx, cy, w, h, angle=0.0, hom=None):
+        """Paste ``patch`` resized to w×h (rotated by angle, then warped by the 3×3 ``hom`` if given) centred
+        at (cx, cy); returns the canvas."""
         ph, pw = patch.shape[:2]
         m = cv2.getRotationMatrix2D(((pw - 1) / 2, (ph - 1) / 2), angle, 1.0)
         m = np.vstack([m, [0, 0, 1]])
         s = np.array([[w / pw, 0, 0], [0, h / ph, 0], [0, 0, 1]])
         c = s @ np.array([(pw - 1) / 2, (ph - 1) / 2, 1.0])
         t = np.array([[1, 0, cx - c[0]], [0, 1, cy - c[1]], [0, 0, 1]])
-        full = (t @ s @ m)[:2]
+        full = t @ s @ m
         H, W = canvas.shape[:2]
-        warped = cv2.warpAffine(patch, full, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
-        a = cv2.warpAffine(alpha, full, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+        if hom is not None:
+            full = hom @ full
+            warped = cv2.warpPerspective(patch, full, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
+            a = cv2.warpPerspective(alpha, full, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+            return canvas * (1 - a) + warped * a
+        warped = cv2.warpAffine(patch, full[:2], (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
+        a = cv2.warpAffine(alpha, full[:2], (W, H), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
         return canvas * (1 - a) + warped * a
 
     def _composite(self) -> Pair:
@@ -257,7 +354,7 @@ class PairSampler:
         bg_x, _ = _affine_crop(bg_img, bcx + rng.normal(0, 0.05) * bside, bcy + rng.normal(0, 0.05) * bside,
                                bside * math.exp(rng.normal(0, 0.05)), self.x_size)
         canvas = bg_x.astype(np.float32)
-        s = math.exp(rng.uniform(-0.25, 0.25))
+        s = math.exp(rng.uniform(-self.scale_change, self.scale_change))
         da = self.shape_change or 0.15
         a = math.exp(rng.uniform(-da, da))
         sw, sh = tw * s * a, th * s / a
@@ -276,9 +373,14 @@ class PairSampler:
             dw, dh = sw * rng.uniform(0.85, 1.15), sh * rng.uniform(0.85, 1.15)
             canvas = self._paste(canvas, dpatch, dalpha, dx, dy, dw, dh)
             distractors.append((float(dx), float(dy), float(dw), float(dh)))
-        canvas = self._paste(canvas, patch, alpha, cx, cy, sw, sh, angle)
+        hom = None
+        if self.tilt and rng.random() < self.tilt_fraction:
+            hom = tilt_homography(cx, cy, *self._tilt_angles(), focal=self.x_size)
+        canvas = self._paste(canvas, patch, alpha, cx, cy, sw, sh, angle, hom)
         search = _photometric(np.clip(canvas, 0, 255).astype(np.uint8), rng)
         box = (float(cx), float(cy), float(sw), float(sh))
+        if hom is not None:  # the box around the turned rectangle (the in-plane angle ignored, as without tilt)
+            box = warped_box(hom, (cx - sw / 2, cy - sh / 2, cx + sw / 2, cy + sh / 2))
         if rng.random() < 0.15:
             search = _occlude(search, box, rng)
         template = _photometric(np.clip(template, 0, 255).astype(np.uint8), rng)

@@ -17,9 +17,9 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
         from .siamese import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed,
                      **({"init": init} if init else {}))
-    if model == "boxtrack":  # stage 1 from ImageNet; stage 2 (--init boxtrack): lower lr, stronger shape change
+    if model == "boxtrack":  # stage 1 from ImageNet; stages 2-3 (--init boxtrack): lower lr, shape change + tilt
         from .boxtrack import train
-        stage2 = {"init": init, "lr": 3e-4, "shape_change": 0.4} if init else {}
+        stage2 = {"init": init, "lr": 3e-4, "shape_change": 0.4, "scale_change": 0.4, "tilt": 50.0} if init else {}
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed, **stage2)
     if model == "boxtrack-fast":
         raise EdgeCVError("boxtrack-fast has no recipe of its own: it runs boxtrack's weights on a smaller search "

@@ -12,6 +12,7 @@ import msgspec
 from msgspec import Meta, Struct
 
 from ..errors import EdgeCVError, explain_validation
+from ..track.registry import tracker_names
 from .lookup import loop_overhead, provenance_kind
 
 PLAN_SCHEMA = "edgecv.plan/1"
@@ -234,7 +235,7 @@ ModelName = Annotated[str, Meta(pattern=MODEL_NAME)]
 
 
 class TrackSettings(Struct, kw_only=True):
-    tracker: Literal["siamfc", "sasiam", "siambm", "spm", "spm-lite", "spm-nano", "mosse", "klt", "mil"]
+    tracker: Literal[tuple(tracker_names())]  # every registered variant (runtime/track/registry.py)
     backend: Backend
     precision: Precision
     threads: Threads | None

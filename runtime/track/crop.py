@@ -19,17 +19,22 @@ def crop_side(w: float, h: float, context: float = CONTEXT) -> float:
     return math.sqrt((w + p) * (h + p))
 
 
+def crop_matrix(cx: float, cy: float, side: float, out: int, angle: float = 0.0, aspect: float = 1.0) -> np.ndarray:
+    """The 2×3 affine map from image to crop pixels of :func:`affine_crop` (same arguments)."""
+    m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), out / side)
+    m[:, 2] += (out - 1) / 2 - np.array([cx, cy])
+    if aspect != 1.0:  # anisotropic: stretch x by ``aspect`` about the crop centre
+        a = np.array([[aspect, 0, (1 - aspect) * (out - 1) / 2], [0, 1, 0], [0, 0, 1]])
+        m = (a @ np.vstack([m, [0, 0, 1]]))[:2]
+    return m
+
+
 def affine_crop(img: np.ndarray, cx: float, cy: float, side: float, out: int, angle: float = 0.0,
                 aspect: float = 1.0, pad=None) -> tuple[np.ndarray, np.ndarray]:
     """Crop a ``side``-pixel square centred at (cx, cy), rotated by ``angle`` degrees (counter-clockwise,
     OpenCV's convention), resized to ``out``×``out``. Outside the image the crop takes the image's mean
     colour (or ``pad``). Returns the crop and the 2×3 affine map from image to crop pixels."""
-    s = out / side
-    m = cv2.getRotationMatrix2D((float(cx), float(cy)), float(angle), s)
-    m[:, 2] += (out - 1) / 2 - np.array([cx, cy])
-    if aspect != 1.0:  # anisotropic: stretch x by ``aspect`` about the crop centre
-        a = np.array([[aspect, 0, (1 - aspect) * (out - 1) / 2], [0, 1, 0], [0, 0, 1]])
-        m = (a @ np.vstack([m, [0, 0, 1]]))[:2]
+    m = crop_matrix(cx, cy, side, out, angle, aspect)
     if pad is None:
         pad = img.reshape(-1, img.shape[-1]).mean(0)
     crop = cv2.warpAffine(img, m, (out, out), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
