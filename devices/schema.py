@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as _dt
 import difflib
 import functools
+import os
 import re
 import types
 import typing
@@ -643,12 +644,19 @@ def merge_measured(base: dict, imported: dict) -> tuple[dict, dict]:
 
 
 def write_yaml_atomic(profile: dict, path) -> Path:
-    """Write ``profile`` to ``path`` through the output policy's temp file + rename (no merge, no validation)."""
+    """Write ``profile`` to ``path`` via a hidden temp file beside it + rename (no merge, no validation)."""
     import yaml
 
-    from edgecv.runtime.outputs import write_text_atomic
-
-    return write_text_atomic(path, yaml.safe_dump(profile, sort_keys=False, width=120))
+    path = Path(path)
+    path.absolute().parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{path.suffix}")
+    try:
+        tmp.write_text(yaml.safe_dump(profile, sort_keys=False, width=120))
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
 
 
 def import_measured(file, device: str | None = None, out=None) -> tuple[Path, dict]:
