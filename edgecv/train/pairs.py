@@ -101,6 +101,17 @@ def tilt_homography(cx: float, cy: float, about_x: float, about_y: float, focal:
     return t @ hom @ np.linalg.inv(t)
 
 
+def _homogeneous(m: np.ndarray) -> np.ndarray:
+    """A 2×3 affine map as 3×3, to compose with a homography."""
+    return np.vstack([m, [0, 0, 1]])
+
+
+def _warp_view(img, full: np.ndarray, out: int) -> np.ndarray:
+    """The out×out crop that the 3×3 map ``full`` (image → crop pixels) makes, padded with the image's mean."""
+    pad = tuple(float(v) for v in img.reshape(-1, 3).mean(0))
+    return cv2.warpPerspective(img, full, (out, out), flags=cv2.INTER_LINEAR, borderValue=pad)
+
+
 def warped_box(hom: np.ndarray, rect) -> tuple:
     """(cx, cy, w, h) of the axis-aligned box around rectangle ``rect`` (x0, y0, x1, y1) mapped by ``hom``."""
     x0, y0, x1, y1 = rect
@@ -244,12 +255,11 @@ class PairSampler:
         box = (float(tcx), float(tcy), w * k * aspect, h * k)
         if self.tilt and not self.template_tilt and rng.random() < self.tilt_fraction:  # the search view turned
             hom = tilt_homography(tcx, tcy, *self._tilt_angles(), focal=self.x_size)
-            full = hom @ np.vstack([m, [0, 0, 1]])
-            search = cv2.warpPerspective(img, full, (self.x_size, self.x_size), flags=cv2.INTER_LINEAR,
-                                         borderValue=tuple(float(v) for v in img.reshape(-1, 3).mean(0)))
+            full = hom @ _homogeneous(m)
+            search = _warp_view(img, full, self.x_size)
             box = warped_box(full, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
         elif self.template_tilt:  # the box around the turned rectangle (the two-view recipe's convention, as OTB)
-            box = warped_box(np.vstack([m, [0, 0, 1]]), (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
+            box = warped_box(_homogeneous(m), (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
         search = _photometric(search, rng)
         if rng.random() < 0.2:
             search = _occlude(search, box, rng)
@@ -273,16 +283,11 @@ class PairSampler:
             angles[about] = t
             return tilt_homography(cx, cy, *angles, focal=focal)
 
-        pad = tuple(float(v) for v in img.reshape(-1, 3).mean(0))
-
-        def warp(full, out):
-            return cv2.warpPerspective(img, full, (out, out), flags=cv2.INTER_LINEAR, borderValue=pad)
-
         g_t = view(rng.uniform(-self.tilt, self.tilt) if rng.random() < 0.5 else 0.0)
         tcx, tcy, tw, th = warped_box(g_t, corners)
         sz = crop_side(tw, th)
-        full_t = np.vstack([crop_matrix(tcx, tcy, sz, self.z_size), [0, 0, 1]]) @ g_t
-        template = warp(full_t, self.z_size)
+        full_t = _homogeneous(crop_matrix(tcx, tcy, sz, self.z_size)) @ g_t
+        template = _warp_view(img, full_t, self.z_size)
         g_s = view(rng.uniform(-self.tilt, self.tilt))
         scx, scy, _, _ = warped_box(g_s, corners)
         sx = sz * self.x_size / self.z_size * math.exp(rng.uniform(-self.scale_change, self.scale_change))
@@ -290,8 +295,8 @@ class PairSampler:
         da = self.shape_change or 0.1
         shift = rng.uniform(-0.28, 0.28, size=2) * sx
         m = crop_matrix(scx + shift[0], scy + shift[1], sx, self.x_size, angle, math.exp(rng.uniform(-da, da)))
-        full_s = np.vstack([m, [0, 0, 1]]) @ g_s
-        search = _photometric(warp(full_s, self.x_size), rng)
+        full_s = _homogeneous(m) @ g_s
+        search = _photometric(_warp_view(img, full_s, self.x_size), rng)
         box = warped_box(full_s, corners)
         if rng.random() < 0.2:
             search = _occlude(search, box, rng)
