@@ -66,11 +66,18 @@ def _parse_grid(items: list[str]) -> dict[str, list]:
     return grid
 
 
-def synthetic_sequences(n: int, length: int = 100) -> list[TuningSequence]:
+def synthetic_sequences(n: int, length: int = 100, tilt: float = 0.0) -> list[TuningSequence]:
+    """``n`` synthetic training-split sequences; ``tilt`` > 0: a second part, ``turning``, of ``n`` sequences
+    whose object also turns out of plane by up to ``tilt``° (its box's aspect changes by ×2 and more)."""
     from edgecv.train.synth_tracks import synth_tracks
 
-    return [TuningSequence(t.name, t.frames, t.boxes, "synthetic", "synthetic (training photos, exact boxes)")
-            for t in synth_tracks(n, length, seed=0)]
+    out = [TuningSequence(t.name, t.frames, t.boxes, "synthetic", "synthetic (training photos, exact boxes)")
+           for t in synth_tracks(n, length, seed=0)]
+    if tilt:
+        out += [TuningSequence(f"turning-{t.name}", t.frames, t.boxes, "turning",
+                               f"synthetic, turning out of plane up to {tilt:g}° (training photos, exact boxes)")
+                for t in synth_tracks(n, length, seed=1, tilt=tilt)]
+    return out
 
 
 def score(tracker: str, params, seqs, art_dir, fmt, precision) -> tuple[float, float, dict]:
@@ -98,6 +105,8 @@ def main():
     ap.add_argument("--sequences", type=int, default=12)
     ap.add_argument("--max-len", type=int, default=120, help="frames per tuning sequence at most")
     ap.add_argument("--synth", type=int, default=0, help="add this many synthetic sequences (100 frames each)")
+    ap.add_argument("--synth-tilt", type=float, default=0.0,
+                    help="with --synth N: also N sequences whose object turns out of plane by up to this many degrees")
     ap.add_argument("--out", default=None, help="JSON file for the table (default: out/tune-track/TRACKER.json)")
     ap.add_argument("--area", default=None,
                     help="also write the table to bench/results/AREA.json (e.g. tracker-tuning), for BENCHMARKS.md")
@@ -108,7 +117,8 @@ def main():
     for k in grid:
         if k not in {f.name for f in dataclasses.fields(base)}:
             raise SystemExit(f"--grid: {type(base).__name__} has no field {k!r}")
-    seqs = tuning_sequences(a.sequences, max_len=a.max_len) + (synthetic_sequences(a.synth) if a.synth else [])
+    seqs = tuning_sequences(a.sequences, max_len=a.max_len)
+    seqs += synthetic_sequences(a.synth, tilt=a.synth_tilt) if a.synth else []
     print(f"{len(seqs)} tuning sequences, {sum(len(s) for s in seqs)} frames (vtest.avi training split"
           + (f", {a.synth} synthetic" if a.synth else "") + ")", file=sys.stderr)
     rows = []

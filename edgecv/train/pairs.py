@@ -127,7 +127,7 @@ class PairSampler:
                  video_fraction: float = 0.35, max_side: int = 640, z_size: int = Z_SIZE, x_size: int = X_SIZE,
                  absent_fraction: float = 0.0, aspect_range: float = 0.7, shape_change: float = 0.0,
                  scale_change: float = 0.25, tilt: float = 0.0, tilt_fraction: float = 0.5,
-                 template_tilt: bool = False):
+                 template_tilt: bool = False, extent_labels: bool = False):
         """``z_size`` / ``x_size``: the template and search crop sides (SiamFC's 127 / 255 by default).
         ``absent_fraction``: share of pairs whose search crop does not hold the target (``Pair.box`` None):
         negatives that teach a tracker's score to fall when the target has left. ``aspect_range``: the random
@@ -139,7 +139,9 @@ class PairSampler:
         (a perspective warp, :func:`tilt_homography`); the label is the box around the warped rectangle.
         ``template_tilt``: the ``same`` pairs turn the template's view too (:meth:`_same_tilted`), so the box
         grows as well as shrinks along the turning axis (tried for BoxTrack: no gain on the dev set, not in the
-        shipped recipe)."""
+        shipped recipe). ``extent_labels``: every ``same``/``composite`` label is the axis-aligned box of the
+        target as placed, in-plane rotation included (OTB's convention, and :mod:`synth_tracks`'); without it a
+        rotated target keeps its unrotated width and height (the earlier recipes' labels)."""
         from .tracklets import mine
 
         self.z_size, self.x_size = z_size, x_size
@@ -148,6 +150,7 @@ class PairSampler:
         self.shape_change = shape_change
         self.scale_change, self.tilt, self.tilt_fraction = scale_change, tilt, tilt_fraction
         self.template_tilt = template_tilt
+        self.extent_labels = extent_labels
         self.rng = np.random.default_rng(seed)
         self.composite_fraction = composite_fraction
         self.video_fraction = video_fraction
@@ -258,7 +261,7 @@ class PairSampler:
             full = hom @ _homogeneous(m)
             search = _warp_view(img, full, self.x_size)
             box = warped_box(full, (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
-        elif self.template_tilt:  # the box around the turned rectangle (the two-view recipe's convention, as OTB)
+        elif self.template_tilt or self.extent_labels:  # the box around the turned rectangle (OTB's convention)
             box = warped_box(_homogeneous(m), (cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2))
         search = _photometric(search, rng)
         if rng.random() < 0.2:
@@ -314,9 +317,10 @@ class PairSampler:
         return matte_patch(src, w, h, self.rng)
 
     @staticmethod
-    def _paste(canvas, patch, alpha, cx, cy, w, h, angle=0.0, hom=None):
+    def _paste(canvas, patch, alpha, cx, cy, w, h, angle=0.0, hom=None, with_box=False):
         """Paste ``patch`` resized to w×h (rotated by angle, then warped by the 3×3 ``hom`` if given) centred
-        at (cx, cy); returns the canvas."""
+        at (cx, cy); returns the canvas, and with ``with_box`` also the (cx, cy, w, h) box of the pasted matte
+        (alpha ≥ 0.5): the target's exact extent, whatever the rotation and warp."""
         ph, pw = patch.shape[:2]
         m = cv2.getRotationMatrix2D(((pw - 1) / 2, (ph - 1) / 2), angle, 1.0)
         m = np.vstack([m, [0, 0, 1]])
@@ -329,10 +333,17 @@ class PairSampler:
             full = hom @ full
             warped = cv2.warpPerspective(patch, full, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
             a = cv2.warpPerspective(alpha, full, (W, H), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
-            return canvas * (1 - a) + warped * a
-        warped = cv2.warpAffine(patch, full[:2], (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
-        a = cv2.warpAffine(alpha, full[:2], (W, H), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
-        return canvas * (1 - a) + warped * a
+        else:
+            warped = cv2.warpAffine(patch, full[:2], (W, H), flags=cv2.INTER_LINEAR, borderValue=0)
+            a = cv2.warpAffine(alpha, full[:2], (W, H), flags=cv2.INTER_LINEAR, borderValue=0)[..., None]
+        out = canvas * (1 - a) + warped * a
+        if not with_box:
+            return out
+        ys, xs = np.nonzero(a[..., 0] >= 0.5)
+        if len(xs) == 0:  # nothing visible: the placed box, as asked
+            return out, (float(cx), float(cy), float(w), float(h))
+        x0, x1, y0, y1 = xs.min(), xs.max() + 1, ys.min(), ys.max() + 1
+        return out, (float(x0 + x1) / 2, float(y0 + y1) / 2, float(x1 - x0), float(y1 - y0))
 
     def _composite(self) -> Pair:
         rng = self.rng
@@ -354,7 +365,7 @@ class PairSampler:
         bside = rng.uniform(0.3, 0.8) * min(bg_img.shape[:2])
         bg_z, _ = _affine_crop(bg_img, bcx, bcy, bside * self.z_size / self.x_size, self.z_size)
         zc = (self.z_size - 1) / 2
-        template = self._paste(bg_z.astype(np.float32), patch, alpha, zc, zc, tw, th)
+        template, t_extent = self._paste(bg_z.astype(np.float32), patch, alpha, zc, zc, tw, th, with_box=True)
         # search: same background moved a little, the object scaled/stretched/rotated and moved
         bg_x, _ = _affine_crop(bg_img, bcx + rng.normal(0, 0.05) * bside, bcy + rng.normal(0, 0.05) * bside,
                                bside * math.exp(rng.normal(0, 0.05)), self.x_size)
@@ -368,6 +379,8 @@ class PairSampler:
         cx, cy = rng.uniform(self.x_size / 2 - margin, self.x_size / 2 + margin, size=2)
         distractors = []
         for _ in range(int(rng.choice([0, 1, 1, 2, 3]))):
+            if sw >= self.x_size or sh >= self.x_size:  # a target that fills the crop leaves no room beside it
+                break
             dpatch, dalpha = self._object(src, ow * rng.uniform(0.8, 1.25), oh * rng.uniform(0.8, 1.25))
             for _try in range(10):
                 dx, dy = rng.uniform(sw / 2, self.x_size - sw / 2), rng.uniform(sh / 2, self.x_size - sh / 2)
@@ -381,12 +394,15 @@ class PairSampler:
         hom = None
         if self.tilt and rng.random() < self.tilt_fraction:
             hom = tilt_homography(cx, cy, *self._tilt_angles(), focal=self.x_size)
-        canvas = self._paste(canvas, patch, alpha, cx, cy, sw, sh, angle, hom)
+        canvas, extent = self._paste(canvas, patch, alpha, cx, cy, sw, sh, angle, hom, with_box=True)
         search = _photometric(np.clip(canvas, 0, 255).astype(np.uint8), rng)
         box = (float(cx), float(cy), float(sw), float(sh))
-        if hom is not None:  # the box around the turned rectangle (the in-plane angle ignored, as without tilt)
+        if self.extent_labels:  # the matte's own extent, rotation and tilt included
+            box = extent
+        elif hom is not None:  # the box around the turned rectangle (the in-plane angle ignored, as without tilt)
             box = warped_box(hom, (cx - sw / 2, cy - sh / 2, cx + sw / 2, cy + sh / 2))
         if rng.random() < 0.15:
             search = _occlude(search, box, rng)
         template = _photometric(np.clip(template, 0, 255).astype(np.uint8), rng)
-        return Pair(template, search, box, distractors, "composite", (tw, th))
+        return Pair(template, search, box, distractors, "composite",
+                    t_extent[2:] if self.extent_labels else (tw, th))

@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 
 from .. import data
-from .pairs import PairSampler, matte_patch
+from .pairs import PairSampler, matte_patch, tilt_homography
 
 
 @dataclass
@@ -43,8 +43,12 @@ def _smooth_walk(rng, n, amp, knots=4):
                                                        interpolation=cv2.INTER_CUBIC)[0].astype(np.float64)
 
 
-def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), split: str = "train"):
-    """``n`` synthetic sequences of ``length`` frames (``size`` = width, height), reproducible by ``seed``."""
+def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), split: str = "train",
+                 tilt: float = 0.0):
+    """``n`` synthetic sequences of ``length`` frames (``size`` = width, height), reproducible by ``seed``.
+    ``tilt`` > 0: the object also turns out of the image plane, about one axis, by a smooth walk of up to
+    ``tilt`` degrees either way (a board or a face turning: the box's aspect changes by up to ×2 or more); its box
+    is then the extent of the warped matte. 0 gives the same sequences as before the option existed."""
     rng = np.random.default_rng(seed)
     photos, backgrounds = _material(split)
     W, H = size
@@ -79,6 +83,9 @@ def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), 
                                                                      rng.uniform(0.1, 0.9) * H]),
                           "vel": rng.normal(0, 2.0, size=2), "s": rng.uniform(0.85, 1.15)})
         gain = 1.0 + _smooth_walk(rng, length, 0.2)
+        if tilt:  # drawn after everything else, so tilt=0 keeps the seed's sequences as they were
+            turn = np.clip(rng.uniform(-tilt, tilt) + _smooth_walk(rng, length, tilt), -tilt, tilt)  # may start turned
+            about = int(rng.integers(2))
         bh, bw = bg.shape[:2]
         bside = min(bh, bw) * 0.8
         frames, boxes = [], []
@@ -104,13 +111,21 @@ def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), 
                 dd["pos"] = np.clip(dd["pos"] + dd["vel"], [0, 0], [W, H])
                 canvas = PairSampler._paste(canvas, dd["patch"], dd["alpha"], dd["pos"][0], dd["pos"][1],
                                             w * dd["s"], h * dd["s"])
-            canvas = PairSampler._paste(canvas, patch, alpha, pos[0], pos[1], w, h, float(ang[t]))
+            if tilt:
+                angles = [0.0, 0.0]
+                angles[about] = float(turn[t])
+                hom = tilt_homography(pos[0], pos[1], *angles, focal=2.0 * max(w, h))
+                canvas, (bcx, bcy, bw_, bh_) = PairSampler._paste(canvas, patch, alpha, pos[0], pos[1], w, h,
+                                                                  float(ang[t]), hom, with_box=True)
+            else:
+                canvas = PairSampler._paste(canvas, patch, alpha, pos[0], pos[1], w, h, float(ang[t]))
+                r = math.radians(ang[t])
+                bcx, bcy = pos
+                bw_, bh_ = abs(w * math.cos(r)) + abs(h * math.sin(r)), abs(w * math.sin(r)) + abs(h * math.cos(r))
             canvas = np.clip(canvas * gain[t], 0, 255).astype(np.uint8)
             frames.append(canvas)
-            r = math.radians(ang[t])
-            bw_, bh_ = abs(w * math.cos(r)) + abs(h * math.sin(r)), abs(w * math.sin(r)) + abs(h * math.cos(r))
-            x0, y0 = max(0.0, pos[0] - bw_ / 2), max(0.0, pos[1] - bh_ / 2)
-            x1, y1 = min(float(W), pos[0] + bw_ / 2), min(float(H), pos[1] + bh_ / 2)
+            x0, y0 = max(0.0, bcx - bw_ / 2), max(0.0, bcy - bh_ / 2)
+            x1, y1 = min(float(W), bcx + bw_ / 2), min(float(H), bcy + bh_ / 2)
             boxes.append((x0, y0, x1 - x0, y1 - y0))
         out.append(SynthTrack(f"synth{k:02d}", frames, np.asarray(boxes, np.float64)))
     return out

@@ -18,7 +18,7 @@ from .base import TrackError
 __all__ = ["VARIANTS", "Variant", "default_params", "get_variant", "tracker_names"]
 
 _MODULES = ("boxtrack", "boxtrack_fast", "siamfc", "sasiam", "siambm", "spm", "spm_lite", "spm_nano", "mosse", "klt",
-            "mil")
+            "mil", "nanotrack")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class Variant:
     model: str | None
     parameters: Callable[[], Any]
     summary: str
+    foreign: bool = False   # its graphs are converted from the user's model folder (``--model DIR``), e.g. NanoTrack
 
     @property
     def siamese(self) -> bool:
@@ -58,16 +59,18 @@ class Variant:
 def _load(module: str) -> Variant:
     m = importlib.import_module(f".params.{module}", __package__)
     summary = (m.__doc__ or "").strip().splitlines()[0].removeprefix(f"{m.NAME}: ")
-    return Variant(m.NAME, m.FAMILY, m.TRACKER, m.MODEL, m.parameters, summary)
+    return Variant(m.NAME, m.FAMILY, m.TRACKER, m.MODEL, m.parameters, summary, getattr(m, "FOREIGN", False))
 
 
 VARIANTS: dict[str, Variant] = {v.name: v for v in map(_load, _MODULES)}
 
 
-def tracker_names(siamese: bool | None = None) -> tuple[str, ...]:
+def tracker_names(siamese: bool | None = None, foreign: bool | None = False) -> tuple[str, ...]:
     """The variants' names in the registry's order; ``siamese=True``: only those over artifacts, False: only
-    the baselines."""
-    return tuple(n for n, v in VARIANTS.items() if siamese is None or v.siamese == siamese)
+    the baselines. ``foreign``: False (default) leaves out the variants that run a user's converted model
+    (``nanotrack``: they need ``--model DIR``), True gives only those, None gives all."""
+    return tuple(n for n, v in VARIANTS.items() if (siamese is None or v.siamese == siamese)
+                 and (foreign is None or v.foreign == foreign))
 
 
 def get_variant(name: str) -> Variant:

@@ -120,11 +120,16 @@ class SiameseTracker(Tracker):
         self.frame_shape = frame.shape
         self.pad = frame.reshape(-1, 3).mean(0)
         sz, _ = self._sides()
-        crop, _ = affine_crop(frame, self.cx, self.cy, sz, self.net.z_size, pad=self.pad)
+        crop = self._crop(frame, self.cx, self.cy, sz, self.net.z_size)
         self.z = self._prepare_template(self.net.template(crop), sz)
         self.lost = False
         self.last_box = box
         self.ref = self._reference(frame)
+
+    def _crop(self, frame, cx, cy, side, out):
+        """The ``out``² crop of ``side`` frame pixels centred on (cx, cy) (sub-pixel, padded with the frame's
+        mean); a family whose model was trained on another crop convention overrides it."""
+        return affine_crop(frame, cx, cy, side, out, pad=self.pad)[0]
 
     def _box(self):
         return clip_box((self.cx - self.w / 2, self.cy - self.h / 2, self.w, self.h), self.frame_shape,
