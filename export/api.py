@@ -52,6 +52,10 @@ def resolve_model(model):
     if isinstance(model, torch.nn.Module):
         return model.eval(), getattr(model, "model_name", type(model).__name__)
     p = Path(str(model))
+    if p.suffix.lower() == ".onnx":  # a user's ONNX file: re-exported through edgecv's ops (onnx_import)
+        from .onnx_import import ImportedGraph
+
+        return ImportedGraph(p).eval(), p.stem
     if p.suffix in (".pt", ".pth") or p.exists():
         if not p.is_file():
             raise ExportError(f"checkpoint {p} does not exist")

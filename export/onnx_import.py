@@ -20,7 +20,7 @@ from torch import nn
 
 from .errors import ExportError, UnsupportedOpError
 
-__all__ = ["OnnxModule", "SUPPORTED_OPS", "load_onnx"]
+__all__ = ["ImportedGraph", "OnnxModule", "SUPPORTED_OPS", "load_onnx"]
 
 
 def load_onnx(path) -> "onnx.ModelProto":  # noqa: F821 - onnx is imported lazily
@@ -268,8 +268,12 @@ def _deform_conv(v, a):
     x, w, off = v[0], v[1], v[2]
     b = v[3] if len(v) > 3 else None
     mask = v[4] if len(v) > 4 else None
-    if int(a.get("group", 1)) != 1:
-        raise UnsupportedOpError("DeformConv with group > 1")
+    if int(a.get("group", 1)) * w.shape[1] != x.shape[1]:
+        raise UnsupportedOpError(f"DeformConv group={a.get('group', 1)} does not fit input channels {x.shape[1]} "
+                                 f"and weight {tuple(w.shape)}")
+    if off.shape[1] != 2 * int(a.get("offset_group", 1)) * w.shape[2] * w.shape[3]:
+        raise UnsupportedOpError(f"DeformConv offset_group={a.get('offset_group', 1)} does not fit offset "
+                                 f"{tuple(off.shape)}")
     pads = list(a.get("pads", (0, 0, 0, 0)))
     if pads[0] != pads[2] or pads[1] != pads[3]:
         raise UnsupportedOpError(f"DeformConv with asymmetric pads {pads}")
@@ -326,3 +330,90 @@ def _unsqueeze(x, axes):
 
 
 SUPPORTED_OPS = tuple(sorted(_OPS))
+
+
+class ImportedGraph(OnnxModule):
+    """A user's ONNX file as an exportable edgecv model: ``export(ImportedGraph(path), ...)`` (or ``edgecv export
+    model.onnx``) re-exports it to ONNX with the standard or portable ops, or to TFLite, checked as every export.
+
+    The graph's inputs must have static shapes. Sample inputs for parity and int8 calibration: an image-like
+    input (N×3×H×W or N×1×H×W float) gets real frames resized to H×W (RGB in [0, 1], grey for one channel);
+    any other input gets seeded normal noise (scaled by ``noise_scale``), said so in the manifest. The manifest's
+    ``model_info.source_parity`` gives this reading against onnxruntime on the original file."""
+
+    def __init__(self, path, noise_scale: float = 1.0):
+        from edgecv.models.registry import ExportSpec, TensorSpec
+
+        super().__init__(path)
+        path = Path(path)
+        self.model_name = path.stem
+        self.noise_scale = noise_scale
+        specs = []
+        for name in self.input_names:
+            shape = self.input_shapes[name]
+            if not shape or any(d is None or d <= 0 for d in shape):
+                raise ExportError(f"{path}: input {name!r} has shape {shape}; edgecv exports static shapes: fix it "
+                                  "first (e.g. onnxslim --input-shapes NAME:1,3,256,256)")
+            specs.append(TensorSpec(name, tuple(shape)))
+        self.source_file = path
+        self.export_spec = ExportSpec(
+            inputs=specs, outputs=[f"out{k}" if not n else n for k, n in enumerate(self.output_names)],
+            int8_metric="cosine", int8_threshold=0.98, description=f"imported from {path.name}",
+            extra={"source": {"file": path.name, "sha256": _sha256(path)}, "origin": "user ONNX file, read by "
+                   "edgecv.export.onnx_import", "sample_inputs": self._describe()})
+        self._parity_done = False
+
+    def _image_like(self, shape) -> bool:
+        return len(shape) == 4 and shape[1] in (1, 3) and shape[2] >= 16 and shape[3] >= 16
+
+    def _describe(self) -> dict:
+        return {n: ("real frames resized" if self._image_like(self.input_shapes[n]) else
+                    f"normal noise × {self.noise_scale:g} (seeded)") for n in self.input_names}
+
+    def sample_inputs(self, frames) -> list[dict]:
+        import cv2
+
+        rng = np.random.default_rng(0)
+        feeds = []
+        for f in frames:
+            feed = {}
+            for name in self.input_names:
+                shape = self.input_shapes[name]
+                if self._image_like(shape):
+                    img = cv2.resize(f, (shape[3], shape[2]), interpolation=cv2.INTER_AREA)
+                    if shape[1] == 1:
+                        arr = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[None, None]
+                    else:
+                        arr = img[..., ::-1].transpose(2, 0, 1)[None]
+                    arr = np.repeat(arr, shape[0], 0).astype(np.float32) / 255.0
+                else:
+                    arr = (rng.standard_normal(shape) * self.noise_scale).astype(np.float32)
+                feed[name] = torch.from_numpy(np.ascontiguousarray(arr))
+            feeds.append(feed)
+        if not self._parity_done:  # this reading against onnxruntime on the original, on the same inputs
+            self.export_spec.extra["source_parity"] = self.source_parity(feeds)
+            self._parity_done = True
+        return feeds
+
+    def source_parity(self, feeds) -> dict:
+        import onnxruntime as ort
+
+        sess = ort.InferenceSession(str(self.source_file), providers=["CPUExecutionProvider"])
+        worst = 0.0
+        with torch.no_grad():
+            for f in feeds:
+                ref = sess.run(None, {k: v.numpy() for k, v in f.items()})
+                got = self(**f)
+                got = got if isinstance(got, tuple) else (got,)
+                for g, r in zip(got, ref):
+                    worst = max(worst, float(np.abs(g.numpy() - r).max() / (np.abs(r).max() or 1.0)))
+        return {"max_rel_err": worst, "reference": "onnxruntime on the original file", "inputs": len(feeds)}
+
+    def forward(self, *args, **kwargs):
+        return super().forward(*args, **kwargs)
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -190,3 +190,72 @@ def test_converted_nanotrack_tracks_as_opencv_trackernano_does(tmp_path):
         assert not r.lost
         ious.append(iou(r.box, tuple(float(v) for v in b)))
     assert np.median(ious) > 0.95 and min(ious) > 0.8, (np.median(ious), min(ious))
+
+
+def dcn_grid_graph(path: Path) -> Path:
+    """A small image model written with onnx.helper (not by edgecv): conv → DeformConv (DCNv2: offsets and a
+    sigmoid mask from convs) → GridSample (a fixed rotate-and-zoom grid) — the two nodes few runtimes have."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    rng = np.random.default_rng(3)
+
+    def t(name, *shape, scale=0.2):
+        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+
+    a = np.deg2rad(12)
+    theta = torch.tensor([[[np.cos(a) * 0.8, -np.sin(a) * 0.8, 0.1], [np.sin(a) * 0.8, np.cos(a) * 0.8, -0.05]]],
+                         dtype=torch.float32)
+    grid = F.affine_grid(theta, (1, 8, 32, 32), align_corners=False).numpy()
+    inits = [t("w1", 8, 3, 3, 3), t("b1", 8), t("wo", 18, 8, 3, 3, scale=0.3), t("bo", 18),
+             t("wm", 9, 8, 3, 3), t("bm", 9), t("wd", 8, 8, 3, 3), t("bd", 8),
+             numpy_helper.from_array(grid.astype(np.float32), "grid")]
+    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2], name="conv1"),
+             helper.make_node("Relu", ["c1"], ["f"], name="relu1"),
+             helper.make_node("Conv", ["f", "wo", "bo"], ["off"], pads=[1, 1, 1, 1], name="offsets"),
+             helper.make_node("Conv", ["f", "wm", "bm"], ["ml"], pads=[1, 1, 1, 1], name="mask_logits"),
+             helper.make_node("Sigmoid", ["ml"], ["m"], name="mask"),
+             helper.make_node("DeformConv", ["f", "wd", "off", "bd", "m"], ["d"], kernel_shape=[3, 3],
+                              pads=[1, 1, 1, 1], name="dcn"),
+             helper.make_node("GridSample", ["d", "grid"], ["y"], mode="linear", padding_mode="zeros",
+                              align_corners=0, name="resample")]
+    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64, 64])
+    y_info = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 32, 32])
+    graph = helper.make_graph(nodes, "dcn_grid", [x_info], [y_info], inits)
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], producer_name="onnx.helper")
+    onnx.checker.check_model(model)
+    onnx.save(model, path)
+    return path
+
+
+@pytest.mark.slow
+def test_a_foreign_deformconv_gridsample_file_converts_to_portable_onnx_and_tflite(tmp_path):
+    """`edgecv export model.onnx`: the portable ONNX has neither op left and the TFLite runs; both follow
+    onnxruntime on the original file within 1e-3 relative (on real frames)."""
+    import cv2
+    import onnx
+    import onnxruntime as ort
+
+    from edgecv import data
+    from edgecv.export import export
+    from edgecv.runtime import load, read_manifest
+
+    frames = data.check_frames(3, photos=False)
+    src = dcn_grid_graph(tmp_path / "dcn_grid.onnx")
+    ref_sess = ort.InferenceSession(str(src), providers=["CPUExecutionProvider"])
+    out = tmp_path / "art"
+    for fmt in ("onnx", "tflite"):
+        art = export(str(src), fmt, "fp32", "portable", out_dir=out, progress=None)
+        m = read_manifest(art)
+        assert m["model_info"]["source_parity"]["max_rel_err"] < 1e-5
+        assert m["parity"]["passed"]
+        if fmt == "onnx":
+            ops = {n.op_type for n in onnx.load(str(art)).graph.node}
+            assert not ops & {"DeformConv", "GridSample"}, ops
+        sess = load(art)
+        for f in frames:
+            x = cv2.resize(f, (64, 64), interpolation=cv2.INTER_AREA)[..., ::-1].transpose(2, 0, 1)[None]
+            x = np.ascontiguousarray(x, dtype=np.float32) / 255.0
+            ref = ref_sess.run(None, {"x": x})[0]
+            got = next(iter(sess.run({"x": x}).values()))
+            assert np.abs(got - ref).max() <= 1e-3 * np.abs(ref).max(), fmt

@@ -160,7 +160,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
           out_dir=None, save: bool = True, progress: bool = True, minutes: float | None = None,
           val_pairs: int = 300, trainable_stages: int = 2, trunk_lr_scale: float = 0.1, init: str | None = None,
           shape_change: float = 0.0, scale_change: float = 0.25, tilt: float = 0.0, template_tilt: bool = False,
-          extent_labels: bool = False):
+          extent_labels: bool = False, composite_fraction: float = 0.35, video_fraction: float = 0.35):
     """Train BoxTrack from the ImageNet trunk (``init=None``) or continue from the shipped ``boxtrack`` weights
     (``init="boxtrack"``); returns (model, info). The trunk's last ``trainable_stages`` stages learn at
     ``trunk_lr_scale`` × ``lr``; the neck and head at ``lr``. ``shape_change``, ``scale_change``, ``tilt``: see
@@ -182,7 +182,8 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
         model.load_state_dict(torch.load(weights_path(init), map_location="cpu", weights_only=True))
     sampler = PairSampler("train", seed=seed, z_size=Z_SIZE, x_size=X_SIZE, absent_fraction=0.1, aspect_range=1.0,
                           shape_change=shape_change, scale_change=scale_change, tilt=tilt,
-                          template_tilt=template_tilt, extent_labels=extent_labels)
+                          template_tilt=template_tilt, extent_labels=extent_labels,
+                          composite_fraction=composite_fraction, video_fraction=video_fraction)
     val = heldout_pairs(val_pairs)
     trunk = [p for p in model.trunk.parameters() if p.requires_grad]
     rest = [p for n, p in model.named_parameters() if not n.startswith("trunk.")]
@@ -213,6 +214,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
                      f"{trainable_stages} stages fine-tuned here at {trunk_lr_scale}× lr",
             "init": init or "imagenet", "shape_change": shape_change, "scale_change": scale_change, "tilt": tilt,
             "template_tilt": template_tilt, "extent_labels": extent_labels,
+            "composite_fraction": composite_fraction, "video_fraction": video_fraction,
             "recipe": f"edgecv train {name} --steps {steps} --seed {seed}" + (f" --init {init}" if init else "")}
     info["heldout"] = validate(model, val)
     if progress:
