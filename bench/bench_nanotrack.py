@@ -44,7 +44,7 @@ def main():
     versions = [v for v in a.versions.split(",") if v]
     refs = find_nanotrack()
     combos = [("ort", "fp32"), ("ort", "int8"), ("litert", "fp32"), ("litert", "int8")]
-    factories, parity = {}, {}
+    factories, parity, failed, conv_errors = {}, {}, {}, []
     for v in versions:
         src = anchors_dir() / "nanotrack" / v
         folder = Path(a.artifacts) / f"nanotrack-{v}"
@@ -57,9 +57,15 @@ def main():
                     export(NanoTrackImport(src), fmt, prec, out_dir=folder, progress=print)
                 except ExportError as e:  # a part that misses parity: the runtime's fp32 fallback covers the template
                     print(f"[bench] {v} {fmt} {prec}: {e}")
+                    conv_errors.append(f"{v} {fmt} {prec}: {str(e).split('; written')[0]}")
             for p in sorted(folder.glob(f"nanotrack-*{prec}*.{fmt if fmt == 'tflite' else 'onnx'}")):
                 m = read_manifest(p)
-                parity[p.name] = m["parity"].get("max_rel_err") if prec == "fp32" else m["parity"].get("value")
+                parity[f"{v}/{p.name}"] = m["parity"].get("max_rel_err") if prec == "fp32" else m["parity"].get("value")
+            try:
+                find_artifacts(folder, "nanotrack", fmt, prec)
+            except FileNotFoundError as e:
+                failed[f"nanotrack-{v}/{backend}/{prec}"] = str(e).split(";")[0]
+                continue
             factories[f"nanotrack-{v}/{backend}/{prec}"] = functools.partial(make_tracker, "nanotrack", folder,
                                                                             backend, prec, a.threads)
     references = {n: m.info() for n, m in refs.items() if n.split("-")[-1] in versions}
@@ -81,6 +87,10 @@ def main():
         rows.append(base + [""])
         for backend, prec in combos:
             key = f"nanotrack-{v}/{backend}/{prec}"
+            if key not in trk:
+                rows.append([ref, f"edgecv runtime, {'onnxruntime' if backend == 'ort' else 'LiteRT'} {prec}",
+                             "", "", "", "not converted (see notes)"])
+                continue
             r = row(key, ref, f"edgecv runtime, {'onnxruntime' if backend == 'ort' else 'LiteRT'} {prec}")
             rows.append(r + [round(100 * (r[2] - base[2]), 1)])
     seqs = res["sequences"]
@@ -95,6 +105,7 @@ def main():
          "A graph that misses its int8 parity threshold is not written; the runtime then runs the fp32 template "
          "(once per target) beside the int8 search graph. Parity per artifact: " +
          ", ".join(f"{k} {v:.3g}" for k, v in sorted(parity.items()) if v is not None) + ".",
+         *([f"Not converted: {k} ({why})." for k, why in failed.items()] + conv_errors),
          "ms/frame: mean of update() (crop + graphs + post-processing). OpenCV rows: cv2.TrackerNano (V2) or its "
          "numpy port over cv2.dnn (V3, whose 15×15 map TrackerNano cannot read)."],
         title="NanoTrack through edgecv's runtime vs OpenCV")

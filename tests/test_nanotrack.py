@@ -259,3 +259,16 @@ def test_a_foreign_deformconv_gridsample_file_converts_to_portable_onnx_and_tfli
             ref = ref_sess.run(None, {"x": x})[0]
             got = next(iter(sess.run({"x": x}).values()))
             assert np.abs(got - ref).max() <= 1e-3 * np.abs(ref).max(), fmt
+
+
+def test_cli_export_of_a_foreign_onnx_file_fails_in_one_line_and_writes_nothing(tmp_path):
+    bad = tmp_path / "broken.onnx"
+    bad.write_bytes(b"\x08\x07garbage")
+    out = tmp_path / "o"
+    r = CliRunner().invoke(main, ["export", str(bad), "--out", str(out)])
+    assert r.exit_code == 2 and "broken.onnx: not a valid ONNX model" in r.output, r.output
+    einsum = _helper_graph(tmp_path, op="Einsum", equation="ij,jk->ik")
+    r = CliRunner().invoke(main, ["export", str(einsum), "--format", "tflite", "--out", str(out)])
+    assert r.exit_code == 2 and "op Einsum (node 'sample0') has no torch lowering" in r.output, r.output
+    assert len(r.output.strip().splitlines()) == 1
+    assert not out.exists() or not any(out.iterdir())

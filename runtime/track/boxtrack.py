@@ -44,6 +44,8 @@ class BoxTrackParams:
     cf_sigma: float                    # its Gaussian label's width, × the target's size in cells
     cf_lambda: float                   # its ridge regulariser, × the features' mean energy
     calibrate_size: bool               # divide out the head's size/aspect bias measured on the init frame
+    mask_floor: float                  # template_mask's weight outside the box: 0.3 as trained; higher = a weaker
+                                       # shape prior (the head reads more of the box from the search image)
     template_lr: float                 # weight of the latest template in the blend (0: no update)
     update_every: int                  # frames between template updates
     update_above: float                # confidence needed for a template update
@@ -142,7 +144,7 @@ class BoxTrackTracker(SiameseTracker):
         if not self.net.geometry.get("template_mask"):  # a graph trained without the weights
             return z
         k = self.net.z_size / side
-        m = template_mask(self.w * k, self.h * k, z["z"].shape[-1], self.net.stride)
+        m = template_mask(self.w * k, self.h * k, z["z"].shape[-1], self.net.stride, self.p.mask_floor)
         return dict(z, z=(z["z"] * m).astype(np.float32))
 
     def _prepare_template(self, z: dict, side: float) -> dict:

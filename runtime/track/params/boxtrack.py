@@ -25,6 +25,7 @@ def parameters():
         cf_sigma=0.25,               # its Gaussian label's width × the target's size in cells
         cf_lambda=0.01,              # its ridge regulariser × the features' mean energy
         calibrate_size=True,         # divide out the head's size/aspect bias measured on the init frame (a tie)
+        mask_floor=0.3,              # template-mask weight outside the box (0.3: as trained)
         template_lr=0.0,             # online template update: off until tuned on training material
         update_every=10,             # frames between template updates
         update_above=0.8,            # confidence needed for a template update
