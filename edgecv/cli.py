@@ -68,7 +68,7 @@ def train_cmd(model, minutes, steps, out_dir, seed, init):
 
 
 @main.command("export")
-@click.argument("model")
+@click.argument("model", required=False)
 @click.option("--format", "fmt", type=click.Choice(["onnx", "tflite"]), default="onnx", show_default=True)
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
 @click.option("--ops", type=click.Choice(["standard", "portable"]), default=None,
@@ -78,13 +78,28 @@ def train_cmd(model, minutes, steps, out_dir, seed, init):
 @click.option("--keep-failed", is_flag=True, help="Keep an artifact that fails its parity check (marked so).")
 @click.option("--model", "model_dir", type=click.Path(), default=None,
               help="With MODEL nanotrack: the NanoTrack folder (backbone.onnx + head.onnx) to convert.")
+@click.option("--module", "module_target", default=None,
+              help="Your own PyTorch module instead of MODEL: pkg.mod:factory (factory() returns the nn.Module).")
+@click.option("--input", "input_specs", multiple=True,
+              help="With --module: an input as NAME=DxDx... (e.g. image=1x3x256x256); repeat for several.")
 @_errors
-def export_cmd(model, fmt, precision, ops, calib, out_dir, keep_failed, model_dir):
-    """Export MODEL (a registered name or a checkpoint) to a verified artifact with a manifest."""
+def export_cmd(model, fmt, precision, ops, calib, out_dir, keep_failed, model_dir, module_target, input_specs):
+    """Export MODEL (a registered name, a checkpoint or an ONNX file) or --module pkg.mod:factory to a verified
+    artifact with a manifest."""
+    if (model is None) == (module_target is None):
+        raise click.UsageError("give MODEL (a registered name, a checkpoint or an ONNX file) or --module "
+                               "pkg.mod:factory, one of the two")
+    if input_specs and module_target is None:
+        raise click.UsageError("--input goes with --module")
     _check_outputs({"--out": out_dir}, [model, calib, model_dir], into=["--out"])  # before torch loads (seconds)
     from edgecv.export import check_combination, export
 
     check_combination(fmt, precision, ops)  # fail fast, before torch loads
+    if module_target is not None:
+        from edgecv.export.user_module import UserModule, load_factory, parse_inputs
+
+        inputs = parse_inputs(input_specs)   # a bad spec fails before the user's code runs
+        model = UserModule(load_factory(module_target), inputs, module_target.rpartition(":")[2], module_target)
     if (model == "nanotrack") != (model_dir is not None):
         raise click.UsageError("nanotrack needs --model DIR (the NanoTrack folder to convert)" if model_dir is None
                                else f"--model goes with nanotrack only, not {model!r}")

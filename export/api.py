@@ -236,6 +236,11 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
                                                               float_correlation=spec.int8_float_correlation,
                                                               op_types=spec.int8_op_types or None)
                 op_counts = onnx_backend.onnx_op_counts(art)
+                left = sorted(k for k in op_counts if k in onnx_backend.SPECIAL_OPS)
+                if ops == "portable" and left:  # e.g. a user's module calling an import-time alias of grid_sample
+                    raise ExportError(f"{final.name}: {', '.join(left)} left in a portable export (the op was not "
+                                      "routed through edgecv's lowering; call it as torch.nn.functional.grid_sample "
+                                      "or edgecv.ops); nothing was written")
             else:
                 if precision == "int8":
                     log(f"[export] calibrating int8 on {calib_desc}")

@@ -14,6 +14,10 @@ from torch import nn
 from ._mode import get_ops_mode
 from .sampling import corner_indices_weights, gather_rows_bilinear
 
+# torch's own op, bound once: edgecv.export.user_module routes F.grid_sample through :func:`grid_sample` while a
+# user's module runs, and the standard lowering must still reach torch's
+_TORCH_GRID_SAMPLE = F.grid_sample
+
 
 def _check(feat: torch.Tensor, flow: torch.Tensor) -> None:
     if feat.dim() != 4 or flow.dim() != 4 or flow.shape[1] != 2:
@@ -95,7 +99,8 @@ def grid_sample(input: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear",
         raise ValueError(f"grid_sample expects input (N,C,H,W) and grid (N,Ho,Wo,2); got {tuple(input.shape)} "
                          f"and {tuple(grid.shape)}")
     if get_ops_mode() != "portable":
-        return F.grid_sample(input, grid, mode="bilinear", padding_mode=padding_mode, align_corners=align_corners)
+        return _TORCH_GRID_SAMPLE(input, grid, mode="bilinear", padding_mode=padding_mode,
+                                  align_corners=align_corners)
     n, c, h, w = input.shape
     ho, wo = grid.shape[1:3]
     gx, gy = grid[..., 0].reshape(n, ho * wo), grid[..., 1].reshape(n, ho * wo)
