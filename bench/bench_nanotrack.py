@@ -36,7 +36,7 @@ def main():
     from edgecv.eval.track import evaluate
     from edgecv.export import export
     from edgecv.export.errors import ExportError
-    from edgecv.models.nanotrack import NanoTrackImport
+    from edgecv.export.nanotrack import NanoTrackImport
     from edgecv.runtime import read_manifest
     from edgecv.runtime.track import make_tracker
     from edgecv.runtime.track.siamese_base import find_artifacts

@@ -104,7 +104,7 @@ def export_cmd(model, fmt, precision, ops, calib, out_dir, keep_failed, model_di
         raise click.UsageError("nanotrack needs --model DIR (the NanoTrack folder to convert)" if model_dir is None
                                else f"--model goes with nanotrack only, not {model!r}")
     if model_dir is not None:
-        from edgecv.models.nanotrack import NanoTrackImport
+        from edgecv.export.nanotrack import NanoTrackImport
 
         model = NanoTrackImport(model_dir, name=model)
     paths = export(model, fmt, precision, ops, calib=calib, out_dir=out_dir, keep_failed=keep_failed,
@@ -247,7 +247,7 @@ def resolve_foreign(name, model_dir, art_dir, backends, precisions, echo=click.e
             if convert:
                 echo(f"[track] converting {model_dir} to {name} {fmt} {precision} graphs in {folder}")
                 from edgecv.export import export  # needs torch: pip install 'edgecv[export]'
-                from edgecv.models.nanotrack import NanoTrackImport
+                from edgecv.export.nanotrack import NanoTrackImport
 
                 export(NanoTrackImport(model_dir, name=v.model), fmt, precision, out_dir=folder, progress=echo)
     return folder

@@ -1,5 +1,5 @@
 """A tracker edgecv did not train, through edgecv (issue 24, part 3): NanoTrack-format ONNX pairs read by
-``edgecv.export.onnx_import``, regrouped into edgecv's template/search graphs (``edgecv/models/nanotrack.py``),
+``edgecv.export.onnx_import``, regrouped into edgecv's template/search graphs (``export/nanotrack.py``),
 exported, and run by the runtime's ``nanotrack`` family with edgecv's loop.
 
 The public NanoTrack V2/V3 models live outside the repository (``<repo>/../shared/anchors`` or
@@ -119,7 +119,7 @@ def test_onnx_module_reproduces_nanotrack_v2_as_onnxruntime_does():
 
 
 def test_a_mismatched_or_incomplete_nanotrack_folder_is_named(tmp_path):
-    from edgecv.models.nanotrack import NanoTrackImport
+    from edgecv.export.nanotrack import NanoTrackImport
 
     v2, v3 = _nano("v2"), _nano("v3")
     mixed = tmp_path / "mixed"
@@ -165,7 +165,7 @@ def test_converted_nanotrack_tracks_as_opencv_trackernano_does(tmp_path):
     import cv2
 
     from edgecv.export import export
-    from edgecv.models.nanotrack import NanoTrackImport
+    from edgecv.export.nanotrack import NanoTrackImport
     from edgecv.runtime import read_manifest
 
     root = _nano("v2")

@@ -1,7 +1,7 @@
 """NanoTrack-format trackers (a model edgecv did not train) run by edgecv's loop over exported artifacts.
 
 ``edgecv export nanotrack --model DIR`` turns a NanoTrack backbone/head pair (the public V2/V3 models, or any
-pair in OpenCV's ``TrackerNano`` contract) into edgecv's template/search graphs (``edgecv/models/nanotrack.py``);
+pair in OpenCV's ``TrackerNano`` contract) into edgecv's template/search graphs (``export/nanotrack.py``);
 this family runs them on any backend and precision like edgecv's own trackers, with the shared lost state and
 re-detection (``siamese_base``), the boxes file and the annotated video.
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from edgecv.export.errors import ExportError
+from edgecv.models.siamese import _Exportable
 
-from .siamese import _Exportable
+from .errors import ExportError
 
 __all__ = ["NanoTrackImport", "nanotrack_sources"]
 
@@ -64,7 +64,7 @@ class NanoTrackImport(_Exportable, nn.Module):
     template_size, search_size = TEMPLATE, SEARCH
 
     def __init__(self, folder, name: str = "nanotrack"):
-        from edgecv.export.onnx_import import OnnxModule
+        from .onnx_import import OnnxModule
 
         super().__init__()
         self.sources = nanotrack_sources(folder)
@@ -116,8 +116,7 @@ class NanoTrackImport(_Exportable, nn.Module):
             import onnxruntime as ort
 
             from edgecv import data
-
-            from .siamese import _crops_from_frames
+            from edgecv.models.siamese import _crops_from_frames
 
             opts = ort.SessionOptions()
             opts.intra_op_num_threads = 1
