@@ -25,10 +25,11 @@ OUT = REPO / "BENCHMARKS.md"
 REQUIRED = ("area", "title", "machine", "date", "command", "columns", "rows", "notes")
 
 # the order of the sections; an area not listed here follows, sorted by name
-ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtime", "tracking-synth", "tracker-latency",
-         "search-graph", "scoremaps", "tracker-tuning", "propagation", "propagation-cost", "propagation-dcn",
-         "propagation-aggregation", "flow", "colorize-speed", "colorize-speed-native", "colorize-quality",
-         "colorize-video", "predictor", "device-profiles", "planner", "install-size", "soak"]
+ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtime", "tracking-synth",
+         "tracker-latency", "search-graph", "scoremaps", "tracker-tuning", "boxtrack-tuning", "propagation",
+         "propagation-cost", "propagation-dcn", "propagation-aggregation", "flow", "colorize-speed",
+         "colorize-speed-native", "colorize-quality", "colorize-video", "predictor", "device-profiles", "planner",
+         "install-size", "soak"]
 
 HEADER = """# Benchmarks
 

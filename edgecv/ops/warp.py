@@ -52,12 +52,19 @@ def flow_warp_gather(feat: torch.Tensor, flow: torch.Tensor, padding_mode: str =
     ys, xs = base_grid(h, w, flow)
     ys = ys.reshape(1, h * w) + flow[:, 1].reshape(n, h * w)
     xs = xs.reshape(1, h * w) + flow[:, 0].reshape(n, h * w)
+    return _sample_points(feat, ys, xs, padding_mode, (h, w))
+
+
+def _sample_points(feat: torch.Tensor, ys: torch.Tensor, xs: torch.Tensor, padding_mode: str, out_hw) -> torch.Tensor:
+    """Bilinear samples of ``feat`` (N, C, H, W) at pixel points ``ys``/``xs`` (N or 1, Ho·Wo) by one row-gather
+    (the portable form of both the flow warp and ``grid_sample``) → (N, C, Ho, Wo)."""
+    n, c, h, w = feat.shape
     rows, weights = corner_indices_weights(ys, xs, h, w, padding_mode)
     if n > 1:
         rows = rows + (torch.arange(n, device=feat.device) * (h * w)).view(1, n, 1)
     table = feat.permute(0, 2, 3, 1).reshape(n * h * w, c)
-    out = gather_rows_bilinear(table, rows, weights)  # (n, h*w, c)
-    return out.reshape(n, h, w, c).permute(0, 3, 1, 2)
+    out = gather_rows_bilinear(table, rows, weights)  # (n, ho*wo, c)
+    return out.reshape(n, *out_hw, c).permute(0, 3, 1, 2)
 
 
 def flow_warp(feat: torch.Tensor, flow: torch.Tensor, padding_mode: str = "zeros") -> torch.Tensor:
@@ -108,9 +115,4 @@ def grid_sample(input: torch.Tensor, grid: torch.Tensor, mode: str = "bilinear",
         xs, ys = (gx + 1) * (0.5 * (w - 1)), (gy + 1) * (0.5 * (h - 1))
     else:
         xs, ys = ((gx + 1) * w - 1) * 0.5, ((gy + 1) * h - 1) * 0.5
-    rows, weights = corner_indices_weights(ys, xs, h, w, padding_mode)
-    if n > 1:
-        rows = rows + (torch.arange(n, device=input.device) * (h * w)).view(1, n, 1)
-    table = input.permute(0, 2, 3, 1).reshape(n * h * w, c)
-    out = gather_rows_bilinear(table, rows, weights)  # (n, ho*wo, c)
-    return out.reshape(n, ho, wo, c).permute(0, 3, 1, 2)
+    return _sample_points(input, ys, xs, padding_mode, (ho, wo))
