@@ -28,6 +28,8 @@ from edgecv.runtime.track import TrackError, load_sequence, make_tracker  # noqa
 from edgecv.runtime.track.base import iou  # noqa: E402
 from edgecv.runtime.track.foreign import foreign_artifacts  # noqa: E402
 
+from .interop import dcn_grid_graph  # noqa: E402
+
 REPO = Path(__file__).resolve().parents[1]
 DEV = REPO / "datasets" / "otb-dev"
 
@@ -190,42 +192,6 @@ def test_converted_nanotrack_tracks_as_opencv_trackernano_does(tmp_path):
         assert not r.lost
         ious.append(iou(r.box, tuple(float(v) for v in b)))
     assert np.median(ious) > 0.95 and min(ious) > 0.8, (np.median(ious), min(ious))
-
-
-def dcn_grid_graph(path: Path) -> Path:
-    """A small image model written with onnx.helper (not by edgecv): conv → DeformConv (DCNv2: offsets and a
-    sigmoid mask from convs) → GridSample (a fixed rotate-and-zoom grid) — the two nodes few runtimes have."""
-    import onnx
-    from onnx import TensorProto, helper, numpy_helper
-
-    rng = np.random.default_rng(3)
-
-    def t(name, *shape, scale=0.2):
-        return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
-
-    a = np.deg2rad(12)
-    theta = torch.tensor([[[np.cos(a) * 0.8, -np.sin(a) * 0.8, 0.1], [np.sin(a) * 0.8, np.cos(a) * 0.8, -0.05]]],
-                         dtype=torch.float32)
-    grid = F.affine_grid(theta, (1, 8, 32, 32), align_corners=False).numpy()
-    inits = [t("w1", 8, 3, 3, 3), t("b1", 8), t("wo", 18, 8, 3, 3, scale=0.3), t("bo", 18),
-             t("wm", 9, 8, 3, 3), t("bm", 9), t("wd", 8, 8, 3, 3), t("bd", 8),
-             numpy_helper.from_array(grid.astype(np.float32), "grid")]
-    nodes = [helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], pads=[1, 1, 1, 1], strides=[2, 2], name="conv1"),
-             helper.make_node("Relu", ["c1"], ["f"], name="relu1"),
-             helper.make_node("Conv", ["f", "wo", "bo"], ["off"], pads=[1, 1, 1, 1], name="offsets"),
-             helper.make_node("Conv", ["f", "wm", "bm"], ["ml"], pads=[1, 1, 1, 1], name="mask_logits"),
-             helper.make_node("Sigmoid", ["ml"], ["m"], name="mask"),
-             helper.make_node("DeformConv", ["f", "wd", "off", "bd", "m"], ["d"], kernel_shape=[3, 3],
-                              pads=[1, 1, 1, 1], name="dcn"),
-             helper.make_node("GridSample", ["d", "grid"], ["y"], mode="linear", padding_mode="zeros",
-                              align_corners=0, name="resample")]
-    x_info = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 64, 64])
-    y_info = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 8, 32, 32])
-    graph = helper.make_graph(nodes, "dcn_grid", [x_info], [y_info], inits)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 20)], producer_name="onnx.helper")
-    onnx.checker.check_model(model)
-    onnx.save(model, path)
-    return path
 
 
 @pytest.mark.slow

@@ -17,56 +17,7 @@ pytest.importorskip("torch")
 
 from edgecv.cli import main  # noqa: E402
 
-USER_CODE = '''
-import torch
-import torch.nn.functional as F
-from torch import nn
-
-
-class Stabiliser(nn.Module):
-    """Predicts an affine warp from the image and resamples its features with it (user code, not edgecv's)."""
-
-    def __init__(self):
-        super().__init__()
-        self.features = nn.Sequential(nn.Conv2d(3, 8, 3, 2, 1), nn.ReLU(), nn.Conv2d(8, 8, 3, 1, 1))
-        self.pose = nn.Sequential(nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(8, 6))
-        nn.init.zeros_(self.pose[2].weight)
-        with torch.no_grad():
-            self.pose[2].bias.copy_(torch.tensor([0.9, 0.1, 0.05, -0.1, 0.9, -0.05]))
-
-    def forward(self, image):
-        f = self.features(image)
-        theta = self.pose(f).view(-1, 2, 3)
-        grid = F.affine_grid(theta, list(f.shape), align_corners=False)
-        a = F.grid_sample(f, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-        b = F.grid_sample(f, grid * 1.1, mode="bilinear", padding_mode="border", align_corners=True)
-        return a + b
-
-
-def build():
-    torch.manual_seed(0)
-    return Stabiliser()
-
-
-def broken():
-    raise RuntimeError("weights file missing")
-
-
-def bicubic():
-    class M(nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.warp = Warp()
-
-        def forward(self, image):
-            return self.warp(image)
-
-    class Warp(nn.Module):
-        def forward(self, image):
-            return F.grid_sample(image, torch.zeros(1, 4, 4, 2), mode="bicubic", align_corners=False)
-
-    return M()
-'''
+from .interop import USER_CODE  # noqa: E402
 
 
 @pytest.fixture()

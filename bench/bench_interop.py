@@ -1,0 +1,137 @@
+"""Models edgecv did not write, through edgecv's exporters, beside what the other tools do with them (one run).
+
+A: an ONNX file built with ``onnx.helper`` holding ``DeformConv`` (DCNv2) and ``GridSample`` (``tests/interop.py``),
+   256² input: onnxruntime on the original, and edgecv's re-exports (``edgecv export model.onnx``): standard ONNX,
+   portable ONNX (neither op left), TFLite. onnx2tf is the usual ONNX→TFLite path; it needs TensorFlow, which is
+   not installed here, so its row says so.
+B: a user's plain PyTorch module calling ``F.grid_sample`` (``tests/interop.py``), 256² input: PyTorch, edgecv's
+   ``--module`` exports (standard ONNX, portable ONNX, TFLite), and litert-torch converting the unmodified module
+   itself (its own grid_sample lowering).
+
+Error: max |out − reference| / max |reference| on 6 held-out real frames (reference: onnxruntime on the original
+file for A, PyTorch for B). ms: median of 40 interleaved runs, one thread. Writes ``bench/results/interop.json``.
+
+    python bench/bench_interop.py
+"""
+from __future__ import annotations
+
+import sys
+import tempfile
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from common import command, interleaved, machine, write_result  # noqa: E402
+
+
+class _Torch:
+    """A torch module behind the sessions' ``run(feeds)``."""
+
+    def __init__(self, module):
+        self.module = module
+
+    def run(self, feeds):
+        import torch
+
+        with torch.no_grad():
+            out = self.module(*[torch.from_numpy(v) for v in feeds.values()])
+        return {"y": out.numpy()}
+
+
+def _frames_as(frames, size):
+    import cv2
+
+    return [np.ascontiguousarray(cv2.resize(f, (size, size), interpolation=cv2.INTER_AREA)[..., ::-1]
+                                 .transpose(2, 0, 1)[None], dtype=np.float32) / 255.0 for f in frames]
+
+
+def _err(sess, name, xs, refs):
+    worst = 0.0
+    for x, r in zip(xs, refs):
+        got = next(iter(sess.run({name: x}).values())).reshape(r.shape)
+        worst = max(worst, float(np.abs(got - r).max() / (np.abs(r).max() or 1.0)))
+    return worst
+
+
+def main():
+    import onnx
+    import torch
+
+    from edgecv import data
+    from edgecv.export import export
+    from edgecv.export.tflite_backend import _import as litert
+    from edgecv.runtime import load
+    from tests.interop import USER_CODE, dcn_grid_graph
+
+    torch.set_num_threads(1)
+    frames = data.check_frames(6, photos=False)
+    xs = _frames_as(frames, 256)
+    work = Path(tempfile.mkdtemp(prefix="edgecv-interop-"))
+    rows = []
+
+    # A: the ONNX file with DeformConv + GridSample
+    src = dcn_grid_graph(work / "dcn_grid.onnx", size=256)
+    orig = load(src, "ort", threads=1)
+    refs = [orig.run({"x": x})["y"] for x in xs]
+    sessions = {"onnxruntime, original file": orig}
+    for fmt, ops in (("onnx", "standard"), ("onnx", "portable"), ("tflite", "portable")):
+        art = export(str(src), fmt, "fp32", ops, out_dir=work / "a", progress=None)
+        sessions[f"edgecv {fmt} {ops}"] = load(art, threads=1)
+    ms = interleaved(sessions, {k: {"x": xs[0]} for k in sessions})
+    for name, sess in sessions.items():
+        custom = sorted({n.op_type for n in onnx.load(sess.path).graph.node} & {"DeformConv", "GridSample"}) \
+            if sess.path.endswith(".onnx") else []
+        rows.append(["A: DeformConv+GridSample ONNX", name, ", ".join(custom) or "none",
+                     round(ms[name]["median"], 2), f"{_err(sess, 'x', xs, refs):.1e}"])
+    rows.append(["A: DeformConv+GridSample ONNX", "onnx2tf", "", "", "not run: needs TensorFlow (not installed)"])
+
+    # B: the user's module with F.grid_sample
+    pkg = work / "userpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "nets.py").write_text(textwrap.dedent(USER_CODE))
+    sys.path.insert(0, str(work))
+    from userpkg.nets import build
+
+    from edgecv.export.user_module import UserModule
+
+    module = build().eval()
+    sessions = {"PyTorch (reference)": _Torch(module)}
+    wrapped = UserModule(module, [("image", (1, 3, 256, 256))], "build", "userpkg.nets:build")
+    for fmt, ops in (("onnx", "standard"), ("onnx", "portable"), ("tflite", "portable")):
+        art = export(wrapped, fmt, "fp32", ops, out_dir=work / "b", progress=None)
+        sessions[f"edgecv --module {fmt} {ops}"] = load(art, threads=1)
+    direct = work / "b" / "litert-torch-direct.tflite"
+    litert().convert(build().eval(), (torch.zeros(1, 3, 256, 256),)).export(str(direct))
+    sessions["litert-torch on the module as it is"] = load(direct, "litert", threads=1)
+    refs = [sessions["PyTorch (reference)"].run({"image": x})["y"] for x in xs]
+    feeds = {k: {(s.input_names[0] if hasattr(s, "input_names") else "image"): xs[0]} for k, s in sessions.items()}
+    ms = interleaved(sessions, feeds)
+    for name, sess in sessions.items():
+        iname = sess.input_names[0] if hasattr(sess, "input_names") else "image"
+        custom = sorted({n.op_type for n in onnx.load(sess.path).graph.node} & {"GridSample"}) \
+            if getattr(sess, "path", "").endswith(".onnx") else []
+        err = "reference" if name.startswith("PyTorch") else f"{_err(sess, iname, xs, refs):.1e}"
+        rows.append(["B: user module with F.grid_sample", name, ", ".join(custom) or "none",
+                     round(ms[name]["median"], 2), err])
+
+    write_result(
+        "interop", machine() + "; 1 thread", command(),
+        ["model", "path", "DeformConv/GridSample in graph", "ms (median)", "max rel err"], rows,
+        ["A: `tests/interop.py: dcn_grid_graph` at 256² (conv stride 2 → DCNv2 with a sigmoid mask → GridSample "
+         "with a fixed rotate-and-zoom grid), written with onnx.helper; exported by `edgecv export model.onnx`.",
+         "B: `tests/interop.py: USER_CODE` (an affine warp predicted from the image, F.grid_sample zeros/"
+         "align_corners=False and border/align_corners=True), exported by `edgecv export --module` unmodified; "
+         "litert-torch row: `litert_torch.convert` on the same module, no edgecv in the way.",
+         "Error on 6 held-out real frames (vtest, Megamind, tree) against onnxruntime on the original (A) or "
+         "PyTorch (B); ms: median of 40 runs interleaved across the rows, one thread, input of frame 1."],
+        title="Interop: models edgecv did not write")
+    for r in rows:
+        print(r)
+
+
+if __name__ == "__main__":
+    main()
