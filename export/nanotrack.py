@@ -11,13 +11,13 @@ runtime family that runs them is ``runtime/track/nanotrack.py``.
 """
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from edgecv.models.siamese import _Exportable
+from edgecv.runtime.manifest import sha256_file
 
 from .errors import ExportError
 
@@ -28,30 +28,23 @@ TEMPLATE, SEARCH, STRIDE = 127, 255, 16
 
 
 def nanotrack_sources(folder) -> dict[str, Path]:
-    """The backbone and head ONNX files of a NanoTrack folder: ``backbone.onnx``/``head.onnx``, else the one
-    ``.onnx`` file whose name contains ``backbone`` (``head``), as OpenCV's TrackerNano names them."""
+    """The backbone and head ONNX files of a NanoTrack folder (the runtime's rule, ``runtime/track/foreign.py``:
+    ``backbone.onnx``/``head.onnx``, else the one ``.onnx`` file whose name contains the part), as ExportErrors."""
+    from edgecv.runtime.track import TrackError
+    from edgecv.runtime.track.foreign import raw_pair
+
     folder = Path(folder)
     if not folder.is_dir():
         raise ExportError(f"NanoTrack folder {folder} does not exist (expected a folder with backbone.onnx "
                           "and head.onnx)")
-    out = {}
-    for part in PARTS:
-        exact = folder / f"{part}.onnx"
-        if exact.is_file():
-            out[part] = exact
-            continue
-        found = sorted(p for p in folder.glob("*.onnx") if part in p.name.lower())
-        if len(found) != 1:
-            have = sorted(p.name for p in folder.iterdir())
-            raise ExportError(f"NanoTrack folder {folder}: " + (f"no {part} ONNX file" if not found else
-                              f"{len(found)} files could be the {part} ({', '.join(p.name for p in found)})")
-                              + f"; expected {part}.onnx (folder holds: {', '.join(have) or 'nothing'})")
-        out[part] = found[0]
-    return out
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        pair = raw_pair(folder)
+    except TrackError as e:
+        raise ExportError(str(e)) from None
+    if pair is None:
+        raise ExportError(f"NanoTrack folder {folder}: no backbone or head ONNX file (expected backbone.onnx and "
+                          "head.onnx)")
+    return pair
 
 
 class NanoTrackImport(_Exportable, nn.Module):
@@ -139,7 +132,7 @@ class NanoTrackImport(_Exportable, nn.Module):
     def geometry_info(self) -> dict:
         return {"template_size": TEMPLATE, "search_size": SEARCH, "stride": STRIDE, "score_size": self.score_size,
                 "score_centre": self.score_size // 2, "context": 0.5, "input": "RGB float [0,1] NCHW",
-                "source": {part: {"file": p.name, "sha256": _sha256(p)} for part, p in self.sources.items()},
+                "source": {part: {"file": p.name, "sha256": sha256_file(p)} for part, p in self.sources.items()},
                 "origin": "NanoTrack-format backbone/head pair (not trained by edgecv), read by "
                           "edgecv.export.onnx_import", "source_parity": self.source_parity()}
 

@@ -18,9 +18,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edgecv.runtime.manifest import sha256_file
+
 from .errors import ExportError, UnsupportedOpError
 
-__all__ = ["ImportedGraph", "OnnxModule", "SUPPORTED_OPS", "load_onnx"]
+__all__ = ["ImportedGraph", "OnnxModule", "SUPPORTED_OPS", "describe_feeds", "load_onnx", "sample_feeds"]
 
 
 def load_onnx(path) -> "onnx.ModelProto":  # noqa: F821 - onnx is imported lazily
@@ -332,6 +334,39 @@ def _unsqueeze(x, axes):
 SUPPORTED_OPS = tuple(sorted(_OPS))
 
 
+def _image_like(shape) -> bool:
+    return len(shape) == 4 and shape[1] in (1, 3) and shape[2] >= 16 and shape[3] >= 16
+
+
+def describe_feeds(inputs, noise_scale: float = 1.0) -> dict:
+    """What :func:`sample_feeds` gives each input, for the manifest."""
+    return {n: "real frames resized" if _image_like(s) else f"normal noise × {noise_scale:g} (seeded)"
+            for n, s in inputs}
+
+
+def sample_feeds(inputs, frames, noise_scale: float = 1.0) -> list[dict]:
+    """One feed per frame for a graph that edgecv did not write (``inputs``: [(name, shape)]): an image-like input
+    (N×3×H×W or N×1×H×W, H, W ≥ 16) gets the frame resized to H×W (RGB in [0, 1], grey for one channel), any
+    other input seeded normal noise × ``noise_scale``."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    feeds = []
+    for f in frames:
+        feed = {}
+        for name, shape in inputs:
+            if _image_like(shape):
+                img = cv2.resize(f, (shape[3], shape[2]), interpolation=cv2.INTER_AREA)
+                arr = (cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[None, None] if shape[1] == 1
+                       else img[..., ::-1].transpose(2, 0, 1)[None])
+                arr = np.repeat(arr, shape[0], 0).astype(np.float32) / 255.0
+            else:
+                arr = (rng.standard_normal(shape) * noise_scale).astype(np.float32)
+            feed[name] = torch.from_numpy(np.ascontiguousarray(arr))
+        feeds.append(feed)
+    return feeds
+
+
 class ImportedGraph(OnnxModule):
     """A user's ONNX file as an exportable edgecv model: ``export(ImportedGraph(path), ...)`` (or ``edgecv export
     model.onnx``) re-exports it to ONNX with the standard or portable ops, or to TFLite, checked as every export.
@@ -359,37 +394,15 @@ class ImportedGraph(OnnxModule):
         self.export_spec = ExportSpec(
             inputs=specs, outputs=[f"out{k}" if not n else n for k, n in enumerate(self.output_names)],
             int8_metric="cosine", int8_threshold=0.98, description=f"imported from {path.name}",
-            extra={"source": {"file": path.name, "sha256": _sha256(path)}, "origin": "user ONNX file, read by "
+            extra={"source": {"file": path.name, "sha256": sha256_file(path)}, "origin": "user ONNX file, read by "
                    "edgecv.export.onnx_import", "sample_inputs": self._describe()})
         self._parity_done = False
 
-    def _image_like(self, shape) -> bool:
-        return len(shape) == 4 and shape[1] in (1, 3) and shape[2] >= 16 and shape[3] >= 16
-
     def _describe(self) -> dict:
-        return {n: ("real frames resized" if self._image_like(self.input_shapes[n]) else
-                    f"normal noise × {self.noise_scale:g} (seeded)") for n in self.input_names}
+        return describe_feeds([(n, self.input_shapes[n]) for n in self.input_names], self.noise_scale)
 
     def sample_inputs(self, frames) -> list[dict]:
-        import cv2
-
-        rng = np.random.default_rng(0)
-        feeds = []
-        for f in frames:
-            feed = {}
-            for name in self.input_names:
-                shape = self.input_shapes[name]
-                if self._image_like(shape):
-                    img = cv2.resize(f, (shape[3], shape[2]), interpolation=cv2.INTER_AREA)
-                    if shape[1] == 1:
-                        arr = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[None, None]
-                    else:
-                        arr = img[..., ::-1].transpose(2, 0, 1)[None]
-                    arr = np.repeat(arr, shape[0], 0).astype(np.float32) / 255.0
-                else:
-                    arr = (rng.standard_normal(shape) * self.noise_scale).astype(np.float32)
-                feed[name] = torch.from_numpy(np.ascontiguousarray(arr))
-            feeds.append(feed)
+        feeds = sample_feeds([(n, self.input_shapes[n]) for n in self.input_names], frames, self.noise_scale)
         if not self._parity_done:  # this reading against onnxruntime on the original, on the same inputs
             self.export_spec.extra["source_parity"] = self.source_parity(feeds)
             self._parity_done = True
@@ -412,8 +425,3 @@ class ImportedGraph(OnnxModule):
     def forward(self, *args, **kwargs):
         return super().forward(*args, **kwargs)
 
-
-def _sha256(path: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

@@ -19,12 +19,12 @@ import re
 import sys
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from .errors import ExportError, UnsupportedOpError
+from .onnx_import import describe_feeds, sample_feeds
 
 __all__ = ["UserModule", "load_factory", "parse_inputs"]
 
@@ -149,12 +149,7 @@ class UserModule(nn.Module):
             outputs=[f"output{k}" for k in range(n_out)] if n_out > 1 else ["output"],
             int8_metric="cosine", int8_threshold=0.98, description=f"user module {origin}",
             extra={"origin": f"user module {origin}, exported unchanged (grid_sample routed through edgecv's ops)",
-                   "sample_inputs": {n: ("real frames resized" if self._image_like(s) else
-                                         f"normal noise × {noise_scale:g} (seeded)") for n, s in self.inputs}})
-
-    @staticmethod
-    def _image_like(shape) -> bool:
-        return len(shape) == 4 and shape[1] in (1, 3) and shape[2] >= 16 and shape[3] >= 16
+                   "sample_inputs": describe_feeds(self.inputs, noise_scale)})
 
     def forward(self, *args, **kwargs):
         args = list(args) + [kwargs[n] for n, _ in self.inputs[len(args):] if n in kwargs]
@@ -163,20 +158,4 @@ class UserModule(nn.Module):
         return tuple(out) if isinstance(out, list) else out
 
     def sample_inputs(self, frames) -> list[dict]:
-        import cv2
-
-        rng = np.random.default_rng(0)
-        feeds = []
-        for f in frames:
-            feed = {}
-            for name, shape in self.inputs:
-                if self._image_like(shape):
-                    img = cv2.resize(f, (shape[3], shape[2]), interpolation=cv2.INTER_AREA)
-                    arr = (cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)[None, None] if shape[1] == 1
-                           else img[..., ::-1].transpose(2, 0, 1)[None])
-                    arr = np.repeat(arr, shape[0], 0).astype(np.float32) / 255.0
-                else:
-                    arr = (rng.standard_normal(shape) * self.noise_scale).astype(np.float32)
-                feed[name] = torch.from_numpy(np.ascontiguousarray(arr))
-            feeds.append(feed)
-        return feeds
+        return sample_feeds(self.inputs, frames, self.noise_scale)
