@@ -34,11 +34,21 @@ def user_pkg(tmp_path, monkeypatch):
 
 @pytest.mark.slow
 def test_a_plain_module_with_grid_sample_exports_unchanged_three_ways(user_pkg, tmp_path):
-    import onnx
+    import importlib
 
-    from edgecv.runtime import read_manifest
+    import cv2
+    import onnx
+    import torch
+
+    from edgecv import data
+    from edgecv.runtime import load, read_manifest
 
     out = tmp_path / "art"
+    frame = data.check_frames(3, photos=False)[1]  # a held-out real frame, run here, not by the exporter
+    x = np.ascontiguousarray(cv2.resize(frame, (64, 64), interpolation=cv2.INTER_AREA)[..., ::-1]
+                             .transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+    with torch.no_grad():
+        ref = importlib.import_module(user_pkg).build()(torch.from_numpy(x)).numpy()
     for fmt, ops in (("onnx", "standard"), ("onnx", "portable"), ("tflite", "portable")):
         r = CliRunner().invoke(main, ["export", "--module", f"{user_pkg}:build", "--input", "image=1x3x64x64",
                                       "--format", fmt, "--ops", ops, "--out", str(out)])
@@ -48,6 +58,8 @@ def test_a_plain_module_with_grid_sample_exports_unchanged_three_ways(user_pkg, 
         m = read_manifest(path)
         assert m["parity"]["passed"] and m["parity"]["max_rel_err"] < 1e-4, (fmt, ops, m["parity"])
         assert "user module" in m["model_info"]["origin"]
+        got = next(iter(load(path).run({"image": x}).values()))
+        assert np.abs(got - ref).max() <= 1e-4 * np.abs(ref).max(), (fmt, ops)
         if fmt == "onnx":
             nodes = {n.op_type for n in onnx.load(str(path)).graph.node}
             assert ("GridSample" in nodes) == (ops == "standard"), nodes
