@@ -487,7 +487,7 @@ def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, model_dir, 
     """All trackers side by side on an OTB-format dataset: success AUC, precision@20, fps; plots + JSON."""
     _check_outputs({"--out": out_dir}, [dataset], into=["--out"])
     from edgecv.eval.track import evaluate
-    from edgecv.runtime.track import TRACKERS, TrackError, make_tracker, tracker_names
+    from edgecv.runtime.track import TrackError, make_tracker, tracker_names
     from edgecv.runtime.track.factory import artifact_model
 
     names, backends, precisions = _csv(trackers), _csv(backends), _csv(precisions)
@@ -496,7 +496,7 @@ def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, model_dir, 
     if bad:
         raise TrackError(f"unknown tracker(s) {', '.join(bad)}; choose from {', '.join(known)}")
     _model_option(names, model_dir)
-    ensure_tracker_artifacts([n for n in names if n in TRACKERS], art_dir, backends, precisions)
+    ensure_tracker_artifacts(names, art_dir, backends, precisions)  # skips nanotrack: resolve_foreign converts it
     factories = {}
     for name in names:
         if artifact_model(name) is None:

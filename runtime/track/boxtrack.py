@@ -28,7 +28,7 @@ import numpy as np
 
 from .crop import affine_crop
 from .registry import default_params
-from .siamese_base import LostParams, SiameseNet, SiameseTracker
+from .siamese_base import LostParams, SiameseNet, SiameseTracker, size_change_penalty
 
 __all__ = ["BoxTrackParams", "BoxTrackTracker"]
 
@@ -168,14 +168,7 @@ class BoxTrackTracker(SiameseTracker):
         scale = sx / net.x_size
         w, h = (lft + rgt) * scale * self.gain[0], (top + bot) * scale * self.gain[1]
 
-        def padded(a, b):
-            q = (a + b) / 2
-            return np.sqrt((a + q) * (b + q))
-
-        change_s = padded(w, h) / padded(self.w, self.h)
-        change_r = (w / np.maximum(h, 1e-6)) / (self.w / self.h)
-        jump = np.maximum(change_s, 1 / change_s) * np.maximum(change_r, 1 / change_r)
-        penalty = np.exp(-p.size_penalty * (jump - 1))
+        penalty = size_change_penalty(w, h, self.w, self.h, p.size_penalty)
         ranked = pick * penalty
         if not explore:
             ranked = ranked * (1 - p.window_influence) + p.window_influence * self.window / self.window.max()

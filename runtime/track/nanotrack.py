@@ -8,8 +8,8 @@ re-detection (``siamese_base``), the boxes file and the annotated video.
 Per frame, as NanoTrack's own post-processing (OpenCV's ``tracker_nano.cpp``): the foreground probability (a
 softmax over the two class logits), box corners from the distances to each cell's centre, SiamRPN's penalty on
 size and aspect change, a Hanning window, the best cell's box, the size updated at ``lr · penalty · score``.
-Two differences from OpenCV, both edgecv's crop: the crop is sub-pixel (an affine warp with the frame's mean
-as padding) where OpenCV cuts at whole-pixel corners and resizes, and boxes stay in float.
+The crop follows NanoTrack's own convention (whole-pixel corners, as OpenCV and pysot cut it; see ``_crop``),
+padded with the frame's mean; the one difference from OpenCV is that boxes stay in float.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from .crop import affine_crop
 from .registry import default_params
-from .siamese_base import LostParams, SiameseNet, SiameseTracker
+from .siamese_base import LostParams, SiameseNet, SiameseTracker, size_change_penalty
 
 __all__ = ["NanoTrackParams", "NanoTrackTracker"]
 
@@ -65,15 +65,7 @@ class NanoTrackTracker(SiameseTracker):
         k = net.x_size / sx                        # crop pixels per frame pixel
         tw, th = self.w * k, self.h * k
         pw, ph = np.maximum(x2 - x1, 1e-6), np.maximum(y2 - y1, 1e-6)
-
-        def padded(a, b):
-            q = (a + b) / 2
-            return np.sqrt((a + q) * (b + q))
-
-        sc = padded(pw, ph) / padded(tw, th)
-        rc = (tw / th) / (pw / ph)
-        jump = np.maximum(sc, 1 / sc) * np.maximum(rc, 1 / rc)
-        penalty = np.exp(-p.size_penalty * (jump - 1))
+        penalty = size_change_penalty(pw, ph, tw, th, p.size_penalty)
         ranked = penalty * score
         if not explore:
             ranked = ranked * (1 - p.window_influence) + p.window_influence * self.window

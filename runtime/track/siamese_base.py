@@ -29,7 +29,8 @@ from .. import bundle, load
 from .base import Tracker, TrackError, TrackResult, clip_box
 from .crop import affine_crop, crop_side, to_nchw
 
-__all__ = ["LostParams", "SiameseNet", "SiameseTracker", "find_artifacts", "scale_pyramid"]
+__all__ = ["LostParams", "SiameseNet", "SiameseTracker", "find_artifacts", "scale_pyramid",
+           "size_change_penalty"]
 
 
 @dataclass
@@ -41,6 +42,19 @@ class LostParams:
     reference_init: float              # the init frame's peak × this starts the reference
     redetect_tiles: int                # extra ring crops searched per frame while lost
     redetect_ring: float               # ring radius, in search-crop sides
+
+
+def size_change_penalty(w, h, ref_w: float, ref_h: float, k: float) -> np.ndarray:
+    """SiamRPN's penalty on the change of size and aspect from the current box (``ref_w`` × ``ref_h``) to each
+    cell's box (``w`` × ``h``, arrays, same units): ``exp(−k·(s · r − 1))`` with ``s`` the change of the padded
+    size ``√((w + p)(h + p))``, ``p = (w + h) / 2``, and ``r`` the change of aspect, each taken ≥ 1."""
+    def padded(a, b):
+        q = (a + b) / 2
+        return np.sqrt((a + q) * (b + q))
+
+    s = padded(w, h) / padded(ref_w, ref_h)
+    r = (w / np.maximum(h, 1e-6)) / (ref_w / ref_h)
+    return np.exp(-k * (np.maximum(s, 1 / s) * np.maximum(r, 1 / r) - 1))
 
 
 def scale_pyramid(num_scales: int, step: float, penalty: float) -> list[tuple[float, float]]:
