@@ -66,9 +66,11 @@ def _parse_grid(items: list[str]) -> dict[str, list]:
     return grid
 
 
-def synthetic_sequences(n: int, length: int = 100, tilt: float = 0.0) -> list[TuningSequence]:
+def synthetic_sequences(n: int, length: int = 100, tilt: float = 0.0, opening: float = 0.0) -> list[TuningSequence]:
     """``n`` synthetic training-split sequences; ``tilt`` > 0: a second part, ``turning``, of ``n`` sequences
-    whose object also turns out of plane by up to ``tilt``° (its box's aspect changes by ×2 and more)."""
+    whose object also turns out of plane by up to ``tilt``° (its box's aspect changes by ×2 and more);
+    ``opening`` > 0: a third part, ``opening``, of ``n`` sequences whose object starts small and edge-on
+    (``opening``° out of plane) and turns to face the camera while it grows ×2.5."""
     from edgecv.train.synth_tracks import synth_tracks
 
     out = [TuningSequence(t.name, t.frames, t.boxes, "synthetic", "synthetic (training photos, exact boxes)")
@@ -77,6 +79,11 @@ def synthetic_sequences(n: int, length: int = 100, tilt: float = 0.0) -> list[Tu
         out += [TuningSequence(f"turning-{t.name}", t.frames, t.boxes, "turning",
                                f"synthetic, turning out of plane up to {tilt:g}° (training photos, exact boxes)")
                 for t in synth_tracks(n, length, seed=1, tilt=tilt)]
+    if opening:
+        out += [TuningSequence(f"opening-{t.name}", t.frames, t.boxes, "opening",
+                               f"synthetic, small and {opening:g}° edge-on, turning to face the camera and growing "
+                               "×2.5 (training photos, exact boxes)")
+                for t in synth_tracks(n, length, seed=2, tilt=opening, opening=True)]
     return out
 
 
@@ -107,6 +114,9 @@ def main():
     ap.add_argument("--synth", type=int, default=0, help="add this many synthetic sequences (100 frames each)")
     ap.add_argument("--synth-tilt", type=float, default=0.0,
                     help="with --synth N: also N sequences whose object turns out of plane by up to this many degrees")
+    ap.add_argument("--synth-opening", type=float, default=0.0,
+                    help="with --synth N: also N sequences whose object starts small and this many degrees edge-on, "
+                         "then turns to face the camera and grows")
     ap.add_argument("--out", default=None, help="JSON file for the table (default: out/tune-track/TRACKER.json)")
     ap.add_argument("--area", default=None,
                     help="also write the table to bench/results/AREA.json (e.g. tracker-tuning), for BENCHMARKS.md")
@@ -118,7 +128,7 @@ def main():
         if k not in {f.name for f in dataclasses.fields(base)}:
             raise SystemExit(f"--grid: {type(base).__name__} has no field {k!r}")
     seqs = tuning_sequences(a.sequences, max_len=a.max_len)
-    seqs += synthetic_sequences(a.synth, tilt=a.synth_tilt) if a.synth else []
+    seqs += synthetic_sequences(a.synth, tilt=a.synth_tilt, opening=a.synth_opening) if a.synth else []
     print(f"{len(seqs)} tuning sequences, {sum(len(s) for s in seqs)} frames (vtest.avi training split"
           + (f", {a.synth} synthetic" if a.synth else "") + ")", file=sys.stderr)
     rows = []

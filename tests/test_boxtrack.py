@@ -151,6 +151,12 @@ def test_template_mask_marks_the_box_and_matches_training():
     assert np.allclose(wide, template_mask(32, 96, 9, 16).T)
     pair = Pair(np.zeros((129, 129, 3), np.uint8), np.zeros((257, 257, 3), np.uint8), None, [], "absent", (96, 32))
     assert np.allclose(template_masks([pair])[0, 0].numpy(), wide)
+    # mask_jitter: masks drawn for boxes whose sides are scaled by up to exp(±0.3), reproducible by the generator
+    jit = [template_masks([pair], 0.3, np.random.default_rng(s))[0, 0].numpy() for s in range(20)]
+    assert sum(not np.allclose(j, wide) for j in jit) >= 19
+    lo, hi = (template_mask(96 * np.exp(k), 32 * np.exp(k), 9, 16) for k in (-0.3, 0.3))  # coverage is monotone
+    assert all((j >= lo - 1e-6).all() and (j <= hi + 1e-6).all() for j in jit)
+    assert np.allclose(jit[0], template_masks([pair], 0.3, np.random.default_rng(0))[0, 0].numpy())
 
 
 def test_tilted_pairs_have_exact_boxes(monkeypatch):
@@ -193,3 +199,36 @@ def test_tilted_pairs_have_exact_boxes(monkeypatch):
         assert abs((x0 + x1) / 2 - 0.5 - c) <= 1.5 and abs((y0 + y1) / 2 - 0.5 - c) <= 1.5
     assert checked >= 10
     assert min(growth) < -0.3 and max(growth) > 0.3  # the aspect changes both ways between template and search
+
+
+def test_axis_scale_measures_each_axis_on_a_real_photo():
+    """flowscale.axis_scale: a real photo stretched ×1.12 in x and ×0.9 in y about the target's centre reads back
+    as those factors (within 2%), with the second crop aligned on the moved centre; a flat grey target, on
+    which no point can be tracked, gives None instead of a guess."""
+    import cv2
+
+    from edgecv.runtime.samples import samples_dir
+    from edgecv.runtime.track import flowscale
+
+    img = cv2.imread(str(samples_dir() / "baboon.jpg"))
+    cx, cy, w, h = 250.0, 240.0, 120.0, 90.0
+    sx, sy = 1.12, 0.9
+    m = np.array([[sx, 0, (1 - sx) * cx + 6], [0, sy, (1 - sy) * cy - 4]])
+    moved = cv2.warpAffine(img, m, (img.shape[1], img.shape[0]), flags=cv2.INTER_LINEAR)
+    got = flowscale.axis_scale(flowscale.reference(img, (cx, cy, w, h)), moved, (cx + 6, cy - 4))
+    assert got is not None and got[2] >= 50
+    assert abs(got[0] - sx) < 0.02 and abs(got[1] - sy) < 0.02, got
+    flat = np.full_like(img, 120)
+    assert flowscale.axis_scale(flowscale.reference(flat, (cx, cy, w, h)), flat, (cx, cy)) is None
+
+
+def test_flow_scale_runs_in_the_loop(net):
+    """With ``flow_scale`` on, the size is predicted from the points and the head still corrects it: tracking on
+    real frames holds, and the flag changes the boxes (the option is wired, not ignored)."""
+    seq = load_sequence(DEV / "visp_mire")
+    frames = seq.load_frames()[:20]
+    on = _run(BoxTrackTracker(net, default_params("boxtrack", flow_scale=True, flow_trust=0.5)), frames,
+              seq.groundtruth[0])
+    off = _run(BoxTrackTracker(net, default_params("boxtrack", flow_scale=False)), frames, seq.groundtruth[0])
+    assert np.mean([iou(r.box, g) for r, g in zip(on, seq.groundtruth[1:20])]) > 0.6
+    assert any(not np.allclose(a.box, b.box) for a, b in zip(on, off))

@@ -111,3 +111,24 @@ def test_synthetic_heldout_set_writes_loadable_otb_sequences(tmp_path):
         a = (tmp_path / "a" / "synth000" / "img" / name).read_bytes()
         assert a == (tmp_path / "b" / "synth000" / "img" / name).read_bytes()
     assert "heldout" in (tmp_path / "a" / "synth000" / "source.txt").read_text()
+
+
+def test_opening_tracks_start_edge_on_and_small():
+    """``synth_tracks(opening=True)``: the object starts small and edge-on (a thin box) and ends facing the camera
+    and larger: the box's area grows, and the foreshortened side grows much more than the other, in every
+    sequence; the boxes stay
+    inside the frame; ``opening=False`` keeps the plain tilted sequences as they were."""
+    import numpy as np
+
+    from edgecv.train.synth_tracks import synth_tracks
+
+    tracks = synth_tracks(3, 40, seed=2, tilt=70, opening=True)
+    for t in tracks:
+        x, y, w, h = t.boxes.T
+        H, W = t.frames[0].shape[:2]
+        assert (x >= 0).all() and (y >= 0).all() and (x + w <= W + 1e-6).all() and (y + h <= H + 1e-6).all()
+        gw, gh = w[-1] / w[0], h[-1] / h[0]
+        assert gw * gh > 1.8, (t.name, t.boxes[[0, -1]])
+        assert max(gw, gh) > 1.5 * min(gw, gh), (t.name, t.boxes[[0, -1]])
+    a, b = synth_tracks(2, 20, seed=1, tilt=50), synth_tracks(2, 20, seed=1, tilt=50, opening=False)
+    assert all(np.array_equal(p.boxes, q.boxes) for p, q in zip(a, b))

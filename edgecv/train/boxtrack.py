@@ -40,17 +40,26 @@ def batch_tensors(pairs):
     return (torch.cat([to_input(p.template) for p in pairs]), torch.cat([to_input(p.search) for p in pairs]))
 
 
-def template_masks(pairs) -> torch.Tensor:
-    """(N, 1, 9, 9) template-cell weights, as the runtime applies them (``template_mask``)."""
+def template_masks(pairs, jitter: float = 0.0, rng=None) -> torch.Tensor:
+    """(N, 1, 9, 9) template-cell weights, as the runtime applies them (``template_mask``). ``jitter`` > 0: each
+    pair's mask is drawn for its template box with each side scaled by its own factor in exp(±jitter), as the
+    runtime's box is after a few frames of a target that turned or grew: the head learns to read the extent
+    from the image and take the mask as a hint, instead of copying it (the labels stay the true box)."""
     cells = (Z_SIZE - 1) // STRIDE + 1
-    return torch.from_numpy(np.stack([template_mask(*p.template_box, cells, STRIDE) for p in pairs]))[:, None]
+    out = []
+    for p in pairs:
+        w, h = p.template_box
+        if jitter > 0:
+            w, h = w * np.exp(rng.uniform(-jitter, jitter)), h * np.exp(rng.uniform(-jitter, jitter))
+        out.append(template_mask(w, h, cells, STRIDE))
+    return torch.from_numpy(np.stack(out))[:, None]
 
 
-def forward(model, pairs):
+def forward(model, pairs, jitter: float = 0.0, rng=None):
     """(cls, ltrb) of a batch with the template features weighted as in the runtime."""
     z, x = batch_tensors(pairs)
     (zf,) = model.template(z)
-    return model.search(x, zf * template_masks(pairs))[:2]
+    return model.search(x, zf * template_masks(pairs, jitter, rng))[:2]
 
 
 def _ellipse(box, frac):
@@ -160,11 +169,12 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
           out_dir=None, save: bool = True, progress: bool = True, minutes: float | None = None,
           val_pairs: int = 300, trainable_stages: int = 2, trunk_lr_scale: float = 0.1, init: str | None = None,
           shape_change: float = 0.0, scale_change: float = 0.25, tilt: float = 0.0, template_tilt: bool = False,
-          extent_labels: bool = False, composite_fraction: float = 0.35, video_fraction: float = 0.35):
+          extent_labels: bool = False, composite_fraction: float = 0.35, video_fraction: float = 0.35,
+          mask_jitter: float = 0.0):
     """Train BoxTrack from the ImageNet trunk (``init=None``) or continue from the shipped ``boxtrack`` weights
     (``init="boxtrack"``); returns (model, info). The trunk's last ``trainable_stages`` stages learn at
     ``trunk_lr_scale`` × ``lr``; the neck and head at ``lr``. ``shape_change``, ``scale_change``, ``tilt``: see
-    ``PairSampler``.
+    ``PairSampler``; ``mask_jitter``: see :func:`template_masks`.
 
     The shipped weights are three stages: ``edgecv train boxtrack --steps 2400`` (lr 1e-3, the pairs' usual
     shape change), then ``edgecv train boxtrack --init boxtrack`` twice (800 and 1000 steps; lr 3e-4, shape
@@ -185,6 +195,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
                           template_tilt=template_tilt, extent_labels=extent_labels,
                           composite_fraction=composite_fraction, video_fraction=video_fraction)
     val = heldout_pairs(val_pairs)
+    jitter_rng = np.random.default_rng(seed + 7919)
     trunk = [p for p in model.trunk.parameters() if p.requires_grad]
     rest = [p for n, p in model.named_parameters() if not n.startswith("trunk.")]
     groups = [{"params": rest, "scale": 1.0}, {"params": trunk, "scale": trunk_lr_scale}]
@@ -197,7 +208,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
             g["lr"] = g["scale"] * lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + np.cos(np.pi * step / steps))
         model.train()
         pairs = [sampler.sample() for _ in range(batch)]
-        loss, parts = loss_fn(forward(model, pairs), pairs)
+        loss, parts = loss_fn(forward(model, pairs, mask_jitter, jitter_rng), pairs)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -214,7 +225,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
                      f"{trainable_stages} stages fine-tuned here at {trunk_lr_scale}× lr",
             "init": init or "imagenet", "shape_change": shape_change, "scale_change": scale_change, "tilt": tilt,
             "template_tilt": template_tilt, "extent_labels": extent_labels,
-            "composite_fraction": composite_fraction, "video_fraction": video_fraction,
+            "composite_fraction": composite_fraction, "video_fraction": video_fraction, "mask_jitter": mask_jitter,
             "recipe": f"edgecv train {name} --steps {steps} --seed {seed}" + (f" --init {init}" if init else "")}
     info["heldout"] = validate(model, val)
     if progress:

@@ -44,11 +44,15 @@ def _smooth_walk(rng, n, amp, knots=4):
 
 
 def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), split: str = "train",
-                 tilt: float = 0.0):
+                 tilt: float = 0.0, opening: bool = False):
     """``n`` synthetic sequences of ``length`` frames (``size`` = width, height), reproducible by ``seed``.
     ``tilt`` > 0: the object also turns out of the image plane, about one axis, by a smooth walk of up to
     ``tilt`` degrees either way (a board or a face turning: the box's aspect changes by up to ×2 or more); its box
-    is then the extent of the warped matte. 0 gives the same sequences as before the option existed."""
+    is then the extent of the warped matte. 0 gives the same sequences as before the option existed.
+    ``opening`` (with ``tilt``): the object starts small and turned edge-on (a thin strip, ``tilt``° out of
+    plane) and over the sequence turns to face the camera while it grows ×2.5, the way a board lifted towards
+    the camera or a figure that stands up does. The tracker's first box is then the least informative one,
+    the hard case for a head that copies the template's shape."""
     rng = np.random.default_rng(seed)
     photos, backgrounds = _material(split)
     W, H = size
@@ -86,6 +90,11 @@ def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), 
         if tilt:  # drawn after everything else, so tilt=0 keeps the seed's sequences as they were
             turn = np.clip(rng.uniform(-tilt, tilt) + _smooth_walk(rng, length, tilt), -tilt, tilt)  # may start turned
             about = int(rng.integers(2))
+            if opening:  # drawn after the tilt's own numbers: opening=False keeps the tilted sequences as they were
+                ramp = np.clip(np.arange(length) / max(0.7 * (length - 1), 1.0), 0.0, 1.0)
+                ramp = ramp * ramp * (3 - 2 * ramp)  # smoothstep: from edge-on to facing in the first 70%
+                turn = rng.choice([-1.0, 1.0]) * tilt * (1.0 - ramp) + 0.1 * _smooth_walk(rng, length, tilt)
+                log_s = math.log(0.6) + ramp * math.log(2.5) + 0.1 * log_s
         bh, bw = bg.shape[:2]
         bside = min(bh, bw) * 0.8
         frames, boxes = [], []

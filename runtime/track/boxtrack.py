@@ -19,6 +19,11 @@ Online adaptation, within the edge budget, two ways (each off at 0):
   and updated (rate ``cf_lr``) on confident frames. Where the offline head scores every target-like thing,
   the filter has seen *this* target and its surroundings; its response is blended into the score that
   picks the cell. It costs a few FFTs of 96 × S × S per frame, no extra graph pass.
+
+Size from motion (``flow_scale``): points on a grid inside the box are tracked from the previous frame by
+pyramidal LK (:func:`.flowscale.axis_scale`); their spread gives the width's and the height's factor, which
+predicts the size before the head's box corrects it (at ``size_lr × (1 − flow_trust)``). The head alone keeps
+the template's shape where a target turns or grows; the points see the change.
 """
 from __future__ import annotations
 
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from . import flowscale
 from .crop import affine_crop
 from .registry import default_params
 from .siamese_base import LostParams, SiameseNet, SiameseTracker, size_change_penalty
@@ -49,6 +55,9 @@ class BoxTrackParams:
     template_lr: float                 # weight of the latest template in the blend (0: no update)
     update_every: int                  # frames between template updates
     update_above: float                # confidence needed for a template update
+    flow_scale: bool                   # predict the size from points tracked inside the box (flowscale.py)
+    flow_trust: float                  # with flow_scale: share of the head's size correction dropped while the
+                                       # points track (0: the head corrects at size_lr, 1: the points alone)
     min_size: float                    # smallest box side, px (a smaller init box is refused)
     lost: LostParams                   # the lost state
 
@@ -132,6 +141,8 @@ class BoxTrackTracker(SiameseTracker):
         self.cf = None
         self._last = None
         self.gain = (1.0, 1.0)
+        self._prev = None   # flowscale.reference of the previous tracked frame, for flow_scale
+        self._frame = None
 
     @staticmethod
     def search_passes(params: BoxTrackParams) -> float:
@@ -198,11 +209,18 @@ class BoxTrackTracker(SiameseTracker):
 
     def _accept_box(self, c):
         p = self.p
-        self.cx, self.cy = c["centre"][0] + c["dx"], c["centre"][1] + c["dy"]
+        cx, cy = c["centre"][0] + c["dx"], c["centre"][1] + c["dy"]
         lr = p.size_lr * c["penalty"] * c["score"]
+        w, h = self.w, self.h
+        if p.flow_scale and self._prev is not None and self._frame is not None:
+            moved = flowscale.axis_scale(self._prev, self._frame, (cx, cy))
+            if moved is not None:
+                w, h = w * moved[0], h * moved[1]
+                lr *= 1.0 - p.flow_trust
+        self.cx, self.cy = cx, cy
         H, W = self.frame_shape[:2]
-        self.w = float(np.clip((1 - lr) * self.w + lr * c["w"], p.min_size, W))
-        self.h = float(np.clip((1 - lr) * self.h + lr * c["h"], p.min_size, H))
+        self.w = float(np.clip((1 - lr) * w + lr * c["w"], p.min_size, W))
+        self.h = float(np.clip((1 - lr) * h + lr * c["h"], p.min_size, H))
 
     def _accept(self, c):
         self._accept_box(c)
@@ -210,10 +228,18 @@ class BoxTrackTracker(SiameseTracker):
         if self.cf is not None and c.get("feat") is not None and p.cf_lr > 0:
             self._last = c  # the filter learns from it once the frame's confidence is known (``_update``)
 
+    def _init(self, frame, box):
+        super()._init(frame, box)
+        self._prev = flowscale.reference(frame, (self.cx, self.cy, self.w, self.h)) if self.p.flow_scale else None
+
     def _update(self, frame):
         self._last = None
+        self._frame = frame
         res = super()._update(frame)
+        self._frame = None
         p = self.p
+        if p.flow_scale:  # the next frame measures its size change from this one (not across a lost stretch)
+            self._prev = None if res.lost else flowscale.reference(frame, (self.cx, self.cy, self.w, self.h))
         if self._last is not None and res.score >= p.update_above:
             c = self._last
             self.cf.fit(c["feat"][0], c["cell"][0], c["cell"][1], c["target_cells"], p.cf_lr)
