@@ -25,7 +25,8 @@ OUT = REPO / "BENCHMARKS.md"
 REQUIRED = ("area", "title", "machine", "date", "command", "columns", "rows", "notes")
 
 # the order of the sections; an area not listed here follows, sorted by name
-ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtime", "interop", "tracking-synth",
+ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtime", "opencv-nano", "interop",
+         "tracking-synth",
          "tracker-latency", "search-graph", "scoremaps", "tracker-tuning", "boxtrack-tuning", "propagation",
          "propagation-cost", "propagation-dcn", "propagation-aggregation", "flow", "colorize-speed",
          "colorize-speed-native", "colorize-quality", "colorize-video", "predictor", "device-profiles", "planner",

@@ -69,7 +69,8 @@ def train_cmd(model, minutes, steps, out_dir, seed, init):
 
 @main.command("export")
 @click.argument("model", required=False)
-@click.option("--format", "fmt", type=click.Choice(["onnx", "tflite"]), default="onnx", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["onnx", "tflite", "opencv-nano"]), default="onnx",
+              show_default=True, help="opencv-nano: a backbone/head pair that cv2.TrackerNano runs (boxtrack, fp32).")
 @click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
 @click.option("--ops", type=click.Choice(["standard", "portable"]), default=None,
               help="Custom-op lowering (default: standard for ONNX, portable for TFLite).")
@@ -92,6 +93,16 @@ def export_cmd(model, fmt, precision, ops, calib, out_dir, keep_failed, model_di
     if input_specs and module_target is None:
         raise click.UsageError("--input goes with --module")
     _check_outputs({"--out": out_dir}, [model, calib, model_dir], into=["--out"])  # before torch loads (seconds)
+    if fmt == "opencv-nano":
+        if module_target is not None or model_dir is not None:
+            raise click.UsageError("--format opencv-nano takes an edgecv tracker (MODEL), not --module or --model")
+        if precision != "fp32" or ops == "portable" or calib is not None:
+            raise click.UsageError("--format opencv-nano writes fp32 standard ONNX (what OpenCV DNN runs): drop "
+                                   "--precision, --ops portable and --calib")
+        from edgecv.export.opencv_nano import export_opencv_nano
+
+        click.echo(str(export_opencv_nano(model, out_dir, progress=click.echo)))
+        return
     from edgecv.export import check_combination, export
 
     check_combination(fmt, precision, ops)  # fail fast, before torch loads

@@ -242,10 +242,12 @@ def check_frames(n_video: int = 9, photos: bool = True) -> list:
     """Held-out frames, never trained on or calibrated with: ``n_video`` frames spread over the last
     30% of the three real videos, then (``photos``) the held-out strip of every photo scene."""
     frames = []
-    k = n_video // len(SCENE_VIDEOS)
+    k = -(-n_video // len(SCENE_VIDEOS))   # per video, rounded up; the total is cut to n_video
     for name in SCENE_VIDEOS:
-        held = video_part(name, "heldout")
-        frames += held[:: max(1, len(held) // k)][:k]
+        if k:
+            held = video_part(name, "heldout")
+            frames += held[:: max(1, len(held) // k)][:k]
+    frames = frames[:n_video]
     if photos:
         frames += [im for _, _, im in photo_parts("heldout")]
     return frames

@@ -66,10 +66,11 @@ class NanoTrackModel:
     runner: str        # "cv2.TrackerNano" or "TrackerNanoPort"
     backbone: Path
     head: Path
+    source: str | None = None    # where the pair comes from (default: the public NanoTrack release)
 
     def info(self) -> dict:
         """What ``results.json`` says about the row (``"reference"``)."""
-        return {"source": SOURCE.format(v=self.version), "runner": self.runner,
+        return {"source": self.source or SOURCE.format(v=self.version), "runner": self.runner,
                 "engine": "OpenCV DNN (not onnxruntime)",
                 "files": {p.name: str(p) for p in (self.backbone, self.head)},
                 "sha256": {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in (self.backbone, self.head)}}
