@@ -2,19 +2,24 @@
 
 A: an ONNX file built with ``onnx.helper`` holding ``DeformConv`` (DCNv2) and ``GridSample`` (``tests/interop.py``),
    256² input: onnxruntime on the original, and edgecv's re-exports (``edgecv export model.onnx``): standard ONNX,
-   portable ONNX (neither op left), TFLite. onnx2tf is the usual ONNX→TFLite path; it needs TensorFlow, which is
-   not installed here, so its row says so.
+   portable ONNX (neither op left), TFLite; and onnx2tf, the usual ONNX→TFLite path, on the original file and on
+   edgecv's portable ONNX. onnx2tf needs TensorFlow, which the project does not install: ``--onnx2tf EXE`` points
+   at an onnx2tf from another environment (e.g. ``python -m venv /tmp/tfenv && /tmp/tfenv/bin/pip install
+   tensorflow-cpu onnx2tf onnx-graphsurgeon sng4onnx psutil onnxsim tf-keras ai-edge-litert``); without it the
+   rows say so.
 B: a user's plain PyTorch module calling ``F.grid_sample`` (``tests/interop.py``), 256² input: PyTorch, edgecv's
    ``--module`` exports (standard ONNX, portable ONNX, TFLite), and litert-torch converting the unmodified module
-   itself (its own grid_sample lowering).
+   itself (its own grid_sample lowering), and onnx2tf on edgecv's standard ONNX (its own GridSample lowering).
 
 Error: max |out − reference| / max |reference| on 6 held-out real frames (reference: onnxruntime on the original
 file for A, PyTorch for B). ms: median of 40 interleaved runs, one thread. Writes ``bench/results/interop.json``.
 
-    python bench/bench_interop.py
+    python bench/bench_interop.py --onnx2tf /tmp/tfenv/bin/onnx2tf
 """
 from __future__ import annotations
 
+import argparse
+import subprocess
 import sys
 import tempfile
 import textwrap
@@ -56,7 +61,55 @@ def _err(sess, name, xs, refs):
     return worst
 
 
+class _Nhwc:
+    """A TFLite model from onnx2tf (NHWC in and out) behind the NCHW feeds and outputs of the other rows."""
+
+    def __init__(self, sess):
+        self.sess, self.path = sess, sess.path
+        self.input_names = sess.input_names
+
+    def run(self, feeds):
+        if len(feeds) == 1 and len(self.input_names) == 1:  # onnx2tf may rename the one input
+            feeds = {self.input_names[0]: next(iter(feeds.values()))}
+        out = self.sess.run({k: np.ascontiguousarray(v.transpose(0, 2, 3, 1)) for k, v in feeds.items()})
+        return {k: (v.transpose(0, 3, 1, 2) if v.ndim == 4 else v) for k, v in out.items()}
+
+
+def _onnx2tf(exe, src: Path, out_dir: Path):
+    """onnx2tf on ``src`` → (session, "") or (None, why it did not convert or run)."""
+    from edgecv.runtime import load
+
+    if not exe:
+        return None, "not run: needs TensorFlow (pass --onnx2tf EXE)"
+    try:
+        r = subprocess.run([exe, "-i", str(src), "-o", str(out_dir), "-n"], capture_output=True, text=True,
+                           timeout=1800)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        return None, f"failed to start: {e}"
+    made = sorted(out_dir.glob("*_float32.tflite"))
+    if r.returncode != 0 or not made:
+        lines = [ln.strip() for ln in (r.stdout + r.stderr).splitlines() if ln.strip()]
+        err = next((ln for ln in reversed(lines) if "Error" in ln or "error" in ln), lines[-1] if lines else "?")
+        return None, f"conversion failed: {err[:160]}"
+    try:
+        return _Nhwc(load(made[0], "litert", threads=1, verify=False)), ""
+    except Exception as e:  # a model that converts but does not run is a finding too
+        return None, f"converted, does not run: {str(e).splitlines()[0][:160]}"
+
+
+def _onnx2tf_version(exe) -> str:
+    if not exe:
+        return ""
+    py = Path(exe).with_name("python")
+    r = subprocess.run([str(py), "-c", "import onnx2tf, tensorflow as tf; print(onnx2tf.__version__, tf.__version__)"],
+                       capture_output=True, text=True)
+    return r.stdout.strip()
+
+
 def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--onnx2tf", default=None, help="an onnx2tf executable (from an environment with TensorFlow)")
+    a = ap.parse_args()
     import onnx
     import torch
 
@@ -80,13 +133,23 @@ def main():
     for fmt, ops in (("onnx", "standard"), ("onnx", "portable"), ("tflite", "portable")):
         art = export(str(src), fmt, "fp32", ops, out_dir=work / "a", progress=None)
         sessions[f"edgecv {fmt} {ops}"] = load(art, threads=1)
+        if (fmt, ops) == ("onnx", "portable"):
+            portable_a = art
+    failed_a = []
+    for name, path in (("onnx2tf on the original file", src), ("onnx2tf on edgecv's portable ONNX", portable_a)):
+        sess, why = _onnx2tf(a.onnx2tf, path, work / "o2tf" / name.split()[-2])
+        if sess is None:
+            failed_a.append([name, why])
+        else:
+            sessions[name] = sess
     ms = interleaved(sessions, {k: {"x": xs[0]} for k in sessions})
     for name, sess in sessions.items():
         custom = sorted({n.op_type for n in onnx.load(sess.path).graph.node} & {"DeformConv", "GridSample"}) \
             if sess.path.endswith(".onnx") else []
         rows.append(["A: DeformConv+GridSample ONNX", name, ", ".join(custom) or "none",
                      round(ms[name]["median"], 2), f"{_err(sess, 'x', xs, refs):.1e}"])
-    rows.append(["A: DeformConv+GridSample ONNX", "onnx2tf", "", "", "not run: needs TensorFlow (not installed)"])
+    for name, why in failed_a:
+        rows.append(["A: DeformConv+GridSample ONNX", name, "", "", why])
 
     # B: the user's module with F.grid_sample
     pkg = work / "userpkg"
@@ -104,6 +167,14 @@ def main():
     for fmt, ops in (("onnx", "standard"), ("onnx", "portable"), ("tflite", "portable")):
         art = export(wrapped, fmt, "fp32", ops, out_dir=work / "b", progress=None)
         sessions[f"edgecv --module {fmt} {ops}"] = load(art, threads=1)
+        if (fmt, ops) == ("onnx", "standard"):
+            standard_b = art
+    failed_b = []
+    sess, why = _onnx2tf(a.onnx2tf, standard_b, work / "o2tf" / "b")
+    if sess is None:
+        failed_b.append(["onnx2tf on edgecv's standard ONNX (GridSample)", why])
+    else:
+        sessions["onnx2tf on edgecv's standard ONNX (GridSample)"] = sess
     direct = work / "b" / "litert-torch-direct.tflite"
     litert().convert(build().eval(), (torch.zeros(1, 3, 256, 256),)).export(str(direct))
     sessions["litert-torch on the module as it is"] = load(direct, "litert", threads=1)
@@ -117,6 +188,8 @@ def main():
         err = "reference" if name.startswith("PyTorch") else f"{_err(sess, iname, xs, refs):.1e}"
         rows.append(["B: user module with F.grid_sample", name, ", ".join(custom) or "none",
                      round(ms[name]["median"], 2), err])
+    for name, why in failed_b:
+        rows.append(["B: user module with F.grid_sample", name, "", "", why])
 
     write_result(
         "interop", machine() + "; 1 thread", command(),
@@ -127,7 +200,11 @@ def main():
          "align_corners=False and border/align_corners=True), exported by `edgecv export --module` unmodified; "
          "litert-torch row: `litert_torch.convert` on the same module, no edgecv in the way.",
          "Error on 6 held-out real frames (vtest, Megamind, tree) against onnxruntime on the original (A) or "
-         "PyTorch (B); ms: median of 40 runs interleaved across the rows, one thread, input of frame 1."],
+         "PyTorch (B); ms: median of 40 runs interleaved across the rows, one thread, input of frame 1.",
+         "onnx2tf rows: " + (f"onnx2tf / TensorFlow {_onnx2tf_version(a.onnx2tf)} from a separate environment, "
+                             "`onnx2tf -i FILE -o DIR -n`, its float32 .tflite run by the same LiteRT as the "
+                             "other rows (NHWC in and out: the two transposes, ~0.1 ms, are inside its timing)"
+                             if a.onnx2tf else "not run (no --onnx2tf)")],
         title="Interop: models edgecv did not write")
     for r in rows:
         print(r)
