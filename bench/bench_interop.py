@@ -64,26 +64,41 @@ def _err(sess, name, xs, refs):
 class _Nhwc:
     """A TFLite model from onnx2tf (NHWC in and out) behind the NCHW feeds and outputs of the other rows."""
 
-    def __init__(self, sess):
-        self.sess, self.path = sess, sess.path
+    def __init__(self, sess, nchw: tuple):
+        self.sess, self.path, self.nchw = sess, sess.path, tuple(nchw)
         self.input_names = sess.input_names
 
     def run(self, feeds):
         if len(feeds) == 1 and len(self.input_names) == 1:  # onnx2tf may rename the one input
             feeds = {self.input_names[0]: next(iter(feeds.values()))}
         out = self.sess.run({k: np.ascontiguousarray(v.transpose(0, 2, 3, 1)) for k, v in feeds.items()})
-        return {k: (v.transpose(0, 3, 1, 2) if v.ndim == 4 else v) for k, v in out.items()}
+        # onnx2tf keeps some outputs in the ONNX layout (NCHW) and turns others NHWC: read it from the shape
+        return {k: (v.transpose(0, 3, 1, 2) if v.ndim == 4 and tuple(v.shape) != self.nchw else v)
+                for k, v in out.items()}
 
 
 def _onnx2tf(exe, src: Path, out_dir: Path):
-    """onnx2tf on ``src`` → (session, "") or (None, why it did not convert or run)."""
+    """onnx2tf on ``src`` → (session, "") or (None, why it did not convert or run). The session takes and gives
+    NCHW like ``src``."""
     from edgecv.runtime import load
 
     if not exe:
         return None, "not run: needs TensorFlow (pass --onnx2tf EXE)"
+    # onnx2tf's test inputs for image-like models: 20 RGB 128² float frames it otherwise fetches from GitHub
+    # (no such access here); real held-out frames in the file name it looks for in its working folder
+    out_dir.mkdir(parents=True, exist_ok=True)
+    sample = out_dir / "calibration_image_sample_data_20x128x128x3_float32.npy"
+    if not sample.is_file():
+        import cv2
+
+        from edgecv import data
+
+        frames = (data.check_frames(9, photos=False) + [im for im in data.check_frames(0)])[:20]
+        np.save(sample, np.stack([cv2.resize(f, (128, 128), interpolation=cv2.INTER_AREA)[..., ::-1]
+                                  for f in frames]).astype(np.float32) / 255.0)
     try:
-        r = subprocess.run([exe, "-i", str(src), "-o", str(out_dir), "-n"], capture_output=True, text=True,
-                           timeout=1800)
+        r = subprocess.run([exe, "-i", str(Path(src).resolve()), "-o", str(out_dir.resolve()), "-n"],
+                           capture_output=True, text=True, timeout=1800, cwd=out_dir)
     except (OSError, subprocess.TimeoutExpired) as e:
         return None, f"failed to start: {e}"
     made = sorted(out_dir.glob("*_float32.tflite"))
@@ -92,7 +107,10 @@ def _onnx2tf(exe, src: Path, out_dir: Path):
         err = next((ln for ln in reversed(lines) if "Error" in ln or "error" in ln), lines[-1] if lines else "?")
         return None, f"conversion failed: {err[:160]}"
     try:
-        return _Nhwc(load(made[0], "litert", threads=1, verify=False)), ""
+        import onnx
+
+        dims = onnx.load(str(src)).graph.output[0].type.tensor_type.shape.dim
+        return _Nhwc(load(made[0], "litert", threads=1, verify=False), [d.dim_value for d in dims]), ""
     except Exception as e:  # a model that converts but does not run is a finding too
         return None, f"converted, does not run: {str(e).splitlines()[0][:160]}"
 

@@ -508,7 +508,7 @@ def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, model_dir, 
         raise TrackError(f"unknown tracker(s) {', '.join(bad)}; choose from {', '.join(known)}")
     _model_option(names, model_dir)
     ensure_tracker_artifacts(names, art_dir, backends, precisions)  # skips nanotrack: resolve_foreign converts it
-    factories = {}
+    factories, settings = {}, {}
     for name in names:
         if artifact_model(name) is None:
             factories[name] = functools.partial(make_tracker, name)
@@ -518,8 +518,10 @@ def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, model_dir, 
             for precision in precisions:
                 label = name if len(backends) == len(precisions) == 1 else f"{name}/{backend}/{precision}"
                 factories[label] = functools.partial(make_tracker, name, folder, backend, precision, threads)
+                settings[label] = {"tracker": name, "backend": backend, "precision": precision,
+                                   "artifacts": str(folder)}
     references = _anchor_rows(anchors, threads, factories)
-    evaluate(factories, dataset, out_dir, progress=True, inits=inits, references=references)
+    evaluate(factories, dataset, out_dir, progress=True, inits=inits, references=references, settings=settings)
     click.echo(f"results → {Path(out_dir) / 'results.json'}, plots → {out_dir}/success.png, precision.png")
 
 

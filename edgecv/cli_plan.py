@@ -58,9 +58,15 @@ def print_plan(plan: dict) -> None:
 @click.option("--threads", default=None, help="Comma list of thread counts to choose from.")
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True,
               help="Where artifacts missing from the profile are looked for, to predict their latency.")
+@click.option("--trackers", default=None,
+              help="track: comma list to choose from (default: edgecv's Siamese trackers); nanotrack (a model you "
+                   "brought) needs --accuracy and its converted artifacts in --artifacts.")
+@click.option("--accuracy", "accuracy_file", type=click.Path(dir_okay=False), default=None,
+              help="track: an `edgecv eval track` results.json whose AUCs replace the shipped ones for the same "
+                   "settings (your model, your dev set).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Plan file (JSON) to write.")
 @_errors
-def plan_cmd(device, pipeline, fps, latency_ms, margin, backends, threads, art_dir, out):
+def plan_cmd(device, pipeline, fps, latency_ms, margin, backends, threads, art_dir, trackers, accuracy_file, out):
     """Choose precision, backend, threads, input size and (for propagation) the key-frame interval that meet
     FPS on DEVICE with the best expected accuracy; print why, and write the plan the loops take (--plan)."""
     _check_outputs({"--out": out}, [device])  # before the planning: an unwritable --out fails at once
@@ -75,8 +81,24 @@ def plan_cmd(device, pipeline, fps, latency_ms, margin, backends, threads, art_d
         if not options["threads"] or not all(1 <= t <= MAX_PLAN_THREADS for t in options["threads"]):
             raise click.BadParameter(f"{threads!r}: thread counts must be between 1 and {MAX_PLAN_THREADS}",
                                      param_hint="--threads")
+    accuracy = None
+    if trackers or accuracy_file:
+        if pipeline != "track":
+            raise click.UsageError("--trackers and --accuracy go with --pipeline track")
+        from edgecv.runtime.track.registry import tracker_names
+
+        if trackers:
+            known = tracker_names(siamese=True, foreign=None)
+            options["trackers"] = _csv(trackers)
+            if bad := [t for t in options["trackers"] if t not in known]:
+                raise click.BadParameter(f"{', '.join(bad)}: not a Siamese tracker; choose from {', '.join(known)}",
+                                         param_hint="--trackers")
+        if accuracy_file:
+            from edgecv.runtime.plan.core import accuracy_table, with_eval_accuracy
+
+            accuracy = with_eval_accuracy(accuracy_table(), accuracy_file)
     plan = make_plan(device, pipeline, fps, latency_ms, margin, predictor=_predictor_for(device, art_dir),
-                     options=options)
+                     accuracy=accuracy, options=options)
     print_plan(plan)
     if out:
         write_plan(plan, out)

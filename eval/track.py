@@ -91,7 +91,8 @@ def _public(summary: dict) -> dict:
 
 
 def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, progress: bool = True,
-             table: bool | None = None, inits: int = 1, references: dict[str, dict] | None = None) -> dict:
+             table: bool | None = None, inits: int = 1, references: dict[str, dict] | None = None,
+             settings: dict[str, dict] | None = None) -> dict:
     """Run every tracker on every sequence of ``dataset_dir``; write results to ``out_dir``; return them.
 
     ``trackers`` maps a display name to a factory (a class or a ``lambda: Tracker(...)``), called once
@@ -102,7 +103,8 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
     (``INIT_PERTURBATIONS[1:inits]``), pooled with the plain run: one-pass results on a small dev set
     turn on single drift events, and several starts say how much a difference is worth. ``references``:
     tracker name → what it is (a dict, stored as the row's ``"reference"``) for the rows that are outside
-    references, not ours.
+    references, not ours. ``settings``: tracker name → how it ran (``{"tracker", "backend", "precision"}``),
+    stored as the row's ``"settings"``, which ``edgecv plan --accuracy`` reads.
     """
     if not 1 <= inits <= len(INIT_PERTURBATIONS):
         raise TrackError(f"evaluate: inits must be 1..{len(INIT_PERTURBATIONS)}, got {inits}")
@@ -174,6 +176,8 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
             }
             if tname in references:
                 results["trackers"][tname]["reference"] = references[tname]
+            if settings and tname in settings:
+                results["trackers"][tname]["settings"] = dict(settings[tname])
             if inits > 1:  # the plain one-pass figures as well
                 ope = metrics.pool_scores(scored_ope)
                 results["trackers"][tname]["ope"] = {"auc": ope["auc"], "precision20": ope["precision20"]}

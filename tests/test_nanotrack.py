@@ -238,3 +238,49 @@ def test_cli_export_of_a_foreign_onnx_file_fails_in_one_line_and_writes_nothing(
     assert r.exit_code == 2 and "op Einsum (node 'sample0') has no torch lowering" in r.output, r.output
     assert len(r.output.strip().splitlines()) == 1
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.mark.slow
+def test_plan_chooses_a_brought_nanotrack_with_the_auc_of_the_user_s_own_eval(tmp_path, dev_cut):
+    """`edgecv plan --trackers nanotrack --accuracy results.json`: the converted model's latency predicted from its
+    artifacts, its accuracy from the user's `eval track` run, both named in the plan."""
+    import json
+
+    from edgecv.export import export
+    from edgecv.export.nanotrack import NanoTrackImport
+
+    art = tmp_path / "nt"
+    export(NanoTrackImport(_nano("v2")), "onnx", "fp32", out_dir=art, progress=None)
+    r = CliRunner().invoke(main, ["eval", "track", "--dataset", str(dev_cut("visp_cube", 15)), "--trackers",
+                                  "nanotrack", "--model", str(art), "--out", str(tmp_path / "ev"), "--no-anchors"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "ev" / "results.json").read_text())
+    row = res["trackers"]["nanotrack"]
+    assert row["settings"] == {"tracker": "nanotrack", "backend": "ort", "precision": "fp32", "artifacts": str(art)}
+    plan_file = tmp_path / "plan.json"
+    r = CliRunner().invoke(main, ["plan", "--device", "desktop-xeon-2c", "--pipeline", "track", "--fps", "30",
+                                  "--trackers", "nanotrack", "--accuracy", str(tmp_path / "ev" / "results.json"),
+                                  "--artifacts", str(art), "--backends", "ort", "--threads", "1",
+                                  "--out", str(plan_file)])
+    assert r.exit_code == 0, r.output
+    plan = json.loads(plan_file.read_text())
+    assert plan["settings"]["tracker"] == "nanotrack"
+    assert plan["expected_accuracy"]["value"] == pytest.approx(row["overall"]["auc"], abs=1e-4)
+    assert "results.json" in plan["expected_accuracy"]["note"]
+    assert plan["latency_provenance"] == ["predicted"]   # the profile has no nanotrack figure: from the artifacts
+
+
+def test_plan_accuracy_file_and_tracker_list_are_checked(tmp_path):
+    bad = tmp_path / "results.json"
+    bad.write_text('{"trackers": {"klt": {"overall": {"auc": 0.5}}}}')
+    base = ["plan", "--device", "desktop-xeon-2c", "--pipeline", "track", "--fps", "30"]
+    r = CliRunner().invoke(main, base + ["--accuracy", str(bad)])
+    assert r.exit_code == 2 and "no row says how it ran" in r.output and str(bad) in r.output, r.output
+    bad.write_text("not json")
+    r = CliRunner().invoke(main, base + ["--accuracy", str(bad)])
+    assert r.exit_code == 2 and "not an `edgecv eval track` results.json" in r.output, r.output
+    r = CliRunner().invoke(main, base + ["--trackers", "boxtrack,klt"])
+    assert r.exit_code == 2 and "klt: not a Siamese tracker" in r.output, r.output
+    r = CliRunner().invoke(main, ["plan", "--device", "desktop-xeon-2c", "--pipeline", "colorize", "--fps", "30",
+                                  "--trackers", "boxtrack"])
+    assert r.exit_code == 2 and "go with --pipeline track" in r.output, r.output

@@ -28,6 +28,39 @@ def accuracy_table() -> dict:
     return json.loads(resources.files("edgecv.devices").joinpath("accuracy.json").read_text())
 
 
+def with_eval_accuracy(table: dict, results_path) -> dict:
+    """``table`` (:func:`accuracy_table`) with the track AUCs of an ``edgecv eval track`` run added: every row
+    of its ``results.json`` that says how it ran (``settings``: tracker, backend, precision) and is not an outside
+    reference. They replace the shipped figure for the same setting, so a model you brought (``nanotrack``) or
+    your own dev set can drive the plan. Raises PlanError naming the file when it has no such rows."""
+    import copy
+
+    path = Path(results_path)
+    try:
+        res = json.loads(path.read_text())
+        rows = res["trackers"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise PlanError(f"--accuracy {path}: not an `edgecv eval track` results.json ({type(e).__name__}: {e})") \
+            from None
+    new = []
+    for label, row in rows.items():
+        st = row.get("settings") if isinstance(row, dict) else None
+        if not st or row.get("reference") or not all(k in st for k in ("tracker", "backend", "precision")):
+            continue
+        new.append({"tracker": st["tracker"], "backend": st["backend"], "precision": st["precision"],
+                    "value": round(float(row["overall"]["auc"]), 4), "source": f"{path} ({label})"})
+    if not new:
+        raise PlanError(f"--accuracy {path}: no row says how it ran (a results.json from `edgecv eval track` of this "
+                        "version has a 'settings' entry per tracker row)")
+    out = copy.deepcopy(table)
+    track = out["track"]
+    keys = {(e["tracker"], e["backend"], e["precision"]) for e in new}
+    track["entries"] = new + [e for e in track.get("entries", [])
+                              if (e.get("tracker"), e.get("backend"), e.get("precision")) not in keys]
+    track["source"] = f"{path} for {len(new)} setting(s) ({res.get('dataset', '?')}); the rest: {track.get('source')}"
+    return out
+
+
 def load_device(device) -> dict:
     """A device profile by name or path (validated when ``edgecv.devices`` can validate it)."""
     if isinstance(device, dict):
@@ -235,7 +268,7 @@ ModelName = Annotated[str, Meta(pattern=MODEL_NAME)]
 
 
 class TrackSettings(Struct, kw_only=True):
-    tracker: Literal[tuple(tracker_names())]  # every registered variant (runtime/track/registry.py)
+    tracker: Literal[tuple(tracker_names(foreign=None))]  # every registered variant, a model you brought too
     backend: Backend
     precision: Precision
     threads: Threads | None

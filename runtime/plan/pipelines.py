@@ -81,7 +81,8 @@ def _acc_lookup(acc: dict, want: dict, numeric: str | None = None):
     if not cand:
         return None, None
     if numeric is None:
-        return float(cand[0]["value"]), note
+        src = cand[0].get("source")  # a figure from the user's own eval run (core.with_eval_accuracy)
+        return float(cand[0]["value"]), "; ".join(x for x in (note, src and f"from {src}") if x) or None
     x = want[numeric]
     exact = [r for r in cand if r.get(numeric) == x]
     if exact:
