@@ -121,7 +121,8 @@ def _onnx2tf_version(exe) -> str:
     py = Path(exe).with_name("python")
     r = subprocess.run([str(py), "-c", "import onnx2tf, tensorflow as tf; print(onnx2tf.__version__, tf.__version__)"],
                        capture_output=True, text=True)
-    return r.stdout.strip()
+    v = r.stdout.split()
+    return f"onnx2tf {v[0]} / TensorFlow {v[1]}" if len(v) == 2 else "onnx2tf (version unknown)"
 
 
 def main():
@@ -219,7 +220,7 @@ def main():
          "litert-torch row: `litert_torch.convert` on the same module, no edgecv in the way.",
          "Error on 6 held-out real frames (vtest, Megamind, tree) against onnxruntime on the original (A) or "
          "PyTorch (B); ms: median of 40 runs interleaved across the rows, one thread, input of frame 1.",
-         "onnx2tf rows: " + (f"onnx2tf / TensorFlow {_onnx2tf_version(a.onnx2tf)} from a separate environment, "
+         "onnx2tf rows: " + (f"{_onnx2tf_version(a.onnx2tf)} from a separate environment, "
                              "`onnx2tf -i FILE -o DIR -n`, its float32 .tflite run by the same LiteRT as the "
                              "other rows (NHWC in and out: the two transposes, ~0.1 ms, are inside its timing)"
                              if a.onnx2tf else "not run (no --onnx2tf)")],
