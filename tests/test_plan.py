@@ -185,5 +185,7 @@ def test_track_plan_can_choose_boxtrack_and_its_file_loads(tmp_path):
     p = make_plan(prof, "track", fps=30, accuracy=acc, options={"trackers": ["boxtrack", "siamfc"]})
     assert p["settings"]["tracker"] == "boxtrack"
     assert load_plan(write_plan(p, tmp_path / "plan.json"), "track")["settings"]["tracker"] == "boxtrack"
+    # a model the user brought (nanotrack, planned with --accuracy) is a valid setting; a name no variant has is not
+    write_plan(dict(p, settings=dict(p["settings"], tracker="nanotrack")), tmp_path / "brought.json")
     with pytest.raises(PlanError, match="tracker"):
-        write_plan(dict(p, settings=dict(p["settings"], tracker="nanotrack")), tmp_path / "bad.json")
+        write_plan(dict(p, settings=dict(p["settings"], tracker="no-such-tracker")), tmp_path / "bad.json")
