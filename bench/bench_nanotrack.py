@@ -18,19 +18,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, command, machine, write_result  # noqa: E402
+from common import REPO, command, dev_set_args, machine, write_result  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", default=str(REPO / "datasets/otb-dev"))
     ap.add_argument("--versions", default="v2,v3")
-    ap.add_argument("--artifacts", default="out/nanotrack-artifacts")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default="out/bench-nanotrack")
-    ap.add_argument("--no-write", action="store_true")
-    a = ap.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
+    a = dev_set_args(ap, artifacts="out/nanotrack-artifacts", out="out/bench-nanotrack")
 
     from edgecv.eval.anchors import anchors_dir, find_nanotrack, nanotrack_factories
     from edgecv.eval.track import evaluate

@@ -16,19 +16,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import REPO, command, machine, write_result  # noqa: E402
+from common import REPO, command, dev_set_args, machine, write_result  # noqa: E402
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dataset", default=str(REPO / "datasets/otb-dev"))
     ap.add_argument("--model", default="boxtrack")
-    ap.add_argument("--artifacts", default="artifacts")
-    ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--out", default="out/bench-opencv-nano")
-    ap.add_argument("--no-write", action="store_true")
-    a = ap.parse_args()
-    os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
+    a = dev_set_args(ap, artifacts="artifacts", out="out/bench-opencv-nano")
 
     from edgecv.eval.anchors import AnchorError, NanoTrackModel, NanoTrackTracker, find_nanotrack
     from edgecv.eval.track import evaluate

@@ -17,6 +17,19 @@ REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results"
 
 
+def dev_set_args(ap, artifacts: str, out: str):
+    """The options every dev-set tracking bench shares (dataset, artifacts, threads, out, no-write); parses them
+    and pins OpenMP to ``--threads``."""
+    ap.add_argument("--dataset", default=str(REPO / "datasets/otb-dev"))
+    ap.add_argument("--artifacts", default=artifacts)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--out", default=out)
+    ap.add_argument("--no-write", action="store_true")
+    a = ap.parse_args()
+    os.environ.setdefault("OMP_NUM_THREADS", str(a.threads))
+    return a
+
+
 def interleaved(sessions: dict, feeds: dict, runs: int = 40, warmup: int = 5) -> dict:
     """Median / p90 ms of each named session, run alternately ``runs`` times after ``warmup``."""
     for _ in range(warmup):
