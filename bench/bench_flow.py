@@ -53,7 +53,7 @@ def heldout_pairs(n, seed=11, size=(256, 320), length=10):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--artifacts", default="artifacts")
-    ap.add_argument("--model", default="dff-seg")
+    ap.add_argument("--model", default="dff-seg", help="comma list of DFF models whose flow graphs to compare")
     ap.add_argument("--pairs", type=int, default=80)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--json", default=None)
@@ -63,10 +63,14 @@ def main():
 
     art = Path(a.artifacts)
     nets = {}
-    for label, name in [(f"ours {b} {prec}", artifact_name(a.model, "flow", backend_format(b), prec))
-                        for b in ("ort", "litert") for prec in ("fp32", "int8")]:
-        if (art / name).exists():
-            nets[label] = runtime.load(art / name, threads=a.threads, spin=False)
+    models = a.model.split(",")
+    for model in models:
+        for b, ops in (("ort", "standard"), ("ort", "portable"), ("litert", "standard")):
+            for prec in ("fp32", "int8"):
+                name = artifact_name(model, "flow", backend_format(b), prec, ops)
+                tag = f"{model} {b}{'/portable' if ops == 'portable' else ''} {prec}"
+                if (art / name).exists():
+                    nets[tag] = runtime.load(art / name, threads=a.threads, spin=False)
     if not nets:
         sys.exit(f"no {a.model}-flow artifacts in {art}: run `edgecv export {a.model}` first")
 

@@ -402,7 +402,8 @@ def ensure_dff_artifacts(model, art_dir, backend, precision, ops=None, part_prec
 @click.option("--key-interval", default=None,
               help="K: a key frame every K frames (1 = per-frame inference), or 'auto': a new key frame when the "
                    "flow cannot explain the frame, the motion is large, or 20 frames have passed.")
-@click.option("--model", default="dff-seg", show_default=True, type=click.Choice(["dff-seg", "dff-seg-nodcn"]))
+@click.option("--model", default="dff-seg", show_default=True,
+              type=click.Choice(["dff-seg", "dff-seg-nodcn", "dff-seg-lite0"]))
 @click.option("--backend", default="ort", show_default=True, type=click.Choice(["ort", "ort-cuda", "ort-trt",
                                                                                 "litert", "tflite"]))
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]))
@@ -599,7 +600,8 @@ def default_propagation_dataset() -> Path:
 @click.option("--dataset", type=click.Path(), default=None,
               help="Folder of labelled clips NAME/img/*.png + NAME/masks/*.png (default: the held-out composite "
                    "clips, built on first use).")
-@click.option("--model", default="dff-seg", show_default=True, type=click.Choice(["dff-seg", "dff-seg-nodcn"]))
+@click.option("--model", default="dff-seg", show_default=True,
+              type=click.Choice(["dff-seg", "dff-seg-nodcn", "dff-seg-lite0"]))
 @click.option("--policies", default="1,2,5,10,auto", show_default=True, help="Key intervals K and/or 'auto'.")
 @click.option("--backends", default="ort", show_default=True, help="Comma list: ort, litert, ...")
 @click.option("--precisions", default="fp32", show_default=True, help="Comma list: fp32, fp16, int8.")
@@ -822,7 +824,7 @@ def demo_cmd(out_dir, video):
 
 
 # Commands of the device-profile side live in their own modules; importing them registers them on `main`.
-from edgecv import cli_devices, cli_plan, cli_predict  # noqa: E402,F401
+from edgecv import cli_devices, cli_mot, cli_plan, cli_predict  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

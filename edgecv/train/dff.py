@@ -1,4 +1,5 @@
-"""Recipe: Deep Feature Flow for person segmentation (``dff-seg``, ``dff-seg-nodcn``), in three stages.
+"""Recipe: Deep Feature Flow for person segmentation (``dff-seg``, ``dff-seg-nodcn``, ``dff-seg-lite0``), in
+three stages (``dff-seg-lite0`` starts its flow net from ``dff-seg``'s and skips the first).
 
 All on composite clips of real people over real backgrounds (:mod:`edgecv.train.clips`), whose labels
 and flow are exact; training crops are 128×160 windows at the 256×320 frame scale (the nets are fully
@@ -29,6 +30,9 @@ from .clips import ClipSampler, flow_to_feature_grid
 
 CROP = (128, 160)
 CLASS_WEIGHT = (1.0, 3.0)
+FLOW_FROM = {"dff-seg-lite0": "dff-seg"}  # variants that share dff-seg's flow net start from its trained flow
+TRUNK_LR_SCALE = {"dff-seg-lite0": 0.3}   # ImageNet trunks: a gentler learning rate than the new layers'
+
 
 
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -134,23 +138,34 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
     model.init_from_classifier()
     n_flow, n_frame, n_dff = stage_steps or (int(steps * 0.6), int(steps * 0.2), steps - int(steps * 0.6)
                                              - int(steps * 0.2))
+    flow_from = FLOW_FROM.get(name)
+    if flow_from:  # the same flow net: start from its trained weights, skip the flow stage, split steps 50/50
+        model.flow.load_state_dict(create_model(flow_from, pretrained=True).flow.state_dict())
+        if not stage_steps:
+            n_flow, n_frame, n_dff = 0, steps // 2, steps - steps // 2
     sampler = ClipSampler("train", seed=seed, person_height=(20, 90))
     bank = ClipBank(sampler, CROP, 10, 240, rng)
     info = {"model": name, "task": "person segmentation (0 background, 1 person) on composite clips of real "
             "people over real backgrounds", "seed": seed, "crop": list(CROP), "class_weight": list(CLASS_WEIGHT),
             "stages": {}}
     budget = None if minutes is None else minutes * 60
+    from ..models.dff import TRUNKS
+    info["init"] = {"trunk": TRUNKS[model.trunk_name], "flow": flow_from or "random"}
 
     def run_stage(stage, n, params, lr, step_fn):
+        """``params``: a list of tensors, or of param groups with an ``lr_scale`` (pretrained trunks learn slower)."""
         if n <= 0:
             return
-        opt = torch.optim.AdamW(params, lr=lr, weight_decay=1e-4)
+        groups = params if isinstance(params[0], dict) else [{"params": params}]
+        scales = [g.pop("lr_scale", 1.0) for g in groups]
+        params = [p for g in groups for p in g["params"]]
+        opt = torch.optim.AdamW(groups, lr=lr, weight_decay=1e-4)
         bar = tqdm(total=n, desc=f"{name} {stage}", disable=not progress, unit="step")
         ema, ts = None, time.time()
         done = 0
         for step in range(n):
-            for g in opt.param_groups:
-                g["lr"] = lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + np.cos(np.pi * step / n))
+            for g, scale in zip(opt.param_groups, scales):
+                g["lr"] = scale * lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + np.cos(np.pi * step / n))
             model.train()
             loss = step_fn()
             opt.zero_grad()
@@ -185,9 +200,13 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
         return seg_loss(logits, lab) + 0.05 * multiscale_flow_loss(flows, gt)
 
     run_stage("flow", n_flow, list(model.flow.parameters()), 4e-3, flow_step)
-    run_stage("frame", n_frame, list(model.feature.parameters()) + list(model.head.parameters()), 1e-3,
-              frame_step)
-    run_stage("dff", n_dff, list(model.parameters()), 3e-4, dff_step)
+    trunk_scale = TRUNK_LR_SCALE.get(name, 1.0)
+    trunk = list(model.feature.trunk.parameters())
+    rest = [p for p in list(model.feature.parameters()) + list(model.head.parameters())
+            if all(p is not q for q in trunk)]
+    run_stage("frame", n_frame, [{"params": trunk, "lr_scale": trunk_scale}, {"params": rest}], 1e-3, frame_step)
+    others = [p for p in model.parameters() if all(p is not q for q in trunk)]
+    run_stage("dff", n_dff, [{"params": trunk, "lr_scale": trunk_scale}, {"params": others}], 3e-4, dff_step)
     model.eval()
     if progress:
         print("evaluating on held-out clips ...", flush=True)

@@ -27,7 +27,7 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
     if model == "excolor":
         from .colorize import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
-    if model in ("dff-seg", "dff-seg-nodcn"):
+    if model in ("dff-seg", "dff-seg-nodcn", "dff-seg-lite0"):
         from .dff import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
     if model == "spm-nano":
@@ -38,5 +38,6 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
                           "(`edgecv train mnv2-dcn`)")
     from edgecv.models import list_models
     raise EdgeCVError(f"no training recipe for {model!r}; trainable models: mnv2, mnv2-dcn, siamfc, "
-                      "sasiam (after siamfc), spm, spm-lite, boxtrack, dff-seg, dff-seg-nodcn, excolor "
+                      "sasiam (after siamfc), spm, spm-lite, boxtrack, dff-seg, dff-seg-nodcn, dff-seg-lite0 "
+                      "(after dff-seg), excolor "
                       f"(registered: {', '.join(list_models())})")

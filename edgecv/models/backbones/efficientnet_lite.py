@@ -80,8 +80,9 @@ class ConvBNReLU6(nn.Sequential):
     top-1 on the test photos is unchanged, the graph is plain, and a crop's centre stays on a feature cell's
     centre, which the trackers' geometry relies on."""
 
-    def __init__(self, cin, cout, k=1, stride=1, groups=1, act=True):
-        layers = [nn.Conv2d(cin, cout, k, stride, (k - 1) // 2, groups=groups, bias=False),
+    def __init__(self, cin, cout, k=1, stride=1, groups=1, act=True, dilation=1):
+        layers = [nn.Conv2d(cin, cout, k, stride, dilation * (k - 1) // 2, dilation=dilation, groups=groups,
+                            bias=False),
                   nn.BatchNorm2d(cout, eps=1e-3, momentum=0.01)]
         if act:
             layers.append(nn.ReLU6(inplace=True))
@@ -90,13 +91,13 @@ class ConvBNReLU6(nn.Sequential):
 
 class MBConv(nn.Module):
     """Inverted residual: 1×1 expand (skipped when expand = 1), k×k depthwise, 1×1 linear projection;
-    identity shortcut when shape is kept."""
+    identity shortcut when shape is kept. ``dilation`` > 1 dilates the depthwise conv (dilated trunks)."""
 
-    def __init__(self, cin, cout, k, stride, expand):
+    def __init__(self, cin, cout, k, stride, expand, dilation=1):
         super().__init__()
         hidden = cin * expand
         self.expand = ConvBNReLU6(cin, hidden) if expand != 1 else nn.Identity()
-        self.depthwise = ConvBNReLU6(hidden, hidden, k, stride, groups=hidden)
+        self.depthwise = ConvBNReLU6(hidden, hidden, k, stride, groups=hidden, dilation=dilation)
         self.project = ConvBNReLU6(hidden, cout, act=False)
         self.residual = stride == 1 and cin == cout
 
@@ -135,17 +136,23 @@ class EfficientNetLite(nn.Module):
     trackers."""
 
     def __init__(self, stages=LITE0_STAGES, num_classes: int = 1000, num_stages: int | None = None,
-                 head: bool = True):
+                 head: bool = True, output_stride: int | None = None):
         super().__init__()
         self.stage_defs = tuple(stages[:num_stages] if num_stages else stages)
         self.normalize = Normalize()
         self.stem = ConvBNReLU6(3, 32, 3, 2)
         blocks, self.stage_ends = [], []
+        stride, dilation = 2, 1
         for st in self.stage_defs:
+            s = st.stride
+            if output_stride is not None and stride * s > output_stride:  # DeepLab-style: stride → dilation
+                dilation, s = dilation * s, 1
+            stride *= s
             for r in range(st.repeats):
-                blocks.append(MBConv(st.cin if r == 0 else st.cout, st.cout, st.kernel, st.stride if r == 0 else 1,
-                                     st.expand))
+                blocks.append(MBConv(st.cin if r == 0 else st.cout, st.cout, st.kernel, s if r == 0 else 1,
+                                     st.expand, dilation))
             self.stage_ends.append(len(blocks))
+        self.output_stride = stride
         self.blocks = nn.Sequential(*blocks)
         self.out_channels = self.stage_defs[-1].cout
         self.has_head = head and len(self.stage_defs) == len(stages)
@@ -201,10 +208,16 @@ def _map_key(key: str) -> str | None:
     return None
 
 
-def efficientnet_lite0(pretrained: bool = True, stride: int | None = None) -> EfficientNetLite:
-    """EfficientNet-Lite0 classifier; ``stride`` 4/8/16/32: only the trunk up to that output stride."""
-    num_stages = stage_for_stride(LITE0_STAGES, stride) if stride else None
-    model = EfficientNetLite(LITE0_STAGES, num_stages=num_stages, head=stride is None)
+def efficientnet_lite0(pretrained: bool = True, stride: int | None = None, num_stages: int | None = None,
+                       output_stride: int | None = None) -> EfficientNetLite:
+    """EfficientNet-Lite0 classifier; ``stride`` 4/8/16/32: only the trunk up to that output stride. Or
+    ``num_stages`` (1..7) with ``output_stride``: that many stages, dilated past ``output_stride`` (dense
+    features for segmentation; the weights load unchanged)."""
+    if stride and num_stages:
+        raise ValueError("give stride or num_stages, not both")
+    num_stages = stage_for_stride(LITE0_STAGES, stride) if stride else num_stages
+    model = EfficientNetLite(LITE0_STAGES, num_stages=num_stages, head=stride is None and num_stages is None,
+                             output_stride=output_stride)
     if pretrained:
         state = torch.load(lite0_weights_file(), map_location="cpu", weights_only=True)
         model.load_published(state)
