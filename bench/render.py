@@ -28,7 +28,8 @@ REQUIRED = ("area", "title", "machine", "date", "command", "columns", "rows", "n
 ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtime", "opencv-nano", "interop",
          "tracking-synth",
          "tracker-latency", "search-graph", "scoremaps", "tracker-tuning", "boxtrack-tuning", "propagation",
-         "propagation-cost", "propagation-dcn", "propagation-aggregation", "flow", "colorize-speed",
+         "propagation-lite0", "propagation-cost", "propagation-dcn", "propagation-aggregation", "flow",
+         "colorize-speed",
          "colorize-speed-native", "colorize-quality", "colorize-video", "predictor", "device-profiles", "planner",
          "install-size", "soak"]
 
