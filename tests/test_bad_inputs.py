@@ -622,8 +622,11 @@ def test_sigint_during_export_leaves_nothing(tmp_path):
     """A real Ctrl-C while torch exports (a subprocess): exit 130, one line, no artifact or temp folder."""
     pytest.importorskip("torch")
     out = tmp_path / "arts"
+    # SIGINT as a terminal delivers it: a shell without job control starts background jobs with SIGINT ignored, and a
+    # Python started so never installs its KeyboardInterrupt handler (a CI job run with `cmd &` did exactly that)
     p = subprocess.Popen([str(EDGECV), "export", "mnv2-dcn", "--out", str(out)], stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE, text=True)
+                         stderr=subprocess.PIPE, text=True,
+                         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         for line in p.stdout:            # the moment the exporter starts
             if line.startswith("[export]"):
