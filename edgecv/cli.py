@@ -401,7 +401,7 @@ def ensure_dff_artifacts(model, art_dir, backend, precision, ops=None, part_prec
 @click.argument("video", type=click.Path())
 @click.option("--key-interval", default=None,
               help="K: a key frame every K frames (1 = per-frame inference), or 'auto': a new key frame when the "
-                   "flow cannot explain the frame, the motion is large, or 20 frames have passed.")
+                   "flow cannot explain the frame, the motion is large, or 10 frames have passed.")
 @click.option("--model", default="dff-seg", show_default=True,
               type=click.Choice(["dff-seg", "dff-seg-nodcn", "dff-seg-lite0"]))
 @click.option("--backend", default="ort", show_default=True, type=click.Choice(["ort", "ort-cuda", "ort-trt",
