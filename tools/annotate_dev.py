@@ -89,8 +89,13 @@ def load_source(name: str) -> dict:
 
 
 def load_keyframes(name: str) -> dict[int, np.ndarray]:
+    return read_keyframes(seq_dir(name) / "keyframes.txt")
+
+
+def read_keyframes(path: Path) -> dict[int, np.ndarray]:
+    """A key-frame file: ``frame,x,y,w,h`` lines, ``#`` comments → {frame: box}, sorted by frame."""
     keys = {}
-    for line in (seq_dir(name) / "keyframes.txt").read_text().splitlines():
+    for line in Path(path).read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:
             continue
@@ -515,6 +520,24 @@ def sheet(name, frames, boxes, start, keys, every=5, cols=10, rows=4, pad=0.3, s
     return paths
 
 
+def draw_grid(im, x0, y0, x1, y1, s, step, font=0.35, x_label=(2, 11), y_label=(2, -2)):
+    """A labelled pixel grid on ``im``, a crop (x0, y0)–(x1, y1) of a frame scaled by ``s``: a line every ``step``
+    frame pixels (bright every 50), a coordinate label every second line; ``x_label`` / ``y_label`` offset the
+    labels from their lines."""
+    for gx in range((x0 // step + 1) * step, x1, step):
+        X = int((gx - x0) * s)
+        cv2.line(im, (X, 0), (X, im.shape[0]), (255, 255, 0) if gx % 50 == 0 else (0, 160, 160), 1)
+        if gx % (2 * step) == 0:
+            cv2.putText(im, str(gx), (X + x_label[0], x_label[1]), cv2.FONT_HERSHEY_SIMPLEX, font,
+                        (255, 255, 255), 1)
+    for gy in range((y0 // step + 1) * step, y1, step):
+        Y = int((gy - y0) * s)
+        cv2.line(im, (0, Y), (im.shape[1], Y), (255, 255, 0) if gy % 50 == 0 else (0, 160, 160), 1)
+        if gy % (2 * step) == 0:
+            cv2.putText(im, str(gy), (y_label[0], Y + y_label[1]), cv2.FONT_HERSHEY_SIMPLEX, font,
+                        (255, 255, 255), 1)
+
+
 def show(name, frames, boxes, start, sel, scale=3.0, margin=0.5):
     """Zoomed views of single frames with the box and a labelled pixel grid."""
     SHEETS.mkdir(parents=True, exist_ok=True)
@@ -527,17 +550,7 @@ def show(name, frames, boxes, start, sel, scale=3.0, margin=0.5):
         x1, y1 = int(min(W, x + w + mx)), int(min(H, y + h + my))
         s = scale if max(x1 - x0, y1 - y0) * scale <= 900 else 900 / max(x1 - x0, y1 - y0)
         im = cv2.resize(frames[f - start][y0:y1, x0:x1], None, fx=s, fy=s, interpolation=cv2.INTER_CUBIC)
-        step = 10 if s >= 2.5 else 20
-        for gx in range((x0 // step + 1) * step, x1, step):
-            X = int((gx - x0) * s)
-            cv2.line(im, (X, 0), (X, im.shape[0]), (255, 255, 0) if gx % 50 == 0 else (0, 160, 160), 1)
-            if gx % (2 * step) == 0:
-                cv2.putText(im, str(gx), (X + 2, 11), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1)
-        for gy in range((y0 // step + 1) * step, y1, step):
-            Y = int((gy - y0) * s)
-            cv2.line(im, (0, Y), (im.shape[1], Y), (255, 255, 0) if gy % 50 == 0 else (0, 160, 160), 1)
-            if gy % (2 * step) == 0:
-                cv2.putText(im, str(gy), (2, Y - 2), cv2.FONT_HERSHEY_SIMPLEX, 0.35, (255, 255, 255), 1)
+        draw_grid(im, x0, y0, x1, y1, s, 10 if s >= 2.5 else 20)
         p0 = (int(round((x - x0) * s)), int(round((y - y0) * s)))
         p1 = (int(round((x + w - x0) * s)), int(round((y + h - y0) * s)))
         cv2.rectangle(im, p0, p1, (0, 0, 255), 1)

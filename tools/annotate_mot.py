@@ -67,16 +67,6 @@ def load_source(seq: str) -> dict:
     return json.loads((MOT / seq / "source.json").read_text())
 
 
-def load_keys(path: Path) -> dict[int, np.ndarray]:
-    keys = {}
-    for line in path.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            f, x, y, w, h = (float(v) for v in line.replace(" ", "").split(","))
-            keys[int(f)] = np.array([x, y, w, h], dtype=np.float64)
-    return dict(sorted(keys.items()))
-
-
 def video_path(src: dict) -> Path:
     ensure_samples(verbose=False)
     return samples_dir() / src["video"]
@@ -92,7 +82,7 @@ def generate(seq: str, verbose=True):
     src = load_source(seq)
     video = video_path(src)
     start, end = src["start"], src["end"]
-    keys = {int(i): load_keys(MOT / seq / "keyframes" / f"{i}.txt") for i in src["ids"]}
+    keys = {int(i): ad.read_keyframes(MOT / seq / "keyframes" / f"{i}.txt") for i in src["ids"]}
     lo = min([start] + [min(k) for k in keys.values()])
     hi = max([end] + [max(k) for k in keys.values()])
     cut = ad.heldout_start(video) if Path(src["video"]).name in SCENE_VIDEOS else 0
@@ -236,20 +226,10 @@ def show(seq, tracks, frames, sel, bg, scale=1.0, crop=None):
     paths = []
     for f in sel:
         im = draw_frame(frames[f], tracks, f, bg, label=True)
-        step = 10 if scale >= 2 else 25
         H, W = im.shape[:2]
         x0, y0, x1, y1 = crop or (0, 0, W, H)
         im = cv2.resize(im[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_CUBIC)
-        for gx in range((x0 // step + 1) * step, x1, step):
-            X = int((gx - x0) * scale)
-            cv2.line(im, (X, 0), (X, im.shape[0]), (255, 255, 0) if gx % 50 == 0 else (0, 160, 160), 1)
-            if gx % (2 * step) == 0:
-                cv2.putText(im, str(gx), (X + 1, 16), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (255, 255, 255), 1)
-        for gy in range((y0 // step + 1) * step, y1, step):
-            Y = int((gy - y0) * scale)
-            cv2.line(im, (0, Y), (im.shape[1], Y), (255, 255, 0) if gy % 50 == 0 else (0, 160, 160), 1)
-            if gy % (2 * step) == 0:
-                cv2.putText(im, str(gy), (8, Y + 4), cv2.FONT_HERSHEY_SIMPLEX, 0.33, (255, 255, 255), 1)
+        ad.draw_grid(im, x0, y0, x1, y1, scale, 10 if scale >= 2 else 25, font=0.33, x_label=(1, 16), y_label=(8, 4))
         cv2.putText(im, f"{seq} {f}", (4, im.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 255), 2)
         p = SHEETS / f"{seq}_f{f}.png"
         cv2.imwrite(str(p), im)

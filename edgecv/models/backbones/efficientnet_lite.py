@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = ["EfficientNetLite", "LITE_CONFIGS", "efficientnet_lite0", "lite0_weights_file", "PretrainedMissing",
-           "stage_for_stride"]
+__all__ = ["EfficientNetLite", "LITE_CONFIGS", "efficientnet_lite0", "lite0_weights_file", "load_lite0_imagenet",
+           "PretrainedMissing", "stage_for_stride"]
 
 # The Lite checkpoints were trained with TF's (x − 127) / 128 scaling, i.e. RGB [0, 1] → [−1, 1]. Checked on
 # six sample photos: this scaling gets 6/6 top-1 right (baboon, orange, Granny Smith, monarch, soccer ball,
@@ -219,6 +219,11 @@ def efficientnet_lite0(pretrained: bool = True, stride: int | None = None, num_s
     model = EfficientNetLite(LITE0_STAGES, num_stages=num_stages, head=stride is None and num_stages is None,
                              output_stride=output_stride)
     if pretrained:
-        state = torch.load(lite0_weights_file(), map_location="cpu", weights_only=True)
-        model.load_published(state)
+        load_lite0_imagenet(model)
     return model.eval()
+
+
+def load_lite0_imagenet(model: EfficientNetLite) -> int:
+    """Load the installed package's ImageNet Lite0 weights into ``model`` (any cut or dilation of Lite0: only
+    the layers it has); returns the number of tensors loaded."""
+    return model.load_published(torch.load(lite0_weights_file(), map_location="cpu", weights_only=True))
