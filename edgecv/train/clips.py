@@ -30,6 +30,7 @@ class Layer:
     alpha: np.ndarray     # source alpha in [0, 1] (float32), same size
     label: int            # class of its pixels (0 background, 1 person)
     affines: np.ndarray   # (T, 2, 3) source → frame t
+    source: int = -1      # index of the person cut-out it shows (-1: not a person)
 
 
 @dataclass
@@ -73,7 +74,7 @@ def _similarity(cx, cy, angle_deg, scale, tx, ty):
     return m
 
 
-def person_cutouts(split: str = "train", max_n: int = 400, seed: int = 0, thresh: int = 30):
+def person_cutouts(split: str = "train", max_n: int = 400, seed: int = 0, thresh: int = 30, min_aspect: float = 1.3):
     """Real people cut out of ``vtest.avi``'s split: (BGR crop, alpha) pairs.
 
     The alpha is the foreground blob (frame vs the median empty scene) inside a detected person box,
@@ -92,7 +93,7 @@ def person_cutouts(split: str = "train", max_n: int = 400, seed: int = 0, thresh
         fg = (diff > thresh).astype(np.uint8)
         fg = cv2.morphologyEx(fg, cv2.MORPH_OPEN, np.ones((3, 3), np.uint8))
         fg = cv2.morphologyEx(fg, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 9)))
-        for x, y, w, h in detect_people(f, background, thresh).astype(int):
+        for x, y, w, h in detect_people(f, background, thresh, min_aspect).astype(int):
             x0, y0 = max(0, x - 4), max(0, y - 4)
             x1, y1 = min(f.shape[1], x + w + 4), min(f.shape[0], y + h + 4)
             m = fg[y0:y1, x0:x1]
@@ -127,9 +128,10 @@ class ClipSampler:
     people 30–45 px tall; the range covers nearer and farther cameras).
     """
 
-    def __init__(self, split: str = "train", seed: int = 0, person_height=(24, 110), max_people: int = 4):
+    def __init__(self, split: str = "train", seed: int = 0, person_height=(24, 110), max_people: int = 4,
+                 min_aspect: float = 1.3):
         self.rng = np.random.default_rng(seed)
-        self.people = person_cutouts(split, seed=seed)
+        self.people = person_cutouts(split, seed=seed, min_aspect=min_aspect)
         if not self.people:
             raise data.DataError(f"no person cut-outs found in vtest.avi's {split} split")
         photos = [im for _, _, im in data.photo_parts(split)]
@@ -176,7 +178,8 @@ class ClipSampler:
         rng.shuffle(kinds)
         for kind in kinds:
             if kind == "p":
-                rgb, alpha = self.people[int(rng.integers(len(self.people)))]
+                source = int(rng.integers(len(self.people)))
+                rgb, alpha = self.people[source]
                 if rng.random() < 0.5:
                     rgb, alpha = rgb[:, ::-1].copy(), alpha[:, ::-1].copy()
                 ph = rng.uniform(*self.person_height)
@@ -190,11 +193,11 @@ class ClipSampler:
                 rgb = src[y0:y0 + ph_, x0:x0 + pw_].copy()
                 alpha = _blob_matte(ph_, pw_, rng)
                 scale = rng.uniform(20, 90) / max(ph_, pw_)
-                label, rot = 0, rng.normal(0, 1.0)
+                label, rot, source = 0, rng.normal(0, 1.0), -1
             sh, sw = rgb.shape[:2]
             layers.append(Layer(rgb, alpha, label, self._motion(
                 sw / 2, sh / 2, rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h, scale, length,
-                rng.uniform(0.2, 1.0) * max_speed, rot, rng.normal(0, 0.01), rng.normal(0, 4))))
+                rng.uniform(0.2, 1.0) * max_speed, rot, rng.normal(0, 0.01), rng.normal(0, 4)), source))
         return render(layers, size, length, rng)
 
 

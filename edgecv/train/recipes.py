@@ -30,6 +30,9 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
     if model in ("dff-seg", "dff-seg-nodcn", "dff-seg-lite0"):
         from .dff import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
+    if model == "persondet-lite0":
+        from .detect import train
+        return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
     if model == "spm-nano":
         raise EdgeCVError("spm-nano has no recipe of its own: it runs spm-lite's weights on a smaller search "
                           "crop (`edgecv train spm-lite --init siamfc`)")
@@ -39,5 +42,5 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
     from edgecv.models import list_models
     raise EdgeCVError(f"no training recipe for {model!r}; trainable models: mnv2, mnv2-dcn, siamfc, "
                       "sasiam (after siamfc), spm, spm-lite, boxtrack, dff-seg, dff-seg-nodcn, dff-seg-lite0 "
-                      "(after dff-seg), excolor "
+                      "(after dff-seg), excolor, persondet-lite0 "
                       f"(registered: {', '.join(list_models())})")
