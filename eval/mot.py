@@ -13,10 +13,19 @@ MOTChallenge's convention, higher is better; py-motmetrics' own ``motp`` is 1 �
 Also the detection AP at IoU 0.5 of ``det.txt`` itself (:func:`detection_ap`; ``detection_ap`` in the results):
 what the trackers start from.
 
+Detections from a detector instead of ``det.txt`` (:func:`write_detections`, ``edgecv eval mot --detector``):
+each sequence's frames are read from the video its ``source.json`` names (``{"video": "vtest.avi", "start":
+560}``; a relative name is looked up next to the json, then in the sample folder
+``edgecv.runtime.samples.samples_dir()`` that ``edgecv fetch-data`` fills, then the data folder), frame 1 =
+video frame ``start``, as many frames as ``seqinfo.ini``'s ``seqLength`` (else ``end - start + 1``, else
+the last groundtruth frame). The detector's boxes, scores and embeddings are written as
+``OUT/SEQ/det/det.txt`` (never into the dataset), and :func:`evaluate` reads them from there (``det_root``).
+
 py-motmetrics (and the pandas it brings) is imported when an evaluation runs: ``pip install 'edgecv[mot-eval]'``.
 """
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -38,9 +47,11 @@ from edgecv.runtime.mot import (
     write_mot,
 )
 from edgecv.runtime.outputs import write_json_atomic, write_text_atomic
+from edgecv.runtime.samples import data_root, samples_dir
 
 __all__ = ["MotSequence", "find_sequences", "load_sequence", "accumulate", "summarize", "detection_ap",
-           "average_precision", "evaluate", "markdown_table", "IOU_THRESHOLD"]
+           "average_precision", "evaluate", "markdown_table", "IOU_THRESHOLD", "sequence_source", "resolve_video",
+           "sequence_frames", "sequence_folders", "write_detections", "detections_table"]
 
 IOU_THRESHOLD = 0.5       # MOTChallenge: a box matches a groundtruth box at IoU >= 0.5
 
@@ -72,10 +83,12 @@ class MotSequence:
     n_frames: int
 
 
-def load_sequence(folder) -> MotSequence:
-    """Read ``det/det.txt``, ``gt/gt.txt`` and ``seqinfo.ini`` (optional) of one sequence folder."""
+def load_sequence(folder, det_path=None) -> MotSequence:
+    """Read ``det/det.txt`` (or ``det_path``), ``gt/gt.txt`` and ``seqinfo.ini`` (optional) of one sequence
+    folder."""
     folder = Path(folder)
     det_p, gt_p, ini_p = folder / "det" / "det.txt", folder / "gt" / "gt.txt", folder / "seqinfo.ini"
+    det_p = Path(det_path) if det_path is not None else det_p
     for p, what in ((det_p, "detections"), (gt_p, "groundtruth")):
         if not p.is_file():
             raise MotError(f"sequence {folder}: no {what} file {p}")
@@ -94,8 +107,8 @@ def load_sequence(folder) -> MotSequence:
     return MotSequence(folder.name, folder, det, gt, n)
 
 
-def find_sequences(dataset) -> list[MotSequence]:
-    """Every sequence folder of ``dataset`` (a folder with ``gt/`` or ``det/``), sorted by name."""
+def sequence_folders(dataset) -> list[Path]:
+    """The sequence folders of ``dataset`` (those with ``gt/`` or ``det/``), sorted by name."""
     root = Path(dataset)
     if not root.exists():
         raise MotError(f"dataset {root} does not exist")
@@ -104,7 +117,14 @@ def find_sequences(dataset) -> list[MotSequence]:
     folders = sorted(p for p in root.iterdir() if p.is_dir() and ((p / "gt").is_dir() or (p / "det").is_dir()))
     if not folders:
         raise MotError(f"dataset {root}: no sequences (expected {root}/SEQ/det/det.txt and {root}/SEQ/gt/gt.txt)")
-    return [load_sequence(p) for p in folders]
+    return folders
+
+
+def find_sequences(dataset, det_root=None) -> list[MotSequence]:
+    """Every sequence folder of ``dataset`` (a folder with ``gt/`` or ``det/``), sorted by name; with
+    ``det_root``, each sequence's detections are ``det_root/SEQ/det/det.txt`` instead of its own."""
+    return [load_sequence(p, None if det_root is None else Path(det_root) / p.name / "det" / "det.txt")
+            for p in sequence_folders(dataset)]
 
 
 def accumulate(gt: MotTable, hyp: MotTable, n_frames: int, iou_threshold: float = IOU_THRESHOLD):
@@ -190,16 +210,20 @@ def detection_ap(gt: MotTable, det: MotTable, iou_threshold: float = IOU_THRESHO
 
 
 def evaluate(dataset, variants=("sort", "appearance", "bytetrack"), out_dir=None,
-             iou_threshold: float = IOU_THRESHOLD) -> dict:
+             iou_threshold: float = IOU_THRESHOLD, det_root=None, detector: dict | None = None) -> dict:
     """Run every variant on every sequence of ``dataset`` and score it. With ``out_dir``, also write
-    ``VARIANT/SEQ.txt`` (tracker output, MOTChallenge format), ``results.json`` and ``results.md``."""
+    ``VARIANT/SEQ.txt`` (tracker output, MOTChallenge format), ``results.json`` and ``results.md``.
+    ``det_root``: read each sequence's detections from ``det_root/SEQ/det/det.txt`` (what
+    :func:`write_detections` wrote) instead of the dataset's; ``detector``: what made them (recorded)."""
     params = [get_params(v) for v in variants]           # an unknown name fails before any work
     if not params:
         raise MotError("no MOT variants to evaluate")
     _motmetrics()
     linear_assignment(np.zeros((1, 1)), 1.0)            # import scipy now, not inside the first variant's timing
-    seqs = find_sequences(dataset)
+    seqs = find_sequences(dataset, det_root)
     res = {"dataset": str(dataset), "iou_threshold": iou_threshold,
+           "detections": "dataset det/det.txt" if det_root is None else str(det_root),
+           **({"detector": detector} if detector is not None else {}),
            "sequences": {s.name: {"frames": s.n_frames, "gt_boxes": len(s.gt), "detections": len(s.det),
                                   "embeddings": s.det.embedding is not None} for s in seqs},
            "variants": {}, "notes": []}
@@ -264,7 +288,128 @@ def markdown_table(res: dict) -> str:
                          f"{_fmt(m['id_switches'])} | {_fmt(m['fp'])} | {_fmt(m['fn'])} | {_fmt(m['motp'])} | "
                          f"{_fmt(m['recall'], True)} | {fps} |")
     lines.append("")
-    lines.append(f"Detection AP@{res['iou_threshold']:g} of det.txt: "
+    by = f" ({res['detector'].get('model')}, {res['detector'].get('backend')} {res['detector'].get('precision')})" \
+        if isinstance(res.get("detector"), dict) else ""
+    lines.append(f"Detection AP@{res['iou_threshold']:g} of det.txt{by}: "
                  + ", ".join(f"{k} {_fmt(v)}" for k, v in res["detection_ap"].items()))
     lines.extend(f"Note: {n}" for n in res.get("notes", []))
     return "\n".join(lines) + "\n"
+
+
+# ---- detections from a detector ------------------------------------------------------------------------------
+
+def resolve_video(name: str, base: Path, where: Path) -> Path:
+    """A ``source.json`` video: absolute, or looked up next to the json, in the sample folder, in the data folder."""
+    p = Path(name).expanduser()
+    if p.is_absolute():
+        if not p.is_file():
+            raise MotError(f"{where}: video {p} does not exist")
+        return p
+    for root in (base, samples_dir(), data_root()):
+        if (root / p).is_file():
+            return root / p
+    raise MotError(f"{where}: video {name!r} is neither in {base} nor in the sample folder {samples_dir()} nor in "
+                   f"the data folder {data_root()} (run `edgecv fetch-data` for the samples)")
+
+
+def sequence_source(folder) -> dict:
+    """A sequence's frames: ``{"video": name as written, "start": first video frame (0-based), "frames": n}``
+    from ``source.json`` and ``seqinfo.ini`` (``seqLength``; else ``end - start + 1``; else the last gt frame)."""
+    folder = Path(folder)
+    js = folder / "source.json"
+    if not js.is_file():
+        raise MotError(f"sequence {folder}: no source.json naming its video (needed to run a detector on its frames)")
+    try:
+        spec = json.loads(js.read_text())
+    except (OSError, ValueError) as e:
+        raise MotError(f"{js}: not valid JSON ({e})") from None
+    if not isinstance(spec, dict) or not isinstance(spec.get("video"), str):
+        raise MotError(f'{js}: expected {{"video": "name.avi", "start": 0}}')
+    try:
+        start = int(spec.get("start", 0))
+        end = int(spec["end"]) if spec.get("end") is not None else None
+    except (TypeError, ValueError):
+        raise MotError(f"{js}: start and end must be integers") from None
+    if start < 0 or (end is not None and end < start):
+        raise MotError(f"{js}: need 0 <= start <= end, got start={start} end={end}")
+    n = None
+    ini = folder / "seqinfo.ini"
+    if ini.is_file():
+        n = read_seqinfo(ini)["seq_length"]
+    if n is None and end is not None:
+        n = end - start + 1
+    if n is None:
+        gt = folder / "gt" / "gt.txt"
+        n = read_gt(gt).last_frame if gt.is_file() else 0
+    if n < 1:
+        raise MotError(f"sequence {folder}: no frame count (seqinfo.ini seqLength, source.json end or gt/gt.txt)")
+    if end is not None and end - start + 1 != n:
+        raise MotError(f"{js} names {end - start + 1} frames ({start}..{end}) but the sequence has {n}")
+    return {"video": spec["video"], "start": start, "frames": n, "source_json": js}
+
+
+def sequence_frames(folder):
+    """The BGR frames of a sequence (frame 1 first), read from the video its ``source.json`` names."""
+    from edgecv.runtime.track.base import TrackError
+    from edgecv.runtime.track.sequences import read_video
+
+    src = sequence_source(folder)
+    video = resolve_video(src["video"], Path(folder), src["source_json"])
+    try:
+        yield from read_video(video, src["start"], src["start"] + src["frames"] - 1)
+    except TrackError as e:
+        raise MotError(f"{src['source_json']}: {e}") from None
+
+
+def detections_table(per_frame) -> MotTable:
+    """``[(frame, Detections), ...]`` → a detection table (``id = -1``) with the embeddings, when every frame has
+    them."""
+    frames, boxes, scores, embs = [], [], [], []
+    with_emb = True
+    for f, d in per_frame:
+        frames.extend([int(f)] * len(d))
+        boxes.append(np.asarray(d.boxes, np.float64).reshape(-1, 4))
+        scores.append(np.asarray(d.scores, np.float64).reshape(-1))
+        if d.embeddings is None:
+            with_emb = False
+        else:
+            embs.append(np.asarray(d.embeddings, np.float64))
+    if not frames:
+        return MotTable.empty()
+    xyxy = np.concatenate(boxes)
+    xywh = np.concatenate([xyxy[:, :2], xyxy[:, 2:] - xyxy[:, :2]], axis=1)
+    emb = np.concatenate(embs) if with_emb and embs else None
+    n = len(frames)
+    return MotTable(np.asarray(frames, np.int64), -np.ones(n, np.int64), xywh, np.concatenate(scores),
+                    -np.ones(n, np.int64), emb)
+
+
+def write_detections(dataset, detector, out_dir, progress=None) -> dict:
+    """Run ``detector`` (a :class:`~edgecv.runtime.mot.PersonDetector`, or any callable BGR frame →
+    ``Detections``) over every sequence of ``dataset`` and write ``out_dir/SEQ/det/det.txt`` (MOTChallenge,
+    embeddings after the tenth column), atomically. The dataset is only read. Returns per sequence the
+    frames, detections and detector milliseconds (mean, median); ``progress(msg)`` is told each sequence."""
+    out_dir = Path(out_dir)
+    folders = [p for p in sequence_folders(dataset) if (p / "gt").is_dir()]
+    if not folders:
+        raise MotError(f"dataset {dataset}: no sequence has a gt/ folder to evaluate against")
+    sources = {p.name: sequence_source(p) for p in folders}       # every source.json checked before any work
+    for p in folders:
+        resolve_video(sources[p.name]["video"], p, sources[p.name]["source_json"])
+    out = {}
+    for p in folders:
+        per_frame, ms = [], []
+        n = 0
+        for n, frame in enumerate(sequence_frames(p), 1):
+            t0 = time.perf_counter()
+            d = detector(frame)
+            ms.append((time.perf_counter() - t0) * 1e3)
+            per_frame.append((n, d))
+        table = detections_table(per_frame)
+        path = write_mot(out_dir / p.name / "det" / "det.txt", table)
+        out[p.name] = {"frames": n, "detections": len(table), "det_txt": str(path),
+                       "ms_detector_mean": round(float(np.mean(ms)), 3) if ms else None,
+                       "ms_detector_median": round(float(np.median(ms)), 3) if ms else None}
+        if progress is not None:
+            progress(f"[eval mot] {p.name}: {n} frames, {len(table)} detections → {path}")
+    return out

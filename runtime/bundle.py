@@ -10,7 +10,9 @@ cannot drift apart:
 - :func:`backend_format` / :func:`runtime_backend`: a backend name → the artifact format it runs / the
   ``edgecv.runtime.load`` backend;
 - :func:`find_bundle` / :func:`check_bundle`: a pipeline's artifacts in a folder, their manifests checked
-  (pipeline, part, model, shared geometry), errors naming the file and the field.
+  (pipeline, part, model, shared geometry), errors naming the file and the field; a single-graph pipeline
+  (``parts == ()``: ``classify``, ``detect``) is one file, checked by :func:`check_graph` (its bundle's one
+  part is ``""``).
 
 Each manifest's field types and ranges are checked on read by :mod:`edgecv.runtime.manifest`.
 """
@@ -22,11 +24,22 @@ from pathlib import Path
 import msgspec
 
 from .errors import ArtifactError
-from .manifest import ClassifyInfo, ColorizeInfo, DFFInfo, TrackInfo, exported_model, info_type, read_manifest
+from .manifest import (
+    ClassifyInfo,
+    ColorizeInfo,
+    DetectInfo,
+    DFFInfo,
+    TrackInfo,
+    exported_model,
+    info_type,
+    manifest_path,
+    read_manifest,
+)
 
 __all__ = ["FORMATS", "PRECISIONS", "BACKEND_FORMAT", "FORMAT_BACKEND", "SUFFIX_BACKEND", "PipelineSpec",
            "PIPELINES", "Bundle", "artifact_name", "artifact_path", "precision_of", "backend_format",
-           "runtime_backend", "export_hint", "part_precisions", "find_bundle", "check_bundle", "model_of"]
+           "runtime_backend", "export_hint", "part_precisions", "find_bundle", "check_bundle", "check_graph",
+           "describe_artifact", "model_of"]
 
 FORMATS = ("onnx", "tflite")
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -63,6 +76,8 @@ PIPELINES = {
         "colorize", ("ref", "frame"), ColorizeInfo, "colorizer", "excolor",
         shared=("reference_size", "match_stride", "match_grid", "match_channels", "ab_scale", "l_scale")),
     "classify": PipelineSpec("classify", (), ClassifyInfo, "classifier", "mnv2-dcn"),
+    # one graph: centre heatmap, box distances and re-id embeddings (the multi-object tracker's detector)
+    "detect": PipelineSpec("detect", (), DetectInfo, "person detector", "persondet-lite0"),
 }
 
 
@@ -151,6 +166,14 @@ def find_bundle(pipeline: str, art_dir, model: str | None = None, fmt: str = "on
     if fmt not in FORMATS:
         raise error(f"unknown artifact format {fmt!r}; choose from {', '.join(FORMATS)}")
     ops = (ops or "standard") if fmt == "onnx" else None
+    if not spec.parts:
+        if precision not in PRECISIONS:
+            raise error(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+        p = artifact_path(art_dir, model, None, fmt, precision, ops)
+        if not p.is_file():
+            raise FileNotFoundError(f"no {spec.noun} artifact {p}; export it with "
+                                    f"`{export_hint(model, fmt, precision, ops, art_dir)}`")
+        return check_graph(pipeline, p, model, error)
     paths = {}
     for part, prec in part_precisions(pipeline, precision, part_precision, error).items():
         name = (file_parts or {}).get(part, part)
@@ -182,8 +205,12 @@ def check_bundle(pipeline: str, paths: dict, model: str | None = None, error: ty
     one model (``model`` when given) and agree on the spec's shared fields. Raises ``error`` for the wrong
     pipeline, part or model and ArtifactError for a missing file or a disagreement, naming file and field."""
     spec = PIPELINES[pipeline]
-    if not spec.parts:
-        raise error(f"a {pipeline} model is one graph: check it with edgecv.runtime.read_manifest")
+    if not spec.parts:   # one graph: a path, or a one-entry mapping (part "")
+        if isinstance(paths, dict):
+            if len(paths) != 1:
+                raise error(f"a {pipeline} model is one graph, got {len(paths)} paths")
+            (paths,) = paths.values()
+        return check_graph(pipeline, paths, model, error)
     missing = [p for p in spec.parts if p not in paths]
     if missing:
         raise error(f"a {pipeline} bundle needs the {', '.join(missing)} artifact(s) too")
@@ -195,10 +222,7 @@ def check_bundle(pipeline: str, paths: dict, model: str | None = None, error: ty
         manifest = read_manifest(path, required=True)   # types, ranges and binding checked there
         info = manifest.get("model_info") or {}
         if info_type(info) is not spec.info:
-            tag = f"model_info.pipeline is {info.get('pipeline')!r}" if "pipeline" in info else (
-                "model_info has no pipeline" + ("" if spec.model_field is None else f" and no {spec.model_field}"))
-            raise error(f"{path}: not a {spec.noun} artifact (its manifest's {tag}); export one with "
-                        f"`edgecv export {model or spec.default_model}`")
+            raise error(_wrong_pipeline(path, manifest, spec, model))
         got = model_of(manifest, spec)
         if info.get("part") != part:
             raise error(f"{path}: is the {info.get('part')!r} graph of a {got!r} {spec.noun}, but the {part!r} "
@@ -220,3 +244,51 @@ def check_bundle(pipeline: str, paths: dict, model: str | None = None, error: ty
                                 f"{models[first]!r}; the parts of a bundle must come from one model")
     geometry = {f: raw[first][f] for f in spec.shared if f in raw[first]}
     return Bundle(pipeline, models[first], paths, infos, precs, geometry, raw)
+
+
+def describe_artifact(manifest: dict) -> str:
+    """What an artifact is, from its (checked) manifest, for messages: "the 'template' graph of the 'siamfc'
+    tracker", "the 'persondet-lite0' person detector"; a manifest without a pipeline tag or a tracker field
+    (the scene classifier, an imported graph) reads "the single-graph model 'mnv2-dcn' (...)"."""
+    info = manifest.get("model_info") or {}
+    kind = info_type(info)
+    spec = next((s for s in PIPELINES.values() if s.info is kind), None)
+    noun = spec.noun if spec is not None else "model"
+    got = model_of(manifest, spec)
+    if kind is ClassifyInfo:
+        return f"the single-graph model {got!r} (a classifier or an imported graph)"
+    part = info.get("part")
+    return f"the {part!r} graph of the {got!r} {noun}" if part else f"the {got!r} {noun}"
+
+
+def _wrong_pipeline(path, manifest: dict, spec: PipelineSpec, model: str | None) -> str:
+    info = manifest.get("model_info") or {}
+    tag = f"model_info.pipeline is {info.get('pipeline')!r}" if "pipeline" in info else (
+        "model_info has no pipeline" + ("" if spec.model_field is None else f" and no {spec.model_field}"))
+    return (f"{path}: not a {spec.noun} artifact: it is {describe_artifact(manifest)} (its manifest's {tag}); "
+            f"export one with `edgecv export {model or spec.default_model}`")
+
+
+def check_graph(pipeline: str, path, model: str | None = None, error: type = ArtifactError) -> Bundle:
+    """Check the manifest of a single-graph pipeline's artifact (``classify``, ``detect``): it exists, has a
+    manifest, is of ``pipeline`` (``error`` naming the file and what it is otherwise) and comes from ``model``
+    when given. Returns a :class:`Bundle` whose one part is ``""``."""
+    spec = PIPELINES[pipeline]
+    if spec.parts:
+        raise error(f"a {pipeline} bundle has {len(spec.parts)} graphs ({', '.join(spec.parts)}): use check_bundle")
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"artifact {path} does not exist" if not path.exists() else
+                            f"artifact {path} is not a file")
+    if not manifest_path(path).exists():
+        raise error(f"{path}: no manifest {manifest_path(path).name} beside it, so it cannot be checked as a "
+                    f"{spec.noun}; export one with `edgecv export {model or spec.default_model}` (it writes both)")
+    manifest = read_manifest(path, required=True)   # types, ranges and binding checked there
+    info = manifest.get("model_info") or {}
+    if info_type(info) is not spec.info:
+        raise error(_wrong_pipeline(path, manifest, spec, model))
+    got = model_of(manifest, spec)
+    if model is not None and got != model:
+        raise error(f"{path}: is the {got!r} {spec.noun}, but {model!r} was expected")
+    return Bundle(pipeline, got, {"": path}, {"": msgspec.convert(info, spec.info)},
+                  {"": manifest.get("precision")}, {}, {"": info})

@@ -154,7 +154,27 @@ class ClassifyInfo(Struct):
     input_format: str = ""
 
 
-INFO_TAGS = {"dff": DFFInfo, "colorize": ColorizeInfo}   # model_info.pipeline → its Struct
+class DetectInfo(Struct):
+    """An object detector with an appearance embedding (one graph, e.g. ``persondet-lite0``): the whole frame
+    resized to ``input_size``; a centre heatmap, box distances and embeddings on one ``stride`` grid."""
+    pipeline: Literal["detect"]
+    input_size: Pair
+    stride: PosInt
+    grid_size: Pair
+    embed_dim: PosInt
+    classes: Annotated[list[str], Meta(min_length=1)]
+    input_format: str = ""
+    box_format: str = ""
+    trunk: str = ""
+
+    def __post_init__(self):
+        want = [self.input_size[0] // self.stride, self.input_size[1] // self.stride]
+        if list(self.grid_size) != want or any(s % self.stride for s in self.input_size):
+            raise ValueError(f"grid_size {self.grid_size} does not fit input_size {self.input_size} at stride "
+                             f"{self.stride} (expected {want}, the input a multiple of the stride)")
+
+
+INFO_TAGS = {"dff": DFFInfo, "colorize": ColorizeInfo, "detect": DetectInfo}   # model_info.pipeline → its Struct
 
 
 def info_type(info: dict) -> type:
@@ -263,10 +283,10 @@ def verify_artifact(artifact, manifest: dict) -> None:
 
 def json_schema() -> dict:
     """JSON Schema of a manifest, with ``model_info`` one of the per-pipeline Structs (for the docs)."""
-    infos = (TrackInfo, DFFInfo, ColorizeInfo, ClassifyInfo)
+    infos = (TrackInfo, DFFInfo, ColorizeInfo, DetectInfo, ClassifyInfo)
     (top, *_), defs = msgspec.json.schema_components((Manifest, *infos), ref_template="#/$defs/{name}")
     defs["Manifest"]["properties"]["model_info"] = {
-        "description": "per pipeline: TrackInfo (has `tracker`), DFFInfo / ColorizeInfo (by `pipeline`), "
+        "description": "per pipeline: TrackInfo (has `tracker`), DFFInfo / ColorizeInfo / DetectInfo (by `pipeline`), "
                        "else ClassifyInfo",
         "anyOf": [{"$ref": f"#/$defs/{t.__name__}"} for t in infos]}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "edgecv artifact manifest",
