@@ -118,8 +118,9 @@ def mot_cmd(video, out_video, tracks_path, stats_path, model, backend, precision
 
     params = get_params(variant)            # an unknown variant fails before any export or model load
     _probe_video(video, MotError)
-    thr = _variant_threshold(params) if score_threshold is None else score_threshold
-    det = open_detector(model, backend, precision, art_dir, threads, thr)
+    det = open_detector(model, backend, precision, art_dir, threads, score_threshold or 0.0)
+    params = params.for_detector(det.operating_point)   # thresholds on this detector's score scale
+    det.score_threshold = _variant_threshold(params) if score_threshold is None else score_threshold
     res = mot_video(video, det, params, out_video, tracks_path, stats_path, progress=True, max_frames=max_frames,
                     warn=lambda m: click.echo(f"warning: {m}", err=True), keep_results=False)
     s = res.stats
@@ -168,7 +169,7 @@ def eval_mot_cmd(dataset, variants, out_dir, detector, backend, precision, art_d
                    into=["--out"])
     from edgecv.eval.mot import evaluate
 
-    det_root, det_info = None, None
+    det_root, det_info, operating_point = None, None, None
     if detector is not None:
         from edgecv.eval.mot import write_detections
 
@@ -177,7 +178,9 @@ def eval_mot_cmd(dataset, variants, out_dir, detector, backend, precision, art_d
         det_root = Path(out_dir) / "detections"
         per_seq = write_detections(dataset, det, det_root, progress=lambda m: click.echo(m, err=True))
         det_info = {**det.describe(), "sequences": per_seq}
-    res = evaluate(dataset, names, out_dir=out_dir, det_root=det_root, detector=det_info)
+        operating_point = det.operating_point
+    res = evaluate(dataset, names, out_dir=out_dir, det_root=det_root, detector=det_info,
+                   operating_point=operating_point)
     click.echo(res["markdown"], nl=False)
     for name, v in res["variants"].items():
         o = v["overall"]

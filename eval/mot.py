@@ -210,12 +210,15 @@ def detection_ap(gt: MotTable, det: MotTable, iou_threshold: float = IOU_THRESHO
 
 
 def evaluate(dataset, variants=("sort", "appearance", "bytetrack"), out_dir=None,
-             iou_threshold: float = IOU_THRESHOLD, det_root=None, detector: dict | None = None) -> dict:
+             iou_threshold: float = IOU_THRESHOLD, det_root=None, detector: dict | None = None,
+             operating_point: float | None = None) -> dict:
     """Run every variant on every sequence of ``dataset`` and score it. With ``out_dir``, also write
     ``VARIANT/SEQ.txt`` (tracker output, MOTChallenge format), ``results.json`` and ``results.md``.
     ``det_root``: read each sequence's detections from ``det_root/SEQ/det/det.txt`` (what
-    :func:`write_detections` wrote) instead of the dataset's; ``detector``: what made them (recorded)."""
-    params = [get_params(v) for v in variants]           # an unknown name fails before any work
+    :func:`write_detections` wrote) instead of the dataset's; ``detector``: what made them (recorded);
+    ``operating_point``: the detector's score the variants' thresholds follow (``MotParams.for_detector``; None:
+    the papers' values, for a YOLOX-class detector's scores)."""
+    params = [get_params(v).for_detector(operating_point) for v in variants]   # an unknown name fails first
     if not params:
         raise MotError("no MOT variants to evaluate")
     _motmetrics()
@@ -226,7 +229,7 @@ def evaluate(dataset, variants=("sort", "appearance", "bytetrack"), out_dir=None
            **({"detector": detector} if detector is not None else {}),
            "sequences": {s.name: {"frames": s.n_frames, "gt_boxes": len(s.gt), "detections": len(s.det),
                                   "embeddings": s.det.embedding is not None} for s in seqs},
-           "variants": {}, "notes": []}
+           "operating_point": operating_point, "variants": {}, "notes": []}
     scores, tps, n_gt = [], [], 0
     ap = {}
     for s in seqs:

@@ -141,8 +141,22 @@ def _ref_outputs(model, feeds, output_names):
     return outs
 
 
-def compare(ref: list[dict], got: list[dict], precision: str, metric: str) -> dict:
-    """Parity figures: max abs / relative error per output, top-1 agreement and cosine of the first."""
+def _cosine_where(r: np.ndarray, g: np.ndarray, mask: np.ndarray) -> tuple[float, int]:
+    """Mean cosine of the channel vectors (axis 2 of stacked (n, 1, C, H, W) outputs) at the cells where ``mask``
+    ((n, 1, 1, H, W) bool) holds, and how many cells that is."""
+    rv = np.moveaxis(r, 2, -1)[np.broadcast_to(mask, r.shape)[:, :, 0]]
+    gv = np.moveaxis(g, 2, -1)[np.broadcast_to(mask, g.shape)[:, :, 0]]
+    if not len(rv):
+        return 0.0, 0   # nothing to judge on: fails any threshold
+    cos = np.sum(rv * gv, 1) / (np.linalg.norm(rv, axis=1) * np.linalg.norm(gv, axis=1) + 1e-12)
+    return float(np.mean(cos)), len(rv)
+
+
+def compare(ref: list[dict], got: list[dict], precision: str, metric: str, where: dict | None = None) -> dict:
+    """Parity figures: max abs / relative error per output, top-1 agreement and cosine of the first.
+
+    ``where`` (output → (mask output, threshold)): that output's int8 verdict uses its cosine at the cells where
+    the reference mask output ≥ threshold (``cosine_where``), as the runtime reads it."""
     res = {"outputs": {}}
     for name in ref[0]:
         r = np.stack([x[name] for x in ref]).astype(np.float64)
@@ -155,6 +169,10 @@ def compare(ref: list[dict], got: list[dict], precision: str, metric: str) -> di
         entry = {"max_abs_err": abs_err, "max_rel_err": abs_err / scale, "cosine": cos}
         if r.ndim >= 2 and r.shape[-1] > 1:
             entry["top1_agreement"] = float(np.mean(r.argmax(-1) == g.argmax(-1)))
+        if where and name in where:
+            mask_name, thr = where[name]
+            m = np.stack([x[mask_name] for x in ref]) >= thr
+            entry["cosine_where"], entry["cells_where"] = _cosine_where(r, g, m[:, :, :1])
         res["outputs"][name] = entry
     first = res["outputs"][next(iter(ref[0]))]
     res["max_rel_err"] = max(e["max_rel_err"] for e in res["outputs"].values())
@@ -162,7 +180,9 @@ def compare(ref: list[dict], got: list[dict], precision: str, metric: str) -> di
     if precision == "int8":
         res["metric"] = metric
         res["value"] = first["top1_agreement"] if metric == "top1" else min(
-            e["cosine"] for e in res["outputs"].values())
+            e.get("cosine_where", e["cosine"]) for e in res["outputs"].values())
+        if where:
+            res["judged_where"] = {k: f"{m} >= {t}" for k, (m, t) in where.items()}
     return res
 
 
@@ -279,7 +299,7 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
         manifest["outputs"] = [dict(t.as_dict(), name=n) for t, n in zip(sess.outputs, spec.outputs)]
         got = [sess.run(onnx_backend.np_feeds([f])[0]) for f in check_feeds]
         got = [dict(zip(spec.outputs, g.values())) for g in got]
-        parity = compare(ref, got, precision, spec.int8_metric)
+        parity = compare(ref, got, precision, spec.int8_metric, spec.int8_judge_where)
         if precision == "int8":
             parity["threshold"] = spec.int8_threshold
             passed = parity["value"] >= spec.int8_threshold

@@ -166,6 +166,8 @@ class DetectInfo(Struct):
     input_format: str = ""
     box_format: str = ""
     trunk: str = ""
+    # the detector's F1-optimal score on its training frames; the MOT variants' thresholds follow it
+    operating_point: Annotated[float, Meta(gt=0, lt=1)] | None = None
 
     def __post_init__(self):
         want = [self.input_size[0] // self.stride, self.input_size[1] // self.stride]

@@ -98,5 +98,16 @@ def test_recipe_smoke(tmp_path):
     path = train("persondet-lite0", steps=2, batch=2, out_dir=tmp_path, progress=None, heldout_step=60)
     card = json.loads(path.with_suffix(".json").read_text())
     assert card["steps"] == 2 and set(card["heldout_ap50"]) == {"vtest-a", "vtest-b"}
+    assert "score_threshold" in card["operating_point"]
     create_model("persondet-lite0", pretrained=False).load_state_dict(
         torch.load(path, map_location="cpu", weights_only=True))
+
+
+def test_export_carries_the_operating_point_the_mot_variants_follow():
+    """The card's operating point (F1-optimal score on training frames) goes into every export's model_info."""
+    from edgecv.models.detect import _card_operating_point
+
+    m = create_model("persondet-lite0")
+    op = _card_operating_point("persondet-lite0")
+    assert 0.05 < op < 0.9
+    assert m.export_spec.extra["operating_point"] == op

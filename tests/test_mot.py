@@ -350,3 +350,19 @@ def test_mot_runtime_and_eval_import_without_torch():
             "print(bad); sys.exit(1 if bad else 0)\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, timeout=60)
     assert r.returncode == 0, r.stdout + r.stderr[-2000:]   # scipy, motmetrics (pandas) load only when used
+
+
+def test_variant_thresholds_follow_the_detectors_operating_point():
+    """The papers' score thresholds are for YOLOX's scores: for_detector moves τ_high to the detector's operating
+    point, keeps ByteTrack's birth margin (ε − τ_high = 0.1) and τ_low (capped), and refuses a point outside (0, 1)."""
+    from edgecv.runtime.mot import MotError, get_params
+
+    b = get_params("bytetrack").for_detector(0.25)
+    assert (b.high_thresh, b.low_thresh, b.new_track_thresh) == (0.25, 0.1, 0.35)
+    low = get_params("bytetrack").for_detector(0.05)
+    assert low.low_thresh == 0.05 <= low.high_thresh
+    s = get_params("sort").for_detector(0.3)
+    assert s.high_thresh == s.low_thresh == s.new_track_thresh == 0.3 and s.max_age == 1
+    assert get_params("appearance").for_detector(None) == get_params("appearance")
+    with pytest.raises(MotError, match="operating point"):
+        get_params("sort").for_detector(1.5)

@@ -92,18 +92,33 @@ class PersonDet(nn.Module):
         return ExportSpec(
             inputs=[TensorSpec("image", (1, 3, INPUT_H, INPUT_W))], outputs=["heatmap", "box", "embedding"],
             int8_metric="cosine", int8_threshold=0.95, int8_float_outputs=True,
-            # LiteRT int8: the heads and activations stay float (all int8: embedding cosine 0.85, heatmap 0.95)
-            int8_float_modules=(Head, Activate, ConvBNAct),
+            # LiteRT int8: the heads and their activations stay float (float outputs; cheap at 36×48)
+            int8_float_modules=(Head, Activate),
+            # the embedding is read only where there is a person: judge it there (cells where PyTorch's
+            # heatmap ≥ 0.3), not on the background cells no tracker ever reads
+            int8_judge_where={"embedding": ("heatmap", 0.3)},
             description=f"{self.model_name}: person centres, boxes and re-id embeddings at stride {STRIDE}",
-            extra=detect_info(self.embed_dim))
+            extra=detect_info(self.embed_dim, _card_operating_point(self.model_name)))
 
     @torch.no_grad()
     def sample_inputs(self, frames):
         return [{"image": frames_to_input([f])} for f in frames]
 
 
-def detect_info(embed_dim: int = EMBED_DIM) -> dict:
-    return {"pipeline": "detect", "input_size": [INPUT_H, INPUT_W], "stride": STRIDE,
+def _card_operating_point(name: str) -> float | None:
+    """The operating point the recipe measured (``edgecv/weights/NAME.json``), if the card has one."""
+    import json
+
+    from .registry import weights_path
+
+    card = weights_path(name).with_suffix(".json")
+    if not card.exists():
+        return None
+    return (json.loads(card.read_text()).get("operating_point") or {}).get("score_threshold")
+
+
+def detect_info(embed_dim: int = EMBED_DIM, operating_point: float | None = None) -> dict:
+    return {"operating_point": operating_point,"pipeline": "detect", "input_size": [INPUT_H, INPUT_W], "stride": STRIDE,
             "grid_size": [GRID_H, GRID_W], "embed_dim": embed_dim, "classes": list(CLASSES),
             "input_format": f"RGB float [0,1] NCHW, whole frame resized to {INPUT_W}x{INPUT_H}",
             "box_format": "ltrb distances in input pixels from the cell centre ((j+0.5)*stride, (i+0.5)*stride)",

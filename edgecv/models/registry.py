@@ -41,6 +41,9 @@ class ExportSpec:
     int8_float_modules: tuple = ()   # module classes PT2E (TFLite int8) leaves unannotated, i.e. in float
     int8_float_correlation: bool = False   # ONNX int8: correlations (convs whose weights are graph tensors)
                                            # and every node between the outputs and their producers stay float
+    int8_judge_where: dict = field(default_factory=dict)   # output → (mask output, threshold): its int8 cosine is
+    # the mean per-cell cosine of its channel vectors where the reference mask output ≥ threshold (an output that
+    # is only read at some cells, e.g. a detector's embedding at detected centres)
 
 
 class UnknownModelError(KeyError):

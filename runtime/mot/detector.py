@@ -110,6 +110,7 @@ class PersonDetector:
         self.grid_h, self.grid_w = self.info.grid_size
         self.stride = int(self.info.stride)
         self.embed_dim = int(self.info.embed_dim)
+        self.operating_point = self.info.operating_point   # the score the MOT variants' thresholds follow
         self.session = load(self.path, runtime_backend(backend, MotError), threads, spin=spin)
         self.manifest = self.session.manifest
         self.sha256 = (self.manifest or {}).get("sha256")

@@ -71,6 +71,21 @@ class MotParams:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def for_detector(self, operating_point: float | None) -> MotParams:
+        """These values with the score thresholds moved to a detector's operating point.
+
+        The papers' thresholds (τ_high 0.6, ε 0.7) are set for a YOLOX-class detector's scores; another detector's
+        scores live on another scale (edgecv's CenterNet-style heatmap peaks sit lower). So τ_high becomes the
+        detector's operating point (its F1-optimal score, chosen on training frames and carried in its manifest),
+        ε keeps its margin above τ_high, and τ_low stays (capped at τ_high). ``None``: unchanged."""
+        if operating_point is None:
+            return self
+        op = float(operating_point)
+        if not 0.0 < op < 1.0:
+            raise MotError(f"MOT variant {self.name!r}: detector operating point must be in (0, 1), got {op}")
+        return self.with_(high_thresh=op, low_thresh=min(self.low_thresh, op) if self.second_pass else op,
+                          new_track_thresh=round(min(1.0, op + (self.new_track_thresh - self.high_thresh)), 6))
+
     def with_(self, **changes) -> MotParams:
         """A copy with some values changed (checked again)."""
         return replace(self, **changes)
