@@ -10,11 +10,12 @@ ART=${2:-artifacts}
 EDGECV=${EDGECV:-.venv/bin/edgecv}
 export OMP_WAIT_POLICY=PASSIVE
 have() { compgen -G "$ART/$1" >/dev/null; }
-for m in siamfc sasiam spm spm-lite dff-seg dff-seg-nodcn excolor mnv2-dcn warp-head; do
+single() { [ "$1" = mnv2-dcn ] || [ "$1" = warp-head ] || [ "$1" = persondet-lite0 ]; }   # one graph, no part name
+for m in siamfc sasiam spm spm-lite dff-seg dff-seg-nodcn excolor mnv2-dcn warp-head persondet-lite0; do
   for f in onnx tflite; do
     for p in fp32 int8; do
-      if [ "$f" = onnx ]; then pat="$m-*-standard-$p.onnx"; [ "$m" = mnv2-dcn ] || [ "$m" = warp-head ] && pat="$m-standard-$p.onnx"
-      else pat="$m-*$p.tflite"; [ "$m" = mnv2-dcn ] || [ "$m" = warp-head ] && pat="$m-$p.tflite"; fi
+      if [ "$f" = onnx ]; then pat="$m-*-standard-$p.onnx"; single "$m" && pat="$m-standard-$p.onnx"
+      else pat="$m-*$p.tflite"; single "$m" && pat="$m-$p.tflite"; fi
       have "$pat" || $EDGECV export "$m" --format "$f" --precision "$p" --out "$ART" | tail -1 || true  # a part may fail int8
     done
   done

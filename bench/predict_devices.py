@@ -1,9 +1,11 @@
 """Write predicted entries for every exported artifact into the profiles of the devices we cannot run on
 (Jetson Orin Nano, Jetson AGX Orin, Pixel 4, NVIDIA T4), calibrated on each profile's published figures
 (see ``edgecv.runtime.predict.transfer``). Published and measured entries are kept; earlier predicted
-entries are replaced. Also prints how the same model form does on this machine's measured profile.
+entries of the artifacts predicted now are replaced, and those of other artifacts (not in ``--artifacts``, or
+left out by ``--models``) are kept as they were, so a partial artifacts folder removes nothing. Also prints how
+the same model form does on this machine's measured profile.
 
-    python bench/predict_devices.py --artifacts artifacts [--devices jetson-orin-nano,...]
+    python bench/predict_devices.py --artifacts artifacts [--devices jetson-orin-nano,...] [--models persondet-lite0]
 """
 from __future__ import annotations
 
@@ -43,11 +45,13 @@ def calibrations(profile: dict, refs: dict) -> list[dict]:
     return out
 
 
-def artifact_summaries(art_dir: Path) -> dict:
+def artifact_summaries(art_dir: Path, models=None) -> dict:
     out = {}
     for p in sorted(list(art_dir.glob("*.onnx")) + list(art_dir.glob("*.tflite"))):
         man = read_manifest(p)
         if not man or (man.get("parity") or {}).get("passed") is False:
+            continue
+        if models and man.get("model") not in models:
             continue
         out[p.name] = {"path": p, "manifest": man, "summary": summarize(op_costs(p))}
     return out
@@ -99,6 +103,8 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--artifacts", default="artifacts")
     ap.add_argument("--devices", default="jetson-orin-nano,jetson-agx-orin,pixel-4,nvidia-t4")
+    ap.add_argument("--models", default=None,
+                    help="Comma list: predict only these models' artifacts (default: every artifact in --artifacts).")
     ap.add_argument("--validate-here", action="store_true",
                     help="Check the calibration on this machine's measured profile instead (see validate_here).")
     a = ap.parse_args()
@@ -109,7 +115,7 @@ def main():
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k not in ("rows", "coef")})
         return
     refs = tr.reference_models()
-    arts = artifact_summaries(Path(a.artifacts))
+    arts = artifact_summaries(Path(a.artifacts), a.models.split(",") if a.models else None)
     date = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
     for dev in a.devices.split(","):
         prof = load_profile(dev)
@@ -130,12 +136,16 @@ def main():
         else:
             cals = calibrations(prof, refs)
         new = predicted_entries(dev, cals, arts, bw, date)
-        kept = [e for e in prof.get("entries", []) if (e.get("provenance") or {}).get("kind") != "predicted"]
+        now = set(arts)
+        kept = [e for e in prof.get("entries", []) if (e.get("provenance") or {}).get("kind") != "predicted"
+                or e.get("artifact") not in now]
+        earlier = sum((e.get("provenance") or {}).get("kind") == "predicted" for e in kept)
         prof["entries"] = kept + new
         validate_profile(prof, dev)
         write_yaml_atomic(prof, profile_path(dev))
         units = sorted({(c["unit"], c["precision"]) for c in cals})
-        print(f"{dev}: {len(new)} predicted entries from {len(cals)} calibrations {units}")
+        print(f"{dev}: {len(new)} predicted entries from {len(cals)} calibrations {units}; {earlier} earlier "
+              "predicted entries of other artifacts kept")
         for c in cals:
             print(f"  {c['unit']}/{c['precision']}: {c['coef']['note']}; τ {c['coef']['tau_ms']:.4f} ms/op, "
                   f"{c['coef']['ms_per_gflop']:.3f} ms/GFLOP, {c['coef']['ms_per_mb']:.4f} ms/MB")

@@ -30,8 +30,8 @@ ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtim
          "tracker-latency", "search-graph", "scoremaps", "tracker-tuning", "boxtrack-tuning", "propagation",
          "propagation-lite0", "propagation-cost", "propagation-dcn", "propagation-aggregation", "flow",
          "colorize-speed",
-         "colorize-speed-native", "colorize-quality", "colorize-video", "mot", "predictor", "device-profiles", "planner",
-         "install-size", "soak"]
+         "colorize-speed-native", "colorize-quality", "colorize-video", "mot", "predictor", "device-profiles",
+         "planner", "install-size", "soak"]
 
 HEADER = """# Benchmarks
 

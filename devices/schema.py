@@ -198,6 +198,7 @@ class LoopRecord(Struct, kw_only=True):
     p90_ms: float | None = None
     key_frame_ms: float | None = None
     propagated_frame_ms: float | None = None
+    parts_ms: dict[str, float] | None = None   # what the figure is made of (mot: resize, decode, association, ...)
     frames: NonNegInt | None = None
     what: str | None = None
     provenance: LoopProvenance | None = None

@@ -7,7 +7,17 @@ from pathlib import Path
 
 import click
 
-from edgecv.cli_base import FRAMES, THREADS, THREADS_HELP, _check_outputs, _csv, _errors, _probe_video, main
+from edgecv.cli_base import (
+    FRAMES,
+    THREADS,
+    THREADS_HELP,
+    _check_outputs,
+    _csv,
+    _errors,
+    _local_threads,
+    _probe_video,
+    main,
+)
 
 # The `eval` group lives in edgecv.cli, which imports this module at its end; looking the group up on `main`
 # (instead of importing edgecv.cli) keeps the CLI free of import cycles.
@@ -79,11 +89,6 @@ def open_detector(model, backend, precision, art_dir, threads, score_threshold, 
                                    score_threshold=score_threshold, spin=False)
 
 
-def _variant_threshold(params) -> float:
-    """The lowest detection score the variant uses: decoding below it only costs time."""
-    return float(params.low_thresh if params.second_pass else params.high_thresh)
-
-
 @main.command("mot")
 @click.argument("video", type=click.Path())
 @click.option("--out", "out_video", type=click.Path(dir_okay=False), default=None,
@@ -108,19 +113,31 @@ def _variant_threshold(params) -> float:
 @click.option("--score-threshold", type=click.FloatRange(0.0, 1.0), default=None,
               help="Detector heatmap threshold [default: the lowest score the variant uses: bytetrack 0.1, "
                    "sort and appearance 0.6].")
+@click.option("--plan", "plan_path", type=click.Path(dir_okay=False), default=None,
+              help="A plan from `edgecv plan --pipeline mot`: its settings (model, variant, backend, precision, "
+                   "threads) replace these options.")
 @_errors
 def mot_cmd(video, out_video, tracks_path, stats_path, model, backend, precision, variant, art_dir, threads,
-            max_frames, score_threshold):
+            max_frames, score_threshold, plan_path):
     """Detect and track every person through VIDEO (a video file or a folder of images)."""
     _check_outputs({"--out": out_video, "--tracks": tracks_path, "--stats": stats_path},
-                   [video, model if _is_artifact(model) else None])
+                   [video, model if _is_artifact(model) else None, plan_path])
     from edgecv.runtime.mot import MotError, get_params, mot_video
+
+    if plan_path:
+        from edgecv.runtime.plan import settings_for
+
+        st = settings_for(plan_path, "mot", art_dir)   # settings.model: a model name inside --artifacts
+        model, variant, backend, precision, threads = (st["model"], st["variant"], st["backend"], st["precision"],
+                                                       st["threads"])
+        _local_threads(threads, f"plan {plan_path}: settings.threads")
+        click.echo(f"[mot] plan {plan_path}: {model} {variant} {backend} {precision} x{threads}")
 
     params = get_params(variant)            # an unknown variant fails before any export or model load
     _probe_video(video, MotError)
     det = open_detector(model, backend, precision, art_dir, threads, score_threshold or 0.0)
     params = params.for_detector(det.operating_point)   # thresholds on this detector's score scale
-    det.score_threshold = _variant_threshold(params) if score_threshold is None else score_threshold
+    det.score_threshold = params.score_floor() if score_threshold is None else score_threshold
     res = mot_video(video, det, params, out_video, tracks_path, stats_path, progress=True, max_frames=max_frames,
                     warn=lambda m: click.echo(f"warning: {m}", err=True), keep_results=False)
     s = res.stats

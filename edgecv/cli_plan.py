@@ -49,7 +49,7 @@ def print_plan(plan: dict) -> None:
 
 @main.command("plan")
 @click.option("--device", required=True, help="A device profile name (see `edgecv devices`) or a YAML path.")
-@click.option("--pipeline", required=True, type=click.Choice(["track", "propagate", "colorize"]))
+@click.option("--pipeline", required=True, type=click.Choice(["track", "propagate", "colorize", "mot"]))
 @click.option("--fps", type=float, required=True, help="The frame rate to hold.")
 @click.option("--latency-ms", type=float, default=None, help="Also keep every frame (key frames too) under this.")
 @click.option("--margin", type=float, default=0.0, show_default=True,
@@ -61,14 +61,18 @@ def print_plan(plan: dict) -> None:
 @click.option("--trackers", default=None,
               help="track: comma list to choose from (default: edgecv's Siamese trackers); nanotrack (a model you "
                    "brought) needs --accuracy and its converted artifacts in --artifacts.")
+@click.option("--variants", default=None,
+              help="mot: comma list of association variants to choose from (default: sort, appearance, bytetrack).")
 @click.option("--accuracy", "accuracy_file", type=click.Path(dir_okay=False), default=None,
               help="track: an `edgecv eval track` results.json whose AUCs replace the shipped ones for the same "
                    "settings (your model, your dev set).")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Plan file (JSON) to write.")
 @_errors
-def plan_cmd(device, pipeline, fps, latency_ms, margin, backends, threads, art_dir, trackers, accuracy_file, out):
-    """Choose precision, backend, threads, input size and (for propagation) the key-frame interval that meet
-    FPS on DEVICE with the best expected accuracy; print why, and write the plan the loops take (--plan)."""
+def plan_cmd(device, pipeline, fps, latency_ms, margin, backends, threads, art_dir, trackers, variants,
+             accuracy_file, out):
+    """Choose precision, backend, threads, input size, (for propagation) the key-frame interval and (for mot) the
+    association variant that meet FPS on DEVICE with the best expected accuracy; print why, and write the plan
+    the loops take (--plan)."""
     _check_outputs({"--out": out}, [device])  # before the planning: an unwritable --out fails at once
     from edgecv.runtime.plan import make_plan, write_plan
     from edgecv.runtime.plan.core import MAX_PLAN_THREADS
@@ -81,6 +85,17 @@ def plan_cmd(device, pipeline, fps, latency_ms, margin, backends, threads, art_d
         if not options["threads"] or not all(1 <= t <= MAX_PLAN_THREADS for t in options["threads"]):
             raise click.BadParameter(f"{threads!r}: thread counts must be between 1 and {MAX_PLAN_THREADS}",
                                      param_hint="--threads")
+    if variants:
+        if pipeline != "mot":
+            raise click.UsageError("--variants goes with --pipeline mot")
+        from edgecv.runtime.mot import MotError, get_params
+
+        try:
+            options["variants"] = [get_params(v).name for v in _csv(variants)]   # aliases to their names
+        except MotError as e:
+            raise click.BadParameter(str(e), param_hint="--variants") from None
+        if not options["variants"]:
+            raise click.BadParameter("give at least one variant", param_hint="--variants")
     accuracy = None
     if trackers or accuracy_file:
         if pipeline != "track":
@@ -132,7 +147,7 @@ def plan_check_cmd(plans, video, frames, art_dir, out):
 
 @main.command("profile-loops")
 @click.option("--device", "device", required=True, help="Device profile (name or YAML path) to write the figures into.")
-@click.option("--pipelines", default="propagate,track,colorize", show_default=True)
+@click.option("--pipelines", default="propagate,track,colorize,mot", show_default=True)
 @click.option("--video", type=click.Path(), default=None, help="Real video (default: vtest.avi from the samples).")
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
 @click.option("--backend", default="ort", show_default=True)
@@ -158,8 +173,13 @@ def profile_loops_cmd(device, pipelines, video, art_dir, backend, threads, frame
             recs = hooks.calibrate(prof, video, art_dir, frames)
             loops.setdefault(pipe, {}).update(recs)
             for k, r in recs.items():
-                click.echo(f"{pipe} {k}: +{r['key_frame_ms']:.2f} ms per key frame, "
-                           f"+{r['propagated_frame_ms']:.2f} ms per propagated frame beyond the profiled graphs")
+                if r.get("key_frame_ms") is not None:
+                    click.echo(f"{pipe} {k}: +{r['key_frame_ms']:.2f} ms per key frame, "
+                               f"+{r['propagated_frame_ms']:.2f} ms per propagated frame beyond the profiled graphs")
+                else:
+                    parts = ", ".join(f"{n} {v:.2f}" for n, v in (r.get("parts_ms") or {}).items())
+                    click.echo(f"{pipe} {k}: +{r['overhead_ms']:.2f} ms per frame beyond the profiled graph"
+                               + (f" ({parts})" if parts else ""))
         for key in hooks.overhead_keys:
             rec = measure_loop_overhead(pipe, video, art_dir, backend, threads, frames, start=560, size=key)
             loops.setdefault(pipe, {})[key] = rec

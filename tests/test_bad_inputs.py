@@ -39,6 +39,8 @@ PROP_SETTINGS = {"model": "dff-seg", "backend": "ort", "compute_unit": None, "pr
                  "part_precision": {}, "threads": 1, "key_interval": 2}
 TRACK_SETTINGS = {"tracker": "mosse", "backend": "ort", "compute_unit": None, "precision": "fp32", "threads": 1}
 COLOR_SETTINGS = {"size": "320x240", "backend": "ort", "compute_unit": None, "precision": "fp32", "threads": 1}
+MOT_SETTINGS = {"model": "persondet-lite0", "variant": "bytetrack", "backend": "ort", "compute_unit": None,
+                "precision": "fp32", "threads": 1}
 EVIL_YAML = "!!python/object/apply:os.system ['touch {marker}']\n"
 
 needs_vtest = pytest.mark.skipif(not VTEST.is_file(), reason="sample media not fetched (edgecv fetch-data)")
@@ -134,7 +136,8 @@ class Ctx:
         return p
 
     def plan(self, name: str, settings=None, pipeline="propagate", **top) -> Path:
-        base = {"propagate": PROP_SETTINGS, "track": TRACK_SETTINGS, "colorize": COLOR_SETTINGS}[pipeline]
+        base = {"propagate": PROP_SETTINGS, "track": TRACK_SETTINGS, "colorize": COLOR_SETTINGS,
+                "mot": MOT_SETTINGS}[pipeline]
         doc = dict(PLAN, pipeline=pipeline, settings=dict(base) if settings is None else settings, **top)
         return self.write(name, doc)
 
@@ -181,6 +184,10 @@ def _color(c: Ctx, *extra, video=None, ref=None):
             str(c.tmp / "arts"), *extra]
 
 
+def _mot(c: Ctx, *extra, video=None):
+    return ["mot", str(video or c.inp.clip), "--artifacts", str(c.tmp / "arts"), *map(str, extra)]
+
+
 def _cmds_on_video(kind: str, make: Callable[[Ctx], Path], needle) -> list[Case]:
     return [Case(f"track-{kind}", lambda c: _track(c, video=make(c)), needle),
             Case(f"propagate-{kind}", lambda c: _prop(c, video=make(c)), needle),
@@ -189,12 +196,12 @@ def _cmds_on_video(kind: str, make: Callable[[Ctx], Path], needle) -> list[Case]
 
 def _bad_plans(cmd: str) -> list[Case]:
     run = {"track": lambda c, p: _track(c, "--plan", p), "propagate": lambda c, p: _prop(c, "--plan", p),
-           "colorize": lambda c, p: _color(c, "--plan", p)}[cmd]
+           "colorize": lambda c, p: _color(c, "--plan", p), "mot": lambda c, p: _mot(c, "--plan", p)}[cmd]
 
     def case(id_, make, needle):
         return Case(f"{cmd}-plan-{id_}", lambda c: run(c, make(c)), needle)
 
-    base = {"track": TRACK_SETTINGS, "propagate": PROP_SETTINGS, "colorize": COLOR_SETTINGS}[cmd]
+    base = {"track": TRACK_SETTINGS, "propagate": PROP_SETTINGS, "colorize": COLOR_SETTINGS, "mot": MOT_SETTINGS}[cmd]
     return [
         case("threads-str", lambda c: c.plan("p.json", dict(base, threads="two"), cmd), ("p.json", "settings.threads")),
         case("threads-0", lambda c: c.plan("p.json", dict(base, threads=0), cmd), ("settings.threads", ">= 1")),
@@ -385,6 +392,19 @@ CASES: list[Case] = [
     *_bad_plans("track"),
     *_bad_plans("propagate"),
     *_bad_plans("colorize"),
+    *_bad_plans("mot"),
+    Case("mot-plan-model-outside", lambda c: _mot(c, "--plan", c.plan("p.json", dict(MOT_SETTINGS,
+                                                                                    model="../outside/persondet"),
+                                                                       "mot")), ("settings.model", "not a path")),
+    Case("mot-plan-unknown-variant", lambda c: _mot(c, "--plan", c.plan("p.json", dict(MOT_SETTINGS, variant="kcf"),
+                                                                         "mot")), ("settings.variant", "kcf")),
+    Case("mot-plan-no-variant", lambda c: _mot(c, "--plan", c.plan("p.json", {k: v for k, v in MOT_SETTINGS.items()
+                                                                              if k != "variant"}, "mot")),
+         "settings.variant is missing"),
+    Case("mot-tracks-is-plan", lambda c: _mot(c, "--plan", c.plan("p.json", pipeline="mot"), "--tracks",
+                                              c.tmp / "p.json"), "is the input"),
+    Case("plan-mot-variants-unknown", lambda c: ["plan", "--device", "pixel-4", "--pipeline", "mot", "--fps", "5",
+                                                 "--variants", "kcf"], ("--variants", "kcf")),
     _prop_plan_case("model-outside", {"model": "../outside/dff-seg"}, ("p.json", "settings.model", "not a path")),
     _prop_plan_case("model-etc-passwd", {"model": "/etc/passwd"}, ("settings.model", "/etc/passwd")),
     _prop_plan_case("model-dots", {"model": ".."}, "settings.model"),

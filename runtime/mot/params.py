@@ -86,6 +86,11 @@ class MotParams:
         return self.with_(high_thresh=op, low_thresh=min(self.low_thresh, op) if self.second_pass else op,
                           new_track_thresh=round(min(1.0, op + (self.new_track_thresh - self.high_thresh)), 6))
 
+    def score_floor(self) -> float:
+        """The lowest detection score this variant uses (τ_low with the second pass, else τ_high): decoding the
+        detector's heatmap below it only costs time."""
+        return float(self.low_thresh if self.second_pass else self.high_thresh)
+
     def with_(self, **changes) -> MotParams:
         """A copy with some values changed (checked again)."""
         return replace(self, **changes)

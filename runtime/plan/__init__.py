@@ -2,7 +2,7 @@
 expected accuracy, from the device's latency profile and the accuracy the project measured.
 
 A plan is a JSON file (:func:`write_plan`); the runtime loops take it (``edgecv propagate --plan``,
-``edgecv track --plan``, ``edgecv colorize --plan``; :func:`settings_for` in Python).
+``edgecv track --plan``, ``edgecv colorize --plan``, ``edgecv mot --plan``; :func:`settings_for` in Python).
 
 The cost of a frame comes from the profile's per-artifact latencies (``measured`` where the device was
 measured, ``predicted`` or ``published`` otherwise; every figure the plan uses says which) plus the loop's

@@ -12,11 +12,12 @@ import msgspec
 from msgspec import Meta, Struct
 
 from ..errors import EdgeCVError, explain_validation
+from ..mot.params import variant_names
 from ..track.registry import tracker_names
 from .lookup import loop_overhead, provenance_kind
 
 PLAN_SCHEMA = "edgecv.plan/1"
-PIPELINES = ("propagate", "track", "colorize")
+PIPELINES = ("propagate", "track", "colorize", "mot")
 
 
 class PlanError(EdgeCVError):
@@ -210,7 +211,8 @@ def make_plan(device, pipeline: str, fps: float, latency_ms: float | None = None
                    f"settings that need them were not considered (e.g. {sorted(lat.missing)[0]})")
     s = best["settings"]
     lkey = s.get("size") or f"{s.get('backend')}-t{s.get('threads')}"
-    if loop_overhead(profile, pipeline, str(lkey))[1] == "unknown":
+    loop_prov = best.get("loop_provenance") or loop_overhead(profile, pipeline, str(lkey))[1]
+    if loop_prov == "unknown":
         why.append("the loop's own per-frame work (resizing, crops, colour conversion) is not in this profile: the "
                    "predicted fps counts the graphs only and is an upper bound")
     prov = sorted({v['provenance'] for k, v in lat.used.items() if _uses(best, k)})
@@ -293,7 +295,16 @@ class ColorizeSettings(Struct, kw_only=True):
     compute_unit: str | None = None
 
 
-SETTINGS = {"track": TrackSettings, "propagate": PropagateSettings, "colorize": ColorizeSettings}
+class MotSettings(Struct, kw_only=True):
+    model: ModelName                                  # the person detector (its graph is looked up in --artifacts)
+    variant: Literal[tuple(variant_names())]          # the association: runtime/mot/params.py
+    backend: Backend
+    precision: Precision
+    threads: Threads | None
+    compute_unit: str | None = None
+
+
+SETTINGS = {"track": TrackSettings, "propagate": PropagateSettings, "colorize": ColorizeSettings, "mot": MotSettings}
 
 
 class Plan(Struct, kw_only=True):
@@ -301,7 +312,7 @@ class Plan(Struct, kw_only=True):
     against the pipeline's own settings type)."""
     schema: Literal["edgecv.plan/1"]
     device: Annotated[str, Meta(min_length=1)]
-    pipeline: Literal["propagate", "track", "colorize"]
+    pipeline: Literal["propagate", "track", "colorize", "mot"]
     settings: dict[str, Any]
     fps_target: PosFloat
     predicted_fps: PosFloat
@@ -355,10 +366,10 @@ def confined_model(model: str, art_dir, path="plan") -> str:
 
 def plan_json_schema() -> dict:
     """JSON Schema of a plan file, ``settings`` one of the per-pipeline Structs (``docs/schemas/plan.schema.json``)."""
-    kinds = (TrackSettings, PropagateSettings, ColorizeSettings)
+    kinds = (TrackSettings, PropagateSettings, ColorizeSettings, MotSettings)
     (top, *_), defs = msgspec.json.schema_components((Plan, *kinds), ref_template="#/$defs/{name}")
     defs["Plan"]["properties"]["settings"] = {
-        "description": "by `pipeline`: TrackSettings, PropagateSettings or ColorizeSettings",
+        "description": "by `pipeline`: TrackSettings, PropagateSettings, ColorizeSettings or MotSettings",
         "anyOf": [{"$ref": f"#/$defs/{t.__name__}"} for t in kinds]}
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "title": "edgecv plan", **top, "$defs": defs}
 

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import EdgeCVError
-from .overhead import _frames, _outside, _Timed, calibrate_propagation_loop
+from .overhead import _frames, _outside, _Timed, calibrate_mot_loop, calibrate_propagation_loop
 
 __all__ = ["Loop", "LoopHooks", "LOOPS", "loop_hooks", "measure_loop_overhead"]
 
@@ -43,7 +43,7 @@ class LoopHooks:
     probe: Callable[[str, str, int, str], Loop]    # (artifacts, backend, threads, key) -> fp32 loop to measure
     overhead_keys: tuple[str, ...] = ("default",)  # loops-block records `profile-loops` writes
     unit: str = "frame"                            # what one overhead figure is per
-    calibrate: Callable | None = field(default=None)  # extra per-backend calibration (propagation)
+    calibrate: Callable | None = field(default=None)  # extra per-backend calibration (propagation, mot)
 
 
 def _centre_box(frame) -> tuple[float, float, float, float]:
@@ -118,7 +118,41 @@ TRACK = LoopHooks(
     unit="search pass")
 
 
-LOOPS: dict[str, LoopHooks] = {"propagate": PROPAGATE, "track": TRACK, "colorize": COLORIZE}
+# --- mot -------------------------------------------------------------------------------------------------------
+
+def _mot(art_dir, model, variant, backend, precision, threads) -> Loop:
+    """What ``edgecv mot`` runs per frame: the detector (built as the CLI builds it, decoding from the variant's
+    lowest score) and the variant's association on its boxes, scores and embeddings."""
+    from ..mot import MultiTracker, PersonDetector, get_params, linear_assignment
+
+    det = PersonDetector.from_dir(art_dir, model, backend, precision, threads=threads, spin=False)
+    params = get_params(variant).for_detector(det.operating_point)
+    det.score_threshold = params.score_floor()
+    tracker = MultiTracker(params)
+    linear_assignment(np.zeros((1, 1)), 1.0)   # scipy loaded now, not in the first frame's time
+
+    def step(frame):
+        d = det(frame)
+        return tracker.update(d.boxes, d.scores, d.embeddings)
+
+    return Loop(step, timed=(det, ("session",)),
+                what=f"mot {params.name}: resize, heatmap decoding and association outside the detector graph")
+
+
+def _mot_calibrate(profile, video, art_dir, frames):
+    return calibrate_mot_loop(profile, video, art_dir, frames=frames)
+
+
+MOT = LoopHooks(
+    build=lambda s, art: _mot(art, s["model"], s["variant"], s["backend"], s["precision"], s["threads"]),
+    narrow=lambda s: {"backends": [s["backend"] + (f":{s['compute_unit']}" if s.get("compute_unit") else "")],
+                      "threads": [s["threads"]], "precisions": [s["precision"]], "models": [s["model"]],
+                      "variants": [s["variant"]]},
+    probe=lambda art, backend, threads, key: _mot(art, "persondet-lite0", "bytetrack", backend, "fp32", threads),
+    calibrate=_mot_calibrate)
+
+
+LOOPS: dict[str, LoopHooks] = {"propagate": PROPAGATE, "track": TRACK, "colorize": COLORIZE, "mot": MOT}
 
 
 def loop_hooks(pipeline: str) -> LoopHooks:

@@ -101,3 +101,92 @@ def calibrate_propagation_loop(profile: dict, video, art_dir="artifacts", model:
                                    "command": "edgecv profile-loops"})
             out[f"{backend}-t{nt}"] = rec
     return out
+
+
+def _profiled_ms(path, backend: str, threads) -> float:
+    """Median ms of one graph timed as ``edgecv profile`` times it: a session of its own with the backend's
+    defaults, random inputs."""
+    from edgecv.runtime import load
+    from edgecv.runtime.profile import random_feeds, time_session
+
+    sess = load(path, backend, threads)
+    return time_session(sess, random_feeds(sess), 20, 3)["median"]
+
+
+def calibrate_mot_loop(profile: dict, video, art_dir="artifacts", model: str = "persondet-lite0",
+                       backends=("ort", "litert"), threads=(1, 2), variants=None, frames: int = 60,
+                       start: int = 560, rounds: int = 5) -> dict:
+    """Per backend × threads × association variant, what a real multi-object tracking loop costs per frame
+    beyond the detector graph the profile times alone. The loop is what ``edgecv mot`` runs per frame (resize,
+    the graph, heatmap decoding, association; its detector built as the CLI builds it, ORT's idle threads not
+    spinning) on real held-out frames; the graph alone is timed as ``edgecv profile`` times it (a session of its
+    own with the backend's defaults, random inputs) before the first round and after each. ``overhead_ms`` =
+    the median over rounds of (the round's median step − the mean of the graph alone just before and after it),
+    so drift falls on both alike and one round another process slowed does not move it. ``parts_ms`` says what
+    it is made of: the medians of the detector's own timers (``resize``, ``decode``), the tracker's
+    ``association``, and the graph in the loop against alone (``graph_in_loop``, ``graph_alone``: what the
+    graph gains or loses inside the loop). Configurations whose fp32 detector the profile has no figure for are
+    skipped.
+    Returns ``{"ort-t1-bytetrack": record, ...}`` for the profile's ``loops.mot``."""
+    from edgecv.runtime.mot import MultiTracker, PersonDetector, get_params, linear_assignment, variant_names
+
+    from .core import Latencies, PlanError
+    from .pipelines import artifact_name
+
+    vid = _frames(video, frames + 5, start)
+    if len(vid) < 12:
+        raise PlanError(f"video {video}: fewer than 12 readable frames from frame {start}")
+    linear_assignment(np.zeros((1, 1)), 1.0)   # scipy loaded before any timing
+    lat = Latencies(profile)
+    out = {}
+    for backend in backends:
+        for nt in threads:
+            if lat.get(artifact_name(model, None, backend, "fp32"), backend, nt) is None:
+                continue
+            det = PersonDetector.from_dir(art_dir, model, backend, "fp32", threads=nt, spin=False)
+            acc = [0.0]
+            det.session = _Timed(det.session, acc)
+            for variant in variants or variant_names():
+                params = get_params(variant).for_detector(det.operating_point)
+                det.score_threshold = params.score_floor()
+                total, graph, pre, dec, assoc, resid = [], [], [], [], [], []
+                alone = [_profiled_ms(det.path, det.backend, nt)]
+                for r in range(rounds):
+                    tracker = MultiTracker(params)
+                    steps = []
+                    for i, f in enumerate(vid):
+                        acc[0] = 0.0
+                        t0 = time.perf_counter()
+                        d = det(f)
+                        t1 = time.perf_counter()
+                        tracker.update(d.boxes, d.scores, d.embeddings)
+                        t2 = time.perf_counter()
+                        if r == 0 and i < 5:   # warm-up
+                            continue
+                        steps.append((t2 - t0) * 1e3)
+                        graph.append(acc[0])
+                        pre.append(det.last_ms["pre"])
+                        dec.append(det.last_ms["decode"])
+                        assoc.append((t2 - t1) * 1e3)
+                    alone.append(_profiled_ms(det.path, det.backend, nt))
+                    # this round's residual against the graph alone just before and after it: a round that
+                    # another process slowed is one of several, and the median over rounds leaves it out
+                    resid.append(float(np.median(steps)) - (alone[-2] + alone[-1]) / 2)
+                    total += steps
+                g_alone = float(np.median(alone))
+                tot = np.asarray(total)
+                med = {k: round(float(np.median(v)), 3) for k, v in
+                       (("resize", pre), ("decode", dec), ("association", assoc), ("graph_in_loop", graph))}
+                out[f"{backend}-t{nt}-{params.name}"] = {
+                    "overhead_ms": round(float(np.median(resid)), 3),
+                    "p90_ms": round(float(np.percentile(tot, 90)) - g_alone, 3),
+                    "parts_ms": {**med, "graph_alone": round(g_alone, 3)},
+                    "frames": len(vid),
+                    "what": (f"{model} fp32 + {params.name} association on {vid[0].shape[1]}x{vid[0].shape[0]} frames "
+                             f"(held-out from frame {start}, {rounds} rounds): the loop's step minus the detector "
+                             "graph timed alone as `edgecv profile` times it, just before and after"),
+                    "provenance": {"kind": "measured", "host": socket.gethostname(),
+                                   "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
+                                   "command": "edgecv profile-loops --pipelines mot"}}
+            del det
+    return out

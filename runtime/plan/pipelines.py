@@ -12,6 +12,11 @@
   2 on average (its pyramid every other frame). The template runs once per target (reported, not in fps).
 - **colorize**: per frame the frame graph at the working size plus the loop's Lab conversion and merge; the
   reference encoder runs once per video.
+- **mot** (multi-object tracking): per frame the person detector's graph plus the loop's own work: the frame
+  resized to the graph's input, the heatmap decoded (peaks, NMS) and the association (Kalman predict, costs,
+  Hungarian, update), measured per backend × threads × variant (``edgecv profile-loops``, the profile's
+  ``loops: mot:`` block, key ``ort-t1-bytetrack``; else ``ort-t1``, else ``default``). Every frame costs the same,
+  so the worst frame is the mean.
 
 Accuracy comes from ``devices/accuracy.yaml`` (what the project measured on held-out material). Key
 intervals between measured ones are interpolated linearly and say so; none is extrapolated.
@@ -19,8 +24,9 @@ intervals between measured ones are interpolated linearly and say so; none is ex
 from __future__ import annotations
 
 from .. import bundle
+from ..mot.params import variant_names
 from ..track.registry import get_variant, tracker_names
-from .lookup import loop_overhead
+from .lookup import loop_overhead, provenance_kind
 
 GPU_BACKENDS = ("ort-cuda", "ort-trt", "tensorrt")   # build their own fp16/int8 engines from the fp32 ONNX graph
 PRECISIONS = ("fp32", "fp16", "int8")
@@ -220,4 +226,59 @@ def colorize_candidates(profile: dict, lat, acc: dict, options: dict) -> list[di
     return out
 
 
-CANDIDATES = {"propagate": propagate_candidates, "track": track_candidates, "colorize": colorize_candidates}
+def mot_loop(profile: dict, backend: str, threads, variant: str) -> tuple[float, str, dict, str]:
+    """The mot loop's own ms per frame on this device for ``backend`` × ``threads`` × ``variant``: the record
+    ``{backend}-t{threads}-{variant}`` of the profile's ``loops: mot:``, else ``{backend}-t{threads}``, else
+    ``default``. Returns (ms, provenance kind, the record's ``parts_ms``, the key used); (0, "unknown", {}, "")
+    when the profile has none."""
+    loops = (profile.get("loops") or {}).get("mot") or {}
+    for key in (f"{backend}-t{threads}-{variant}", f"{backend}-t{threads}", "default"):
+        rec = loops.get(key)
+        if rec and rec.get("overhead_ms") is not None:
+            return float(rec["overhead_ms"]), provenance_kind(rec), dict(rec.get("parts_ms") or {}), key
+    return 0.0, "unknown", {}, ""
+
+
+def mot_candidates(profile: dict, lat, acc: dict, options: dict) -> list[dict]:
+    out = []
+    models = options.get("models") or sorted({r["model"] for r in acc.get("entries", [])})
+    variants = options.get("variants") or variant_names()
+    backends = options.get("backends") or lat.backends()
+    threads = options.get("threads") or lat.threads()
+    precisions = options.get("precisions") or PRECISIONS
+    for model in models:
+        for backend in backends:
+            for prec in precisions:
+                for nt in threads:
+                    graph = artifact_name(model, None, backend, prec)
+                    d = part_ms(lat, model, None, backend, prec, nt)
+                    if d is None:
+                        continue
+                    for variant in variants:
+                        a, note = with_fp16_fallback(acc, {"model": model, "variant": variant, "backend": backend,
+                                                           "precision": prec})
+                        if a is None:
+                            continue
+                        loop_ms, loop_prov, parts, key = mot_loop(profile, backend, nt, variant)
+                        mean = d + loop_ms
+                        split = {k: v for k, v in parts.items() if k in ("resize", "decode", "association")}
+                        if "graph_in_loop" in parts and "graph_alone" in parts:   # calibrated on the fp32 graph
+                            split["graph_in_loop_vs_alone"] = round(parts["graph_in_loop"] - parts["graph_alone"], 3)
+                        said = ", ".join(f"{k.replace('_', ' ')} {v:+.2f}" if k.startswith("graph") else f"{k} {v:.2f}"
+                                         for k, v in split.items())
+                        loop_note = (f"the loop's own {loop_ms:.2f} ms ({said}; {loop_prov}, loops.mot.{key})"
+                                     if key else "the loop's own work (resize, decode, association): not in this "
+                                                 "profile")
+                        out.append({
+                            "settings": {"model": model, "variant": variant, **backend_settings(backend),
+                                         "precision": prec, "threads": nt},
+                            "mean_ms": mean, "worst_ms": mean, "accuracy": a, "accuracy_note": note,
+                            "parts_ms": {"detector": round(d, 3), "loop": round(loop_ms, 3),
+                                         **{f"loop_{k}": v for k, v in split.items()}},
+                            "artifacts": (graph,), "loop_provenance": loop_prov,
+                            "cost_note": f"per frame: detector graph {graph} {d:.2f} ms + {loop_note}"})
+    return out
+
+
+CANDIDATES = {"propagate": propagate_candidates, "track": track_candidates, "colorize": colorize_candidates,
+              "mot": mot_candidates}
