@@ -121,7 +121,7 @@ def main():
              "motion gate; bytetrack: IoU with the low-score second pass (runtime/mot/params.py); score thresholds "
              "follow the detector's operating point (its F1-optimal score on training frames, in its manifest: "
              f"{dets[first].operating_point}): τ_high = it, ByteTrack's ε = it + 0.1, τ_low 0.1 (the papers' 0.6 / "
-             "0.7 are for YOLOX's scores; at 0.6 this detector's MOTA was 49 / 56 / 64)"]
+             "0.7 are for YOLOX's scores; at 0.6 the first version of this detector lost a third of its true boxes)"]
     path = write_result("mot", machine(), command(), cols, rows, notes,
                         title="Multi-object tracking: detector + association on the committed clips")
     if a.accuracy:

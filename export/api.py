@@ -93,9 +93,15 @@ def default_check_frames(n_video: int = 9):
                     f"tree.avi and the held-out 30% strip of {len(frames) - n_video} photos")
 
 
-def calib_frames(calib, n: int):
-    """Frames for int8 calibration: ``calib`` (folder or video), default the training split's videos."""
+def calib_frames(calib, n: int, video: str | None = None):
+    """Frames for int8 calibration: ``calib`` (folder or video); else ``video``'s training split (a sample video
+    the model names as its domain); else the training split's photos and videos."""
     from edgecv import data
+
+    if calib is None and video is not None:
+        frames = data.video_part(video, "train")
+        frames = frames[::max(1, len(frames) // n)][:n]
+        return frames, f"{len(frames)} frames spread over {video}'s training split (first 70%)"
 
     if calib is not None:
         try:
@@ -230,7 +236,8 @@ def export(model, format: str = "onnx", precision: str = "fp32", ops: str | None
     check_feeds = module.sample_inputs(frames)
     calib_feeds, calib_desc = None, None
     if precision == "int8":
-        cframes, calib_desc = calib_frames(calib, min(n_calib, spec.int8_calib_frames or n_calib))
+        cframes, calib_desc = calib_frames(calib, min(n_calib, spec.int8_calib_frames or n_calib),
+                                           spec.int8_calib_video)
         calib_feeds = module.sample_inputs(cframes)
     ref = _ref_outputs(module, check_feeds, spec.outputs)
 

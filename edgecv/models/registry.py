@@ -41,6 +41,8 @@ class ExportSpec:
     int8_float_modules: tuple = ()   # module classes PT2E (TFLite int8) leaves unannotated, i.e. in float
     int8_float_correlation: bool = False   # ONNX int8: correlations (convs whose weights are graph tensors)
                                            # and every node between the outputs and their producers stay float
+    int8_calib_video: str | None = None   # int8 calibration default: this sample video's training split (the
+    # model's own domain, e.g. the people detector's street scene) instead of the mixed photos-and-videos split
     int8_judge_where: dict = field(default_factory=dict)   # output → (mask output, threshold): its int8 cosine is
     # the mean per-cell cosine of its channel vectors where the reference mask output ≥ threshold (an output that
     # is only read at some cells, e.g. a detector's embedding at detected centres)

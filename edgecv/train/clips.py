@@ -129,7 +129,7 @@ class ClipSampler:
     """
 
     def __init__(self, split: str = "train", seed: int = 0, person_height=(24, 110), max_people: int = 4,
-                 min_aspect: float = 1.3):
+                 min_aspect: float = 1.3, pair_prob: float = 0.0):
         self.rng = np.random.default_rng(seed)
         self.people = person_cutouts(split, seed=seed, min_aspect=min_aspect)
         if not self.people:
@@ -143,6 +143,9 @@ class ClipSampler:
         self.backgrounds = [self._shrink(b) for b in photos + vids + [empty] * 4]
         self.patches = [self._shrink(p) for p in photos]
         self.person_height, self.max_people = person_height, max_people
+        # a person placed beside / half behind the previous one (crowds for the detector); 0 draws nothing extra,
+        # so the clips of a given seed stay as they were
+        self.pair_prob = pair_prob
 
     @staticmethod
     def _shrink(img, max_side=640):
@@ -176,6 +179,7 @@ class ClipSampler:
         n_people = int(rng.integers(1, self.max_people + 1))
         kinds = ["d"] * n_dis + ["p"] * n_people
         rng.shuffle(kinds)
+        last = None   # (x, y, height) of the previous person
         for kind in kinds:
             if kind == "p":
                 source = int(rng.integers(len(self.people)))
@@ -195,9 +199,17 @@ class ClipSampler:
                 scale = rng.uniform(20, 90) / max(ph_, pw_)
                 label, rot, source = 0, rng.normal(0, 1.0), -1
             sh, sw = rgb.shape[:2]
-            layers.append(Layer(rgb, alpha, label, self._motion(
-                sw / 2, sh / 2, rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h, scale, length,
-                rng.uniform(0.2, 1.0) * max_speed, rot, rng.normal(0, 0.01), rng.normal(0, 4)), source))
+            tx, ty = rng.uniform(0.1, 0.9) * w, rng.uniform(0.1, 0.9) * h
+            if kind == "p" and last is not None and self.pair_prob and rng.random() < self.pair_prob:
+                lx, ly, lh = last   # beside or partly behind the previous person, about as tall
+                scale = lh * rng.uniform(0.85, 1.15) / sh
+                tx, ty = lx + rng.uniform(-0.5, 0.5) * 0.45 * lh, ly + rng.uniform(-0.12, 0.12) * lh
+            if kind == "p":
+                last = (tx, ty, scale * sh)
+            speed = rng.uniform(0.2, 1.0) * max_speed
+            zoom, angle0 = rng.normal(0, 0.01), rng.normal(0, 4)
+            layers.append(Layer(rgb, alpha, label, self._motion(sw / 2, sh / 2, tx, ty, scale, length, speed, rot,
+                                                                zoom, angle0), source))
         return render(layers, size, length, rng)
 
 

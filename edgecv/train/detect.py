@@ -45,6 +45,7 @@ FROZEN_BLOCKS = 3        # stem + stages 1-2 of the trunk stay as ImageNet left 
 TRUNK_LR_SCALE = 0.3
 EMBED_SCALE = 16.0       # cosine classifier temperature
 MIN_ASPECT = 1.9         # a mined blob wider than height/1.9 is two people side by side: ignore, not a box
+PAIR_PROB = 0.4          # composites: a person placed beside or half behind the previous one (crowds)
 
 
 class Sample:
@@ -72,7 +73,8 @@ class CompositeSource:
     """Exact-label frames from :class:`ClipSampler` (cut-outs over real backgrounds)."""
 
     def __init__(self, split="train", seed=0):
-        self.sampler = ClipSampler(split, seed=seed, person_height=(16, 110), max_people=9, min_aspect=MIN_ASPECT)
+        self.sampler = ClipSampler(split, seed=seed, person_height=(16, 110), max_people=9, min_aspect=MIN_ASPECT,
+                                   pair_prob=PAIR_PROB)
         self.n_ids = len(self.sampler.people)
 
     def sample(self, rng) -> Sample:
@@ -97,6 +99,32 @@ class CompositeSource:
         return Sample(_photometric(clip.frames[0], rng), boxes, ids, ignore)
 
 
+def fit_perspective(dets: list) -> tuple[float, float]:
+    """A static camera's ground plane: person height ≈ a · (foot row) + b, fitted to the mined boxes that look
+    like one person (height/width 2.2–4), trimming outliers twice."""
+    boxes = np.concatenate([d for d in dets if len(d)]) if any(len(d) for d in dets) else np.zeros((0, 4))
+    sel = boxes[(boxes[:, 3] / np.maximum(boxes[:, 2], 1) >= 2.2) & (boxes[:, 3] / np.maximum(boxes[:, 2], 1) <= 4)]
+    if len(sel) < 10:
+        return 0.0, float(np.median(boxes[:, 3])) if len(boxes) else 0.0
+    foot, hgt = sel[:, 1] + sel[:, 3], sel[:, 3]
+    keep = np.ones(len(sel), bool)
+    for _ in range(3):
+        a, b = np.polyfit(foot[keep], hgt[keep], 1)
+        res = np.abs(hgt - (a * foot + b))
+        keep = res <= 2.5 * np.median(res[keep]) + 1e-6
+    return float(a), float(b)
+
+
+def one_person(dets: np.ndarray, perspective, tall: float = 1.3, wide: float = 0.7) -> np.ndarray:
+    """Which mined blobs (x, y, w, h) are one person: not much taller than a person standing on that row (two
+    people one behind the other) and not wider than ``wide`` × that height (two side by side)."""
+    if not len(dets):
+        return np.zeros(0, bool)
+    a, b = perspective
+    expected = np.maximum(a * (dets[:, 1] + dets[:, 3]) + b, 1.0)
+    return (dets[:, 3] <= tall * expected) & (dets[:, 2] <= wide * expected)
+
+
 class MinedSource:
     """vtest.avi's training split with the miner's person boxes and tracklet identities; unexplained
     foreground is ignore."""
@@ -113,6 +141,8 @@ class MinedSource:
                     self.ids[t][int(hit[0])] = id_offset + k
         self.n_ids = len(tracklets)
         self.dets = dets
+        self.perspective = fit_perspective(dets)
+        self.single = [one_person(d, self.perspective) for d in dets]
         self.fg = []
         for f in frames:
             diff = cv2.absdiff(f, background).max(2)
@@ -122,14 +152,16 @@ class MinedSource:
 
     def sample(self, rng) -> Sample:
         t = int(rng.integers(len(self.frames)))
-        frame, dets, fg = self.frames[t], self.dets[t], self.fg[t].copy()
+        frame, fg = self.frames[t], self.fg[t].copy()
+        keep_single = self.single[t]
+        dets = self.dets[t][keep_single]   # a blob of two people stays ignore: neither one box nor background
+        ids = [self.ids[t].get(i, -1) for i in np.flatnonzero(keep_single)]
         h, w = frame.shape[:2]
         boxes = dets[:, :4].copy()
         boxes[:, 2:] += boxes[:, :2]
         for x0, y0, x1, y1 in boxes.astype(int):   # foreground explained by a box is not ignore
             fg[max(0, y0 - 3):y1 + 3, max(0, x0 - 3):x1 + 3] = 0
         fg = cv2.dilate(fg, np.ones((9, 9), np.uint8))
-        ids = [self.ids[t].get(i, -1) for i in range(len(boxes))]
         # a random view: zoom 1-1.6×, shift, flip
         z = rng.uniform(1.0, 1.6)
         cw, ch = w / z, h / z
