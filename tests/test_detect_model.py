@@ -111,3 +111,21 @@ def test_export_carries_the_operating_point_the_mot_variants_follow():
     op = _card_operating_point("persondet-lite0")
     assert 0.05 < op < 0.9
     assert m.export_spec.extra["operating_point"] == op
+
+
+def test_mined_blobs_of_two_people_are_told_apart_from_one_by_the_ground_plane():
+    """The miner's labels: a blob much taller (one person behind another) or wider (side by side) than a person
+    standing on that row of the fitted ground plane is not one person (it becomes ignore, not a box)."""
+    from edgecv.train.detect import fit_perspective, one_person
+
+    rng = np.random.default_rng(0)
+    foot = rng.uniform(150, 550, 60)
+    h = 0.25 * foot + 15 + rng.normal(0, 2, 60)
+    singles = np.stack([rng.uniform(0, 700, 60), foot - h, h / 2.7, h], 1)
+    a, b = fit_perspective([singles[:30], singles[30:]])
+    assert abs(a - 0.25) < 0.03 and abs(b - 15) < 10
+    foot_y, hh = 400.0, 0.25 * 400 + 15
+    blobs = np.array([[100, foot_y - hh, hh / 2.7, hh],            # one person
+                      [200, foot_y - 1.6 * hh, hh / 2.5, 1.6 * hh],  # two, one behind the other
+                      [300, foot_y - hh, 0.9 * hh, hh]])             # two side by side
+    assert one_person(blobs, (a, b)).tolist() == [True, False, False]
