@@ -136,8 +136,7 @@ def mot_cmd(video, out_video, tracks_path, stats_path, model, backend, precision
     params = get_params(variant)            # an unknown variant fails before any export or model load
     _probe_video(video, MotError)
     det = open_detector(model, backend, precision, art_dir, threads, score_threshold or 0.0)
-    params = params.for_detector(det.operating_point)   # thresholds on this detector's score scale
-    det.score_threshold = params.score_floor() if score_threshold is None else score_threshold
+    params = det.fit_params(params, score_threshold)   # thresholds on this detector's score scale
     res = mot_video(video, det, params, out_video, tracks_path, stats_path, progress=True, max_frames=max_frames,
                     warn=lambda m: click.echo(f"warning: {m}", err=True), keep_results=False)
     s = res.stats

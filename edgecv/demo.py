@@ -193,7 +193,7 @@ def _mot_demo(out_dir: Path, art_dir: Path, con) -> dict:
     held-out part of vtest.avi through the torch-free loop: ids drawn in stable colours, MOTChallenge tracks."""
     from edgecv import data
     from edgecv.export import export
-    from edgecv.runtime.mot import PersonDetector, get_params, mot_video
+    from edgecv.runtime.mot import PersonDetector, mot_video
 
     con.rule("multi-object tracking (persondet-lite0 int8 + bytetrack) on held-out vtest.avi frames")
     try:
@@ -201,8 +201,7 @@ def _mot_demo(out_dir: Path, art_dir: Path, con) -> dict:
     except Exception:  # missing, or from other weights: export afresh
         export("persondet-lite0", "onnx", "int8", out_dir=art_dir, progress=con.print)
         det = PersonDetector.from_dir(art_dir, "persondet-lite0", "ort", "int8", threads=2)
-    params = get_params("bytetrack").for_detector(det.operating_point)
-    det.score_threshold = params.low_thresh
+    params = det.fit_params("bytetrack")
     frames = data.video_part("vtest.avi", "heldout")
     res = mot_video(frames, det, params, out_dir / "mot.mp4", out_dir / "mot-tracks.txt", out_dir / "mot.json",
                     progress=True, keep_results=False)

@@ -160,6 +160,16 @@ class PersonDetector:
         x = cv2.resize(frame_bgr, (self.input_w, self.input_h), interpolation=cv2.INTER_AREA)[:, :, ::-1]
         return np.ascontiguousarray(x.transpose(2, 0, 1)[None], dtype=np.float32) / np.float32(255.0)
 
+    def fit_params(self, params, score_threshold: float | None = None):
+        """A tracker variant (name or MotParams) with its score thresholds on this detector's scale
+        (``MotParams.for_detector`` at the manifest's operating point); decoding then stops at the variant's
+        lowest score (``score_floor``), or at ``score_threshold`` when given. Returns the variant's MotParams."""
+        from .params import get_params
+
+        p = (get_params(params) if isinstance(params, str) else params).for_detector(self.operating_point)
+        self.score_threshold = p.score_floor() if score_threshold is None else float(score_threshold)
+        return p
+
     def __call__(self, frame_bgr: np.ndarray) -> Detections:
         t0 = time.perf_counter()
         x = self.preprocess(frame_bgr)

@@ -123,11 +123,10 @@ TRACK = LoopHooks(
 def _mot(art_dir, model, variant, backend, precision, threads) -> Loop:
     """What ``edgecv mot`` runs per frame: the detector (built as the CLI builds it, decoding from the variant's
     lowest score) and the variant's association on its boxes, scores and embeddings."""
-    from ..mot import MultiTracker, PersonDetector, get_params, linear_assignment
+    from ..mot import MultiTracker, PersonDetector, linear_assignment
 
     det = PersonDetector.from_dir(art_dir, model, backend, precision, threads=threads, spin=False)
-    params = get_params(variant).for_detector(det.operating_point)
-    det.score_threshold = params.score_floor()
+    params = det.fit_params(variant)
     tracker = MultiTracker(params)
     linear_assignment(np.zeros((1, 1)), 1.0)   # scipy loaded now, not in the first frame's time
 

@@ -128,7 +128,7 @@ def calibrate_mot_loop(profile: dict, video, art_dir="artifacts", model: str = "
     graph gains or loses inside the loop). Configurations whose fp32 detector the profile has no figure for are
     skipped.
     Returns ``{"ort-t1-bytetrack": record, ...}`` for the profile's ``loops.mot``."""
-    from edgecv.runtime.mot import MultiTracker, PersonDetector, get_params, linear_assignment, variant_names
+    from edgecv.runtime.mot import MultiTracker, PersonDetector, linear_assignment, variant_names
 
     from .core import Latencies, PlanError
     from .pipelines import artifact_name
@@ -147,8 +147,7 @@ def calibrate_mot_loop(profile: dict, video, art_dir="artifacts", model: str = "
             acc = [0.0]
             det.session = _Timed(det.session, acc)
             for variant in variants or variant_names():
-                params = get_params(variant).for_detector(det.operating_point)
-                det.score_threshold = params.score_floor()
+                params = det.fit_params(variant)
                 total, graph, pre, dec, assoc, resid = [], [], [], [], [], []
                 alone = [_profiled_ms(det.path, det.backend, nt)]
                 for r in range(rounds):
