@@ -11,7 +11,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	# torch first, pinned: 2.13.0 is the CPU build (newer releases pull a multi-GB CUDA build)
 	$(BIN)/pip install -q torch==2.13.0
-	$(BIN)/pip install -q -e '.[export,train,predict,dev]'
+	$(BIN)/pip install -q -e '.[export,train,predict,scale,dev]'
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -23,7 +23,7 @@ demo: data
 	$(BIN)/edgecv demo --out out/demo
 
 test: data
-	$(BIN)/ruff check edgecv export runtime devices eval tests bench
+	$(BIN)/ruff check edgecv export runtime devices eval scale tests bench
 	$(BIN)/python -m pytest -q -rs tests
 
 soak: data

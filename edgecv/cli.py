@@ -21,8 +21,12 @@ from edgecv.cli_base import (  # noqa: F401  (re-exported: tests and scripts imp
     _csv_ints,
     _errors,
     _local_threads,
+    _model_option,
     _probe_video,
+    ensure_tracker_artifacts,
     main,
+    ray_options,
+    resolve_foreign,
 )
 
 
@@ -67,11 +71,26 @@ def train_cmd(model, minutes, steps, out_dir, seed, init):
     recipes.run(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed, init=init)
 
 
+def _choices(*allowed):
+    """A click callback: a comma-separated list, each item one of ``allowed``."""
+    def check(ctx, param, value):
+        items = _csv(value)
+        bad = [v for v in items if v not in allowed]
+        if not items or bad:
+            raise click.BadParameter(f"{', '.join(bad) or repr(value)}: expected one or more of "
+                                     f"{', '.join(allowed)}, comma-separated")
+        return items
+    return check
+
+
 @main.command("export")
 @click.argument("model", required=False)
-@click.option("--format", "fmt", type=click.Choice(["onnx", "tflite", "opencv-nano"]), default="onnx",
-              show_default=True, help="opencv-nano: a backbone/head pair that cv2.TrackerNano runs (boxtrack, fp32).")
-@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+@click.option("--format", "fmt", default="onnx", show_default=True,
+              callback=_choices("onnx", "tflite", "opencv-nano"),
+              help="onnx, tflite or opencv-nano (a backbone/head pair that cv2.TrackerNano runs: boxtrack, fp32). "
+                   "Several, comma-separated, export a matrix.")
+@click.option("--precision", default="fp32", show_default=True, callback=_choices("fp32", "fp16", "int8"),
+              help="fp32, fp16, int8; several, comma-separated, export a matrix.")
 @click.option("--ops", type=click.Choice(["standard", "portable"]), default=None,
               help="Custom-op lowering (default: standard for ONNX, portable for TFLite).")
 @click.option("--calib", type=click.Path(), default=None, help="Folder of images or a video for int8 calibration.")
@@ -83,13 +102,30 @@ def train_cmd(model, minutes, steps, out_dir, seed, init):
               help="Your own PyTorch module instead of MODEL: pkg.mod:factory (factory() returns the nn.Module).")
 @click.option("--input", "input_specs", multiple=True,
               help="With --module: an input as NAME=DxDx... (e.g. image=1x3x256x256); repeat for several.")
+@ray_options
 @_errors
-def export_cmd(model, fmt, precision, ops, calib, out_dir, keep_failed, model_dir, module_target, input_specs):
+def export_cmd(model, fmt, precision, ops, calib, out_dir, keep_failed, model_dir, module_target, input_specs, ray,
+               workers):
     """Export MODEL (a registered name, a checkpoint or an ONNX file) or --module pkg.mod:factory to a verified
-    artifact with a manifest."""
+    artifact with a manifest. MODEL may be a comma-separated list of registered models: with several models,
+    formats or precisions the whole matrix is exported, one unit each (on Ray with --ray)."""
     if (model is None) == (module_target is None):
         raise click.UsageError("give MODEL (a registered name, a checkpoint or an ONNX file) or --module "
                                "pkg.mod:factory, one of the two")
+    models = _csv(model) if model else []
+    if len(models) > 1 or len(fmt) > 1 or len(precision) > 1 or ray is not None:
+        if module_target or model_dir or "opencv-nano" in fmt:
+            raise click.UsageError("a matrix (several models, formats or precisions, or --ray) takes registered "
+                                   "model names; not --module, --model or --format opencv-nano")
+        _check_outputs({"--out": out_dir}, [calib], into=["--out"])
+        from edgecv.scale import ray_address
+        from edgecv.scale.export import export_matrix
+
+        for path in export_matrix(models, fmt, precision, out_dir, ops, calib, keep_failed,
+                                  ray_address(ray) if ray is not None else False, workers):
+            click.echo(str(path))
+        return
+    fmt, precision = fmt[0], precision[0]
     if input_specs and module_target is None:
         raise click.UsageError("--input goes with --module")
     _check_outputs({"--out": out_dir}, [model, calib, model_dir], into=["--out"])  # before torch loads (seconds)
@@ -124,6 +160,33 @@ def export_cmd(model, fmt, precision, ops, calib, out_dir, keep_failed, model_di
         click.echo(str(path))
 
 
+def _profile_on_ray(artifacts, thread_counts, backends, runs, warmup, device_name, out, ray, workers):
+    """``profile --ray``: the measurements as units on the cluster, one at a time per node; one profile per host
+    (``--out`` gets the host's name added when several hosts measured)."""
+    import tempfile
+
+    from edgecv.runtime.profile import PROFILE_SCHEMA, write_profile
+    from edgecv.runtime.report import print_profile
+    from edgecv.scale import ray_address
+    from edgecv.scale.export import profile_matrix
+
+    with tempfile.TemporaryDirectory() as tmp:   # with --out the units are kept beside it: a rerun resumes
+        store = Path(out).with_name(Path(out).name + ".units") if out else Path(tmp)
+        res = profile_matrix(artifacts, thread_counts, _csv(backends), runs, warmup, device_name,
+                             "edgecv profile " + " ".join(sys.argv[2:]), store, ray_address(ray), workers)
+    by_host: dict = {}
+    for r in res:
+        by_host.setdefault(r["entry"]["provenance"]["host"], {"device": r["device"], "entries": []})["entries"].append(
+            r["entry"])
+    for host, prof in by_host.items():
+        prof = {"schema": PROFILE_SCHEMA, **prof}
+        print_profile(prof)
+        if out:
+            o = Path(out)
+            dest = o if len(by_host) == 1 else o.with_name(f"{o.stem}.{host}{o.suffix}")
+            click.echo(f"wrote {write_profile(prof, dest)}")
+
+
 @main.command("info")
 @click.argument("artifact", type=click.Path())
 @_errors
@@ -148,8 +211,9 @@ def info_cmd(artifact):
 @click.option("--import", "import_file", type=click.Path(dir_okay=False), default=None,
               help="Merge FILE, a profile measured on a real device, into the shipped profile of that device: "
                    "its measured entries replace predicted/published ones for the same configuration.")
+@ray_options
 @_errors
-def profile_cmd(artifacts, threads, backends, runs, warmup, device_name, out, import_file):
+def profile_cmd(artifacts, threads, backends, runs, warmup, device_name, out, import_file, ray, workers):
     """Measure latency (median, p90) of ARTIFACTS per backend and thread count, or --import a measured profile."""
     _check_outputs({"--out": out}, [*artifacts, import_file])
     thread_counts = _csv_ints(threads)
@@ -176,6 +240,9 @@ def profile_cmd(artifacts, threads, backends, runs, warmup, device_name, out, im
         return
     if not artifacts:
         raise click.UsageError("give ARTIFACTS to measure (or --import FILE)")
+    if ray is not None:
+        _profile_on_ray(artifacts, thread_counts, backends, runs, warmup, device_name, out, ray, workers)
+        return
     from rich.progress import Progress
 
     from edgecv.runtime.profile import profile_artifacts, write_profile
@@ -195,73 +262,10 @@ def profile_cmd(artifacts, threads, backends, runs, warmup, device_name, out, im
         click.echo(f"wrote {write_profile(prof, out)}")
 
 
-def ensure_tracker_artifacts(names, art_dir, backends, precisions, echo=click.echo):
-    """Export the artifacts the Siamese trackers need when they are missing (needs edgecv[export])."""
-    from edgecv.runtime.bundle import backend_format
-    from edgecv.runtime.track import TrackError, get_variant
-    from edgecv.runtime.track.factory import artifact_model, missing_artifacts
-
-    done = set()
-    for name in names:
-        for backend in backends:
-            for precision in precisions:
-                if get_variant(name).foreign:  # converted from the user's --model (resolve_foreign)
-                    continue
-                model = artifact_model(name)
-                key = (model, backend_format(backend, TrackError), precision)
-                if model is None or key in done or not missing_artifacts(name, art_dir, backend, precision):
-                    continue
-                done.add(key)
-                echo(f"[track] {model} {key[1]} {precision} artifacts not in {art_dir}: exporting them now")
-                from edgecv.export import export  # needs torch: pip install 'edgecv[export]'
-
-                export(model, key[1], precision, out_dir=art_dir, progress=echo)
-
-
 def _edgecv_trackers():
     from edgecv.runtime.track.registry import tracker_names
 
     return tracker_names()
-
-
-def _model_option(names, model_dir):
-    """``--model`` goes with a tracker the user brings (nanotrack), and only with one."""
-    from edgecv.runtime.track import TrackError, get_variant
-
-    foreign = [n for n in names if get_variant(n).foreign]
-    if model_dir is not None and not foreign:
-        raise click.UsageError(f"--model {model_dir}: only nanotrack runs a model you bring; the other trackers run "
-                               "edgecv's exported graphs (--artifacts)")
-    if foreign and model_dir is None:
-        raise TrackError(f"{foreign[0]} runs a model you bring: pass --model DIR (a NanoTrack folder with "
-                         f"backbone.onnx and head.onnx, or a folder written by `edgecv export "
-                         f"{get_variant(foreign[0]).model} --model SRC --out DIR`)")
-
-
-def resolve_foreign(name, model_dir, art_dir, backends, precisions, echo=click.echo):
-    """The artifacts folder tracker ``name`` runs from: ``art_dir`` for edgecv's trackers; for a tracker the user
-    brings (``nanotrack``), the folder of its converted graphs, converting ``--model DIR`` there first when it
-    is the model's own folder (needs edgecv[export])."""
-    from edgecv.runtime.bundle import backend_format
-    from edgecv.runtime.track import TrackError, get_variant
-    from edgecv.runtime.track.foreign import foreign_artifacts
-
-    v = get_variant(name)
-    if not v.foreign:
-        return art_dir
-    _model_option([name], model_dir)
-    folder = None
-    for backend in backends:
-        for precision in precisions:
-            fmt = backend_format(backend, TrackError)
-            folder, convert = foreign_artifacts(name, model_dir, art_dir, fmt, precision)
-            if convert:
-                echo(f"[track] converting {model_dir} to {name} {fmt} {precision} graphs in {folder}")
-                from edgecv.export import export  # needs torch: pip install 'edgecv[export]'
-                from edgecv.export.nanotrack import NanoTrackImport
-
-                export(NanoTrackImport(model_dir, name=v.model), fmt, precision, out_dir=folder, progress=echo)
-    return folder
 
 
 class TrackerChoice(click.Choice):
@@ -494,8 +498,10 @@ def eval_group():
               help="Add the outside reference rows nanotrack-v2/-v3 (NanoTrack run by OpenCV, eval/anchors.py) when "
                    "their folder is there ($EDGECV_ANCHORS, default <repo>/../shared/anchors); skipped with a "
                    "note when it is not, an error when --anchors is given and it is not.")
+@ray_options
 @_errors
-def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, model_dir, threads, out_dir, inits, anchors):
+def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, model_dir, threads, out_dir, inits, anchors,
+                   ray, workers):
     """All trackers side by side on an OTB-format dataset: success AUC, precision@20, fps; plots + JSON."""
     _check_outputs({"--out": out_dir}, [dataset], into=["--out"])
     from edgecv.eval.track import evaluate
@@ -522,8 +528,34 @@ def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, model_dir, 
                 settings[label] = {"tracker": name, "backend": backend, "precision": precision,
                                    "artifacts": str(folder)}
     references = _anchor_rows(anchors, threads, factories)
-    evaluate(factories, dataset, out_dir, progress=True, inits=inits, references=references, settings=settings)
+    runs = None
+    if ray is not None:  # the same runs as units on Ray; scoring, tables and plots stay here
+        runs = _track_runs_on_ray(factories, settings, references, dataset, inits, threads, out_dir, ray, workers)
+    evaluate(factories, dataset, out_dir, progress=True, inits=inits, references=references, settings=settings,
+             precomputed=runs)
     click.echo(f"results → {Path(out_dir) / 'results.json'}, plots → {out_dir}/success.png, precision.png")
+
+
+def _track_runs_on_ray(factories, settings, references, dataset, inits, threads, out_dir, ray, workers) -> dict:
+    """Every row of ``eval track`` as units (tracker × sequence × start) on Ray, kept under ``--out/.units``."""
+    from edgecv.scale import ray_address
+    from edgecv.scale.track import baseline_spec, edgecv_spec, nanotrack_spec, sweep_runs
+
+    specs = {}
+    anchors = {}
+    if references:
+        from edgecv.eval.anchors import find_nanotrack
+
+        anchors = find_nanotrack()
+    for label in factories:
+        if label in references:
+            specs[label] = nanotrack_spec(anchors[label], threads)
+        elif label in settings:
+            st = settings[label]
+            specs[label] = edgecv_spec(st["tracker"], st["artifacts"], st["backend"], st["precision"], threads)
+        else:
+            specs[label] = baseline_spec(label)
+    return sweep_runs(specs, dataset, inits, Path(out_dir) / ".units", ray_address(ray), workers)
 
 
 def _anchor_rows(wanted: bool, threads: int, factories: dict) -> dict:
@@ -824,7 +856,7 @@ def demo_cmd(out_dir, video):
 
 
 # Commands of the device-profile side live in their own modules; importing them registers them on `main`.
-from edgecv import cli_devices, cli_mot, cli_plan, cli_predict  # noqa: E402,F401
+from edgecv import cli_devices, cli_mot, cli_plan, cli_predict, cli_scale  # noqa: E402,F401
 
 if __name__ == "__main__":
     main()

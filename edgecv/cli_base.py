@@ -118,3 +118,77 @@ def main():
 
 def _csv(value: str) -> list[str]:
     return [v.strip() for v in value.split(",") if v.strip()]
+
+
+def ray_options(fn):
+    """``--ray [ADDRESS]`` and ``--workers N``: run a command's work units on Ray (:mod:`edgecv.scale`)."""
+    fn = click.option("--workers", type=click.IntRange(1, 256), default=None,
+                      help="With --ray and no address: worker processes of the local Ray cluster (default: this "
+                           "machine's cores).")(fn)
+    return click.option("--ray", "ray", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+                        help="Run the work units on Ray: a local cluster on this machine, or join ADDRESS "
+                             "(default $EDGECV_RAY_ADDRESS). Units are kept under --out: a rerun skips finished "
+                             "ones. Needs `pip install 'edgecv[scale]'`.")(fn)
+
+
+def ensure_tracker_artifacts(names, art_dir, backends, precisions, echo=click.echo):
+    """Export the artifacts the Siamese trackers need when they are missing (needs edgecv[export])."""
+    from edgecv.runtime.bundle import backend_format
+    from edgecv.runtime.track import TrackError, get_variant
+    from edgecv.runtime.track.factory import artifact_model, missing_artifacts
+
+    done = set()
+    for name in names:
+        for backend in backends:
+            for precision in precisions:
+                if get_variant(name).foreign:  # converted from the user's --model (resolve_foreign)
+                    continue
+                model = artifact_model(name)
+                key = (model, backend_format(backend, TrackError), precision)
+                if model is None or key in done or not missing_artifacts(name, art_dir, backend, precision):
+                    continue
+                done.add(key)
+                echo(f"[track] {model} {key[1]} {precision} artifacts not in {art_dir}: exporting them now")
+                from edgecv.export import export  # needs torch: pip install 'edgecv[export]'
+
+                export(model, key[1], precision, out_dir=art_dir, progress=echo)
+
+
+def _model_option(names, model_dir):
+    """``--model`` goes with a tracker the user brings (nanotrack), and only with one."""
+    from edgecv.runtime.track import TrackError, get_variant
+
+    foreign = [n for n in names if get_variant(n).foreign]
+    if model_dir is not None and not foreign:
+        raise click.UsageError(f"--model {model_dir}: only nanotrack runs a model you bring; the other trackers run "
+                               "edgecv's exported graphs (--artifacts)")
+    if foreign and model_dir is None:
+        raise TrackError(f"{foreign[0]} runs a model you bring: pass --model DIR (a NanoTrack folder with "
+                         f"backbone.onnx and head.onnx, or a folder written by `edgecv export "
+                         f"{get_variant(foreign[0]).model} --model SRC --out DIR`)")
+
+
+def resolve_foreign(name, model_dir, art_dir, backends, precisions, echo=click.echo):
+    """The artifacts folder tracker ``name`` runs from: ``art_dir`` for edgecv's trackers; for a tracker the user
+    brings (``nanotrack``), the folder of its converted graphs, converting ``--model DIR`` there first when it
+    is the model's own folder (needs edgecv[export])."""
+    from edgecv.runtime.bundle import backend_format
+    from edgecv.runtime.track import TrackError, get_variant
+    from edgecv.runtime.track.foreign import foreign_artifacts
+
+    v = get_variant(name)
+    if not v.foreign:
+        return art_dir
+    _model_option([name], model_dir)
+    folder = None
+    for backend in backends:
+        for precision in precisions:
+            fmt = backend_format(backend, TrackError)
+            folder, convert = foreign_artifacts(name, model_dir, art_dir, fmt, precision)
+            if convert:
+                echo(f"[track] converting {model_dir} to {name} {fmt} {precision} graphs in {folder}")
+                from edgecv.export import export  # needs torch: pip install 'edgecv[export]'
+                from edgecv.export.nanotrack import NanoTrackImport
+
+                export(NanoTrackImport(model_dir, name=v.model), fmt, precision, out_dir=folder, progress=echo)
+    return folder

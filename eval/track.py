@@ -92,7 +92,7 @@ def _public(summary: dict) -> dict:
 
 def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, progress: bool = True,
              table: bool | None = None, inits: int = 1, references: dict[str, dict] | None = None,
-             settings: dict[str, dict] | None = None) -> dict:
+             settings: dict[str, dict] | None = None, precomputed: dict | None = None) -> dict:
     """Run every tracker on every sequence of ``dataset_dir``; write results to ``out_dir``; return them.
 
     ``trackers`` maps a display name to a factory (a class or a ``lambda: Tracker(...)``), called once
@@ -104,7 +104,9 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
     turn on single drift events, and several starts say how much a difference is worth. ``references``:
     tracker name → what it is (a dict, stored as the row's ``"reference"``) for the rows that are outside
     references, not ours. ``settings``: tracker name → how it ran (``{"tracker", "backend", "precision"}``),
-    stored as the row's ``"settings"``, which ``edgecv plan --accuracy`` reads.
+    stored as the row's ``"settings"``, which ``edgecv plan --accuracy`` reads. ``precomputed``: the runs already
+    made elsewhere (``{(tracker, sequence, start): run}``, e.g. by :func:`edgecv.scale.track.sweep_runs` on
+    Ray); then ``trackers``' factories are not called and only the scoring and writing happen here.
     """
     if not 1 <= inits <= len(INIT_PERTURBATIONS):
         raise TrackError(f"evaluate: inits must be 1..{len(INIT_PERTURBATIONS)}, got {inits}")
@@ -142,10 +144,15 @@ def evaluate(trackers: dict[str, Callable[[], Tracker]], dataset_dir, out_dir, p
                 runs, seq_scored = [], []
                 for k in range(inits):
                     bar.describe(f"{tname} · {seq.name}" + (f" · init {k}" if inits > 1 else ""))
-                    try:
-                        run = run_sequence(factory(), seq, bar, perturbed_box(seq.groundtruth[0], k) if k else None)
-                    except TrackError as e:
-                        raise TrackError(f"{tname} on sequence {seq.name}: {e}") from e
+                    if precomputed is not None:
+                        run = dict(precomputed[(tname, seq.name, k)])
+                        bar.advance(len(seq))
+                    else:
+                        try:
+                            run = run_sequence(factory(), seq, bar,
+                                               perturbed_box(seq.groundtruth[0], k) if k else None)
+                        except TrackError as e:
+                            raise TrackError(f"{tname} on sequence {seq.name}: {e}") from e
                     stem = seq.name if k == 0 else f"{seq.name}.init{k}"
                     run["path"] = write_boxes(out_dir / "boxes" / tname / f"{stem}.txt", run["boxes"], run["scores"])
                     runs.append(run)

@@ -5,6 +5,7 @@ still a dependency), so a cycle or a wrong-way import fails here even when no te
 
 Layers, top to bottom (a module may import its own layer and the ones below):
   cli      edgecv.cli*, edgecv.demo          thin shells over library calls
+  scale    edgecv.scale                      work units here or on Ray: sweeps, exports, profiles, batch loops
   export   edgecv.export                     models -> artifacts
   training edgecv.models/ops/train/data/...  PyTorch side
   eval     edgecv.eval                       metrics, sweeps, plots: torch-free, not needed on a device
@@ -20,8 +21,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 ROOTS = {"edgecv": REPO / "edgecv", "edgecv.export": REPO / "export", "edgecv.runtime": REPO / "runtime",
-         "edgecv.devices": REPO / "devices", "edgecv.eval": REPO / "eval"}
-RANK = {"cli": 6, "export": 5, "training": 4, "eval": 3, "runtime": 2, "devices": 1}
+         "edgecv.devices": REPO / "devices", "edgecv.eval": REPO / "eval", "edgecv.scale": REPO / "scale"}
+RANK = {"cli": 7, "scale": 6, "export": 5, "training": 4, "eval": 3, "runtime": 2, "devices": 1}
 
 
 def _modules() -> dict[str, Path]:
@@ -76,7 +77,7 @@ def _graph() -> dict[str, set[str]]:
 def _layer(m: str) -> str:
     if m.startswith(("edgecv.cli", "edgecv.demo")):
         return "cli"
-    for pkg in ("export", "runtime", "devices", "eval"):
+    for pkg in ("export", "runtime", "devices", "eval", "scale"):
         if m == f"edgecv.{pkg}" or m.startswith(f"edgecv.{pkg}."):
             return pkg
     return "training"

@@ -1,0 +1,127 @@
+"""Every job a unit can name, in :data:`JOBS`: what a worker runs for one unit. Each takes the unit's JSON inputs
+and the folder holding its files (artifacts, videos) by name, and returns a JSON-able dict; a ``"files"`` entry
+(relative path → bytes) is written under the sweep's output folder by the driver."""
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+
+from edgecv.runtime.manifest import sha256_file
+
+from .errors import ScaleError
+
+__all__ = ["JOBS"]
+
+
+def _build(spec: dict, folder: Path | None):
+    if spec["kind"] == "nanotrack":
+        from edgecv.eval.anchors import NanoTrackModel, NanoTrackTracker
+
+        m = NanoTrackModel(spec["name"], spec["version"], spec["runner"], folder / spec["backbone"],
+                           folder / spec["head"], spec.get("source"))
+        return NanoTrackTracker(m, spec["threads"])
+    from edgecv.runtime.track import make_tracker
+
+    if spec["backend"] is None:
+        return make_tracker(spec["name"])
+    return make_tracker(spec["name"], folder, spec["backend"], spec["precision"], spec["threads"])
+
+
+def track_sequence(inputs: dict, folder: Path | None) -> dict:
+    """One tracker over one sequence from one start: the per-frame boxes, scores, lost flags and times."""
+    from edgecv.eval.track import perturbed_box, run_sequence
+    from edgecv.runtime.track.sequences import GROUNDTRUTH, load_sequence
+
+    seq_dir = Path(inputs["dataset"]) / inputs["sequence"]
+    if not (seq_dir / GROUNDTRUTH).is_file():
+        raise ScaleError(f"sequence {seq_dir} is not on this node (fetch the dataset to the same path)")
+    got = sha256_file(seq_dir / GROUNDTRUTH)
+    if got != inputs["groundtruth_sha256"]:
+        raise ScaleError(f"{seq_dir / GROUNDTRUTH} on this node differs from the driver's (sha256 {got[:12]}...)")
+    seq = load_sequence(seq_dir)
+    k = int(inputs["init"])
+    run = run_sequence(_build(inputs["tracker"], folder), seq, None,
+                       perturbed_box(seq.groundtruth[0], k) if k else None)
+    return {"boxes": run["boxes"].tolist(), "scores": [float(s) for s in run["scores"]],
+            "lost": [bool(v) for v in run["lost"]], "times": run["times"].tolist(),
+            "init_time": float(run["init_time"])}
+
+
+def _read_outputs(folder: Path, stem: str) -> dict:
+    return {f"{stem}/{p.name}": p.read_bytes() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def batch_track(inputs: dict, folder: Path | None) -> dict:
+    from edgecv.runtime.track import make_tracker
+    from edgecv.runtime.track.video import track_video
+
+    s = inputs["settings"]
+    tracker = (make_tracker(s["tracker"], folder, s["backend"], s["precision"], s["threads"])
+               if s.get("artifacts") else make_tracker(s["tracker"]))
+    stem = Path(inputs["video"]).stem
+    with tempfile.TemporaryDirectory(prefix="edgecv-batch-") as tmp:
+        out = Path(tmp)
+        run = track_video(tracker, folder / inputs["video"], inputs["box"], out / "track.mp4", out / "boxes.txt",
+                          progress=False, max_frames=s.get("max_frames"), warn=lambda m: None,
+                          keep_results=False)
+        (out / "stats.json").write_text(json.dumps(
+            {"video": inputs["video"], "tracker": s["tracker"], "frames": run.frames, "skipped": run.skipped,
+             "lost": run.lost}, indent=1) + "\n")
+        return {"frames": run.frames, "skipped": run.skipped, "lost": run.lost, "files": _read_outputs(out, stem)}
+
+
+def batch_mot(inputs: dict, folder: Path | None) -> dict:
+    from edgecv.runtime.mot import PersonDetector, get_params, mot_video
+
+    s = inputs["settings"]
+    det = PersonDetector(folder / s["artifact"], s["backend"], s["threads"], s.get("score_threshold") or 0.0,
+                         spin=False)
+    params = det.fit_params(get_params(s["variant"]), s.get("score_threshold"))
+    stem = Path(inputs["video"]).stem
+    with tempfile.TemporaryDirectory(prefix="edgecv-batch-") as tmp:
+        out = Path(tmp)
+        res = mot_video(folder / inputs["video"], det, params, out / "mot.mp4", out / "tracks.txt",
+                        out / "stats.json", progress=False, max_frames=s.get("max_frames"), warn=lambda m: None,
+                        keep_results=False)
+        st = res.stats
+        return {"frames": st["frames"], "skipped": st["skipped"], "tracks": st["tracks"],
+                "files": _read_outputs(out, stem)}
+
+
+def export_model(inputs: dict, folder: Path | None) -> dict:
+    """``edgecv export`` of one model × format × precision on this worker (needs edgecv[export] there); the
+    artifacts and their manifests come back as files. The shipped weights are this node's installed ones: the
+    unit's key holds their sha256 (:func:`.export.weights_digest`) and the worker checks it."""
+    from edgecv.export import export
+
+    from .export import weights_digest
+
+    if weights_digest() != inputs["weights_sha256"]:
+        raise ScaleError("this node's edgecv weights differ from the driver's: install the same edgecv version")
+    calib = folder / inputs["calib"] if inputs.get("calib") else None
+    with tempfile.TemporaryDirectory(prefix="edgecv-export-") as tmp:
+        paths = export(inputs["model"], inputs["format"], inputs["precision"], inputs.get("ops"), calib=calib,
+                       out_dir=tmp, keep_failed=inputs.get("keep_failed", False), progress=None)
+        paths = paths if isinstance(paths, list) else [paths]
+        files = {}
+        for p in Path(tmp).iterdir():
+            if p.is_file():
+                files[p.name] = p.read_bytes()
+        return {"artifacts": [Path(p).name for p in paths], "files": files}
+
+
+def profile_artifact(inputs: dict, folder: Path | None) -> dict:
+    """Latency of one artifact × backend × threads on this node (one profiling unit per node at a time: the
+    ``edgecv_profiler`` resource); the entry records the node's host and CPU."""
+    from edgecv.runtime.profile import profile_artifacts
+
+    prof = profile_artifacts([folder / inputs["artifact"]], [inputs["threads"]], [inputs["backend"]],
+                             inputs["runs"], inputs["warmup"], inputs.get("device"), command=inputs.get("command"))
+    (entry,) = prof["entries"]
+    entry["provenance"]["cpu"] = prof["device"].get("cpu")
+    return {"entry": entry, "device": prof["device"]}
+
+
+JOBS = {"track.sequence": track_sequence, "batch.track": batch_track, "batch.mot": batch_mot,
+        "export.model": export_model, "profile.artifact": profile_artifact}
