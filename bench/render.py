@@ -31,7 +31,7 @@ ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtim
          "propagation-lite0", "propagation-cost", "propagation-dcn", "propagation-aggregation", "flow",
          "colorize-speed",
          "colorize-speed-native", "colorize-quality", "colorize-video", "mot", "predictor", "device-profiles",
-         "planner", "install-size", "soak"]
+         "planner", "scale", "install-size", "soak"]
 
 HEADER = """# Benchmarks
 

@@ -17,6 +17,7 @@ from edgecv.cli_base import (
     _local_threads,
     _probe_video,
     main,
+    ray_options,
 )
 
 # The `eval` group lives in edgecv.cli, which imports this module at its end; looking the group up on `main`
@@ -168,8 +169,10 @@ def mot_cmd(video, out_video, tracks_path, stats_path, model, backend, precision
 @click.option("--threads", type=THREADS, default=None, help=f"--detector's threads, {THREADS_HELP}.")
 @click.option("--score-threshold", type=click.FloatRange(0.0, 1.0), default=0.1, show_default=True,
               help="--detector's heatmap threshold (the lowest any variant uses, ByteTrack's τ_low).")
+@ray_options
 @_errors
-def eval_mot_cmd(dataset, variants, out_dir, detector, backend, precision, art_dir, threads, score_threshold):
+def eval_mot_cmd(dataset, variants, out_dir, detector, backend, precision, art_dir, threads, score_threshold, ray,
+                 workers):
     """Multi-object tracking from the dataset's detections (or a detector's): MOTA, IDF1, ID switches, FP, FN,
     MOTP per sequence and overall (py-motmetrics), and the detection AP@0.5 of the detections."""
     from edgecv.runtime.mot import MotError, get_params
@@ -179,6 +182,9 @@ def eval_mot_cmd(dataset, variants, out_dir, detector, backend, precision, art_d
         raise MotError("--variants: give at least one variant")
     for n in names:                   # an unknown variant fails before anything is read or written
         get_params(n)
+    if detector is None and ray is not None:
+        raise click.UsageError("--ray goes with --detector: the detector pass is what runs on Ray (the association "
+                               "over det.txt takes seconds)")
     if detector is None and (backend is not None or threads is not None):
         raise click.UsageError("--backend and --threads go with --detector")
     _check_outputs({"--out": out_dir}, [dataset, detector if detector and _is_artifact(detector) else None],
@@ -192,7 +198,14 @@ def eval_mot_cmd(dataset, variants, out_dir, detector, backend, precision, art_d
         _ensure_sequence_videos(dataset)
         det = open_detector(detector, backend, precision, art_dir, threads, score_threshold)
         det_root = Path(out_dir) / "detections"
-        per_seq = write_detections(dataset, det, det_root, progress=lambda m: click.echo(m, err=True))
+        if ray is not None:   # the detector pass per sequence on Ray; association and scoring stay here
+            from edgecv.scale import ray_address
+            from edgecv.scale.mot import detections_on_ray
+
+            per_seq = detections_on_ray(dataset, det.path, det.backend, threads, score_threshold, det_root,
+                                        ray_address(ray), workers)
+        else:
+            per_seq = write_detections(dataset, det, det_root, progress=lambda m: click.echo(m, err=True))
         det_info = {**det.describe(), "sequences": per_seq}
         operating_point = det.operating_point
     res = evaluate(dataset, names, out_dir=out_dir, det_root=det_root, detector=det_info,

@@ -378,15 +378,20 @@ def detections_table(per_frame) -> MotTable:
                     -np.ones(n, np.int64), emb)
 
 
-def write_detections(dataset, detector, out_dir, progress=None) -> dict:
+def write_detections(dataset, detector, out_dir, progress=None, sequences=None) -> dict:
     """Run ``detector`` (a :class:`~edgecv.runtime.mot.PersonDetector`, or any callable BGR frame →
-    ``Detections``) over every sequence of ``dataset`` and write ``out_dir/SEQ/det/det.txt`` (MOTChallenge,
-    embeddings after the tenth column), atomically. The dataset is only read. Returns per sequence the
-    frames, detections and detector milliseconds (mean, median); ``progress(msg)`` is told each sequence."""
+    ``Detections``) over every sequence of ``dataset`` (or those named in ``sequences``) and write
+    ``out_dir/SEQ/det/det.txt`` (MOTChallenge, embeddings after the tenth column), atomically. The dataset is only
+    read. Returns per sequence the frames, detections and detector milliseconds (mean, median); ``progress(msg)``
+    is told each sequence."""
     out_dir = Path(out_dir)
     folders = [p for p in sequence_folders(dataset) if (p / "gt").is_dir()]
     if not folders:
         raise MotError(f"dataset {dataset}: no sequence has a gt/ folder to evaluate against")
+    if sequences is not None:
+        if missing := sorted(set(sequences) - {p.name for p in folders}):
+            raise MotError(f"dataset {dataset}: no sequence {', '.join(missing)} with a gt/ folder")
+        folders = [p for p in folders if p.name in set(sequences)]
     sources = {p.name: sequence_source(p) for p in folders}       # every source.json checked before any work
     for p in folders:
         resolve_video(sources[p.name]["video"], p, sources[p.name]["source_json"])

@@ -123,5 +123,24 @@ def profile_artifact(inputs: dict, folder: Path | None) -> dict:
     return {"entry": entry, "device": prof["device"]}
 
 
-JOBS = {"track.sequence": track_sequence, "batch.track": batch_track, "batch.mot": batch_mot,
-        "export.model": export_model, "profile.artifact": profile_artifact}
+def mot_detections(inputs: dict, folder: Path | None) -> dict:
+    """The person detector over one MOT sequence: its ``det.txt`` (with embeddings) comes back as a file."""
+    from edgecv.eval.mot import write_detections
+    from edgecv.runtime.mot import PersonDetector
+
+    seq_dir = Path(inputs["dataset"]) / inputs["sequence"]
+    if not (seq_dir / "source.json").is_file() or sha256_file(seq_dir / "source.json") != inputs["source_sha256"]:
+        raise ScaleError(f"sequence {seq_dir} is not on this node or differs from the driver's (fetch the dataset "
+                         "to the same path)")
+    s = inputs["settings"]
+    det = PersonDetector(folder / s["artifact"], s["backend"], s["threads"], s["score_threshold"], spin=False)
+    with tempfile.TemporaryDirectory(prefix="edgecv-det-") as tmp:
+        per_seq = write_detections(inputs["dataset"], det, tmp, sequences=[inputs["sequence"]])
+        rel = f"{inputs['sequence']}/det/det.txt"
+        stats = {k: v for k, v in per_seq[inputs["sequence"]].items() if k != "det_txt"}
+        return {"stats": stats, "describe": det.describe(), "operating_point": det.operating_point,
+                "files": {rel: (Path(tmp) / rel).read_bytes()}}
+
+
+JOBS = {"track.sequence": track_sequence, "mot.detections": mot_detections, "batch.track": batch_track,
+        "batch.mot": batch_mot, "export.model": export_model, "profile.artifact": profile_artifact}

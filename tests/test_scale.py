@@ -222,3 +222,20 @@ def test_profile_on_ray_records_the_node(exported, tmp_path):
         assert e["provenance"]["kind"] == "measured" and e["provenance"]["host"] == socket.gethostname()
         assert e["provenance"]["cpu"] and e["latency_ms"]["median"] > 0
     assert len(list((tmp_path / "prof.yaml.units").rglob("*.json"))) == 2
+
+
+def test_eval_mot_detector_pass_on_ray_matches_the_local_path(exported, art_dir, tmp_path):
+    """The detector over each MOT sequence as units: the same det.txt bytes, so the same tracks and scores."""
+    exported("persondet-lite0", "onnx", "int8")
+    common = ["eval", "mot", "--dataset", REPO / "datasets" / "mot-dev", "--detector", "persondet-lite0",
+              "--precision", "int8", "--artifacts", art_dir, "--variants", "bytetrack"]
+    _cli(*common, "--out", tmp_path / "local")
+    _cli(*common, "--out", tmp_path / "ray", "--ray", "--workers", "2")
+    for seq in ("vtest-a", "vtest-b"):
+        rel = Path("detections") / seq / "det" / "det.txt"
+        assert (tmp_path / "local" / rel).read_bytes() == (tmp_path / "ray" / rel).read_bytes()
+        assert (tmp_path / "local" / "bytetrack" / f"{seq}.txt").read_bytes() == \
+            (tmp_path / "ray" / "bytetrack" / f"{seq}.txt").read_bytes()
+    a = json.loads((tmp_path / "local" / "results.json").read_text())["variants"]["bytetrack"]["overall"]
+    b = json.loads((tmp_path / "ray" / "results.json").read_text())["variants"]["bytetrack"]["overall"]
+    assert a["idf1"] == b["idf1"] and a["mota"] == b["mota"] and a["mota"] > 0.5
