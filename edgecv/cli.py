@@ -649,9 +649,10 @@ def default_propagation_dataset() -> Path:
 @click.option("--threads", type=THREADS, default=1, show_default=True, help=f"Inference threads, {THREADS_HELP}.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-propagate", show_default=True)
 @click.option("--aggregate", is_flag=True, help="Aggregate the previous key's warped features at key frames.")
+@ray_options
 @_errors
 def eval_propagate_cmd(dataset, model, policies, backends, precisions, ops, part_precision, real_video, real_frames,
-                       art_dir, threads, out_dir, aggregate):
+                       art_dir, threads, out_dir, aggregate, ray, workers):
     """Speed/accuracy over key-frame policies (mIoU, ms/frame, speedup over per-frame, in one run); plot + JSON."""
     _check_outputs({"--out": out_dir}, [dataset, real_video], into=["--out"])
     from edgecv.eval import propagate as ev
@@ -660,7 +661,7 @@ def eval_propagate_cmd(dataset, model, policies, backends, precisions, ops, part
 
     dataset = Path(dataset) if dataset else default_propagation_dataset()
     pp = _parse_part_precision(part_precision)
-    bundles = {}
+    bundles, specs = {}, {}
     for backend in _csv(backends):
         onnx = backend_format(backend) == "onnx"
         for op in (_csv(ops) if onnx else [None]):
@@ -669,13 +670,28 @@ def eval_propagate_cmd(dataset, model, policies, backends, precisions, ops, part
                 label = f"{backend}/{precision}" + (f"/{op}" if onnx and len(_csv(ops)) > 1 else "")
                 bundles[label] = Propagator.from_dir(art_dir, model, backend, precision, op, 1, threads, pp,
                                                      aggregate=aggregate)
-    frames = None
+                if ray is not None:
+                    from edgecv.scale.propagate import bundle_spec
+
+                    specs[label] = bundle_spec(art_dir, model, backend, precision, op, threads, pp, aggregate)
+    frames, real_range = None, None
     if real_video:
         from edgecv import data
 
         allf = data.read_frames(real_video)
-        frames = allf[int(round(len(allf) * (1 - data.HELDOUT_FRACTION))):][:real_frames]
-    res = ev.evaluate(bundles, dataset, _csv(policies), out_dir, frames)
+        first = int(round(len(allf) * (1 - data.HELDOUT_FRACTION)))
+        frames = allf[first:][:real_frames]
+        real_range = (first, len(frames))
+    precomputed = None
+    if ray is not None:   # every bundle x policy x clip as a unit on Ray; scoring and the plot stay here
+        from edgecv.scale import ray_address
+        from edgecv.scale.propagate import propagate_runs
+
+        pol = [int(p) if p.isdigit() else p for p in _csv(policies)]
+        pol = pol if 1 in pol else [1] + pol
+        precomputed = propagate_runs(specs, dataset, pol, real_video, real_range, Path(out_dir) / ".units",
+                                     ray_address(ray), workers)
+    res = ev.evaluate(bundles, dataset, _csv(policies), out_dir, frames, precomputed=precomputed)
     res["model"], res["threads"] = model, threads
     click.echo(ev.table(res))
     click.echo(f"results → {Path(out_dir) / 'results.json'}, plot → {Path(out_dir) / 'speed_accuracy.png'}")
@@ -794,8 +810,9 @@ def default_colorize_dataset() -> Path:
 @click.option("--reference", type=click.Choice(["file", "first", "last"]), default="file", show_default=True,
               help="Each clip's reference.png, or its first or last frame (last: a harder, later exemplar).")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), default="out/eval-colorize", show_default=True)
+@ray_options
 @_errors
-def eval_colorize_cmd(dataset, model, backends, precisions, size, art_dir, threads, reference, out_dir):
+def eval_colorize_cmd(dataset, model, backends, precisions, size, art_dir, threads, reference, out_dir, ray, workers):
     """Quality (PSNR, ab error, temporal consistency) against the global-transfer baseline and the model
     without recurrence, per backend and precision; table, JSON and contact sheet."""
     _check_outputs({"--out": out_dir}, [dataset], into=["--out"])
@@ -838,7 +855,18 @@ def eval_colorize_cmd(dataset, model, backends, precisions, size, art_dir, threa
         return outs, ms
 
     methods["global"] = global_fn
-    res = ev.evaluate(dataset, methods, out_dir, reference=reference)
+    precomputed = None
+    if ray is not None:   # every method x clip as a unit on Ray; scoring and the contact sheet stay here
+        from edgecv.scale import ray_address
+        from edgecv.scale.colorize import GLOBAL_SPEC, colorize_runs, model_spec
+
+        b0, p0 = _csv(backends)[0], _csv(precisions)[0]
+        specs = {f"{model} {b}/{p}": model_spec(art_dir, model, b, p, size, threads, True)
+                 for b in _csv(backends) for p in _csv(precisions)}
+        specs[f"{model} {b0}/{p0} no recurrence"] = model_spec(art_dir, model, b0, p0, size, threads, False)
+        specs["global"] = (GLOBAL_SPEC, [])
+        precomputed = colorize_runs(specs, dataset, reference, Path(out_dir) / ".units", ray_address(ray), workers)
+    res = ev.evaluate(dataset, methods, out_dir, reference=reference, precomputed=precomputed)
     click.echo(ev.table(res["results"]))
     click.echo(f"results → {Path(out_dir) / 'colorize_eval.json'}, contact sheet → {res['contact_sheet']}")
 

@@ -76,11 +76,13 @@ class Scores:
         self.temp, self.temp_truth, self.ms = [], [], []
 
     def add_frame(self, out_bgr, truth_bgr):
-        d = out_bgr.astype(np.float64) - truth_bgr.astype(np.float64)
-        self.se += float((d ** 2).sum())
-        self.n_px += d.size
-        o, t = labc.bgr_to_lab(out_bgr), labc.bgr_to_lab(truth_bgr)
-        self.ab_abs += float(np.abs(o[..., 1:] - t[..., 1:]).mean()) * d.size
+        self.add_values(*frame_values(out_bgr, truth_bgr))
+
+    def add_values(self, se: float, n_px: int, ab_abs: float):
+        """One frame's squared error, pixel count and summed ab error (what :func:`frame_values` gives)."""
+        self.se += se
+        self.n_px += n_px
+        self.ab_abs += ab_abs
 
     def result(self) -> dict:
         mse = self.se / max(self.n_px, 1)
@@ -89,6 +91,27 @@ class Scores:
                 "temporal": round(float(np.mean(self.temp)), 3) if self.temp else None,
                 "temporal_truth": round(float(np.mean(self.temp_truth)), 3) if self.temp_truth else None,
                 "median_ms": round(float(np.median(self.ms)), 2) if self.ms else None}
+
+
+def frame_values(out_bgr, truth_bgr) -> tuple[float, int, float]:
+    """(squared error, values, ab absolute error × values) of one output frame against the truth."""
+    d = out_bgr.astype(np.float64) - truth_bgr.astype(np.float64)
+    o, t = labc.bgr_to_lab(out_bgr), labc.bgr_to_lab(truth_bgr)
+    return float((d ** 2).sum()), d.size, float(np.abs(o[..., 1:] - t[..., 1:]).mean()) * d.size
+
+
+def grey_frames(truth) -> list:
+    """The model's input: each true frame made grey (3 channels)."""
+    import cv2
+
+    return [cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) for f in truth]
+
+
+def clip_reference(clip: dict, reference: str):
+    """The exemplar of ``clip`` for ``reference`` = file | first | last."""
+    if reference == "file":
+        return clip["reference"]
+    return clip["frames"][0 if reference == "first" else -1]
 
 
 def _flows(truth):
@@ -171,7 +194,7 @@ def table(results: dict) -> str:
 
 
 def evaluate(dataset, methods: dict, out_dir=None, sheet_frames=(0, 29), progress=True,
-             reference: str = "file") -> dict:
+             reference: str = "file", precomputed: dict | None = None) -> dict:
     """Run every method on every clip and score it.
 
     ``methods``: ``{name: callable(frames_grey_bgr, reference_bgr) -> (outputs, per-frame ms)}``; the
@@ -179,24 +202,33 @@ def evaluate(dataset, methods: dict, out_dir=None, sheet_frames=(0, 29), progres
     ``reference``: ``file`` (each clip's ``reference.png``), ``first`` or ``last`` (that frame of the clip; with
     ``last`` the early frames take their colours from a frame seconds later, a harder case).
     Writes ``colorize_eval.json``, ``colorize_eval.md`` and ``contact_sheet.png`` into ``out_dir``.
+    ``precomputed``: ``{(clip, method): {"values", "temp", "temp_truth", "ms", "sheet"}}`` made elsewhere
+    (:func:`edgecv.scale.colorize.colorize_runs` on Ray); then no method runs here and the scores are added frame
+    by frame in the same order, so the figures are the local path's.
     """
     if reference not in ("file", "first", "last"):
         raise ColorizeError(f"reference {reference!r}: choose file, first or last")
-    import cv2
-
     clips = load_clips(dataset)
     scores = {name: Scores() for name in methods}
     rows = []
     first = next(iter(methods))
     for clip in clips:
         truth = clip["frames"]
-        if reference != "file":
-            clip["reference"] = truth[0 if reference == "first" else -1]
-        grey = [cv2.cvtColor(cv2.cvtColor(f, cv2.COLOR_BGR2GRAY), cv2.COLOR_GRAY2BGR) for f in truth]
-        flows = _flows(truth)
+        clip["reference"] = clip_reference(clip, reference)
+        grey = grey_frames(truth)
+        flows = _flows(truth) if precomputed is None else None
         outs = {}
         for name, fn in methods.items():
             t0 = time.time()
+            if precomputed is not None:
+                r = precomputed[(clip["name"], name)]
+                for v in r["values"]:
+                    scores[name].add_values(*v)
+                scores[name].temp += r["temp"]
+                scores[name].temp_truth += r["temp_truth"]
+                scores[name].ms += r["ms"]
+                outs[name] = r["sheet"]
+                continue
             outputs, ms = fn(grey, clip["reference"])
             if len(outputs) != len(truth):
                 raise ColorizeError(f"method {name} gave {len(outputs)} frames for {len(truth)} in clip {clip['name']}")

@@ -43,24 +43,39 @@ class Confusion:
         return float(self.iou().mean())
 
 
-def load_clips(dataset) -> list[tuple[str, list, list]]:
-    """(name, frames, masks) per clip of a labelled-clip folder."""
+def clip_files(d: Path) -> list[tuple[Path, Path]]:
+    """(frame, mask) file pairs of one clip folder (NAME/img/*, NAME/masks/<same stem>.png)."""
+    imgs = sorted((d / "img").glob("*.png")) + sorted((d / "img").glob("*.jpg"))
+    return [(p, d / "masks" / (p.stem + ".png")) for p in imgs]
+
+
+def load_clip(d: Path) -> tuple[list, list]:
+    """(frames, masks) of one clip folder."""
     import cv2
 
+    frames, masks = [], []
+    for p, m in clip_files(d):
+        f, lab = cv2.imread(str(p), cv2.IMREAD_COLOR), cv2.imread(str(m), cv2.IMREAD_UNCHANGED)
+        if f is None or lab is None:
+            raise PropagateError(f"clip {d.name}: cannot read {p if f is None else m}")
+        frames.append(f)
+        masks.append(lab)
+    return frames, masks
+
+
+def clip_folders(dataset) -> list[Path]:
     root = Path(dataset)
     if not root.is_dir():
         raise PropagateError(f"dataset {root} is not a folder of labelled clips (NAME/img/*.png + NAME/masks/*.png)")
+    return sorted(p for p in root.iterdir() if (p / "img").is_dir())
+
+
+def load_clips(dataset) -> list[tuple[str, list, list]]:
+    """(name, frames, masks) per clip of a labelled-clip folder."""
+    root = Path(dataset)
     clips = []
-    for d in sorted(p for p in root.iterdir() if (p / "img").is_dir()):
-        imgs = sorted((d / "img").glob("*.png")) + sorted((d / "img").glob("*.jpg"))
-        frames, masks = [], []
-        for p in imgs:
-            m = d / "masks" / (p.stem + ".png")
-            f, lab = cv2.imread(str(p), cv2.IMREAD_COLOR), cv2.imread(str(m), cv2.IMREAD_UNCHANGED)
-            if f is None or lab is None:
-                raise PropagateError(f"clip {d.name}: cannot read {p if f is None else m}")
-            frames.append(f)
-            masks.append(lab)
+    for d in clip_folders(root):
+        frames, masks = load_clip(d)
         if frames:
             clips.append((d.name, frames, masks))
     if not clips:
@@ -68,7 +83,8 @@ def load_clips(dataset) -> list[tuple[str, list, list]]:
     return clips
 
 
-def _run(prop: Propagator, policy, frames):
+def run_policy(prop: Propagator, policy, frames):
+    """Masks, summed ms and key frames of ``prop`` over ``frames`` under ``policy`` (from a fresh start)."""
     prop.policy = make_policy(policy)
     prop.reset()
     masks, ms, keys = [], 0.0, 0
@@ -81,10 +97,12 @@ def _run(prop: Propagator, policy, frames):
 
 
 def evaluate(bundles: dict, dataset, policies=("1", "2", "5", "10", "auto"), out_dir=None, real_frames=None,
-             progress: bool = True) -> dict:
+             progress: bool = True, precomputed: dict | None = None) -> dict:
     """``bundles``: label → :class:`Propagator` (e.g. ``"ort/fp32"``). ``real_frames``: optional list of
     unlabelled real frames scored against per-frame inference. Writes ``results.json`` and
-    ``speed_accuracy.png`` into ``out_dir`` when given; returns the results."""
+    ``speed_accuracy.png`` into ``out_dir`` when given; returns the results. ``precomputed``: the runs made
+    elsewhere (:func:`edgecv.scale.propagate.propagate_runs`: ``{(clip, policy, bundle): {confusion, ms, keys}}``
+    and ``{("real", policy, bundle): {masks, ms}}``); then no bundle runs here."""
     clips = load_clips(dataset)
     pol = [int(p) if str(p).isdigit() else str(p) for p in policies]
     if 1 not in pol:
@@ -97,12 +115,17 @@ def evaluate(bundles: dict, dataset, policies=("1", "2", "5", "10", "auto"), out
     real_ms = {(b, p): 0.0 for b in bundles for p in pol}
     total = len(clips) * len(pol) * len(bundles) + (len(pol) * len(bundles) if real_frames else 0)
     with Progress(progress, total, "eval propagate") as bar:
-        for _name, frames, labels in clips:
+        for name, frames, labels in clips:
             for p in pol:
                 for b, prop in bundles.items():
-                    masks, t, k = _run(prop, p, frames)
-                    for m, lab in zip(masks, labels):
-                        conf[(b, p)].add(m, lab)
+                    if precomputed is not None:
+                        r = precomputed[(name, p, b)]
+                        conf[(b, p)].m += np.asarray(r["confusion"], np.int64)
+                        t, k = r["ms"], r["keys"]
+                    else:
+                        masks, t, k = run_policy(prop, p, frames)
+                        for m, lab in zip(masks, labels):
+                            conf[(b, p)].add(m, lab)
                     ms[(b, p)] += t
                     keys[(b, p)] += k
                     bar.advance()
@@ -110,7 +133,10 @@ def evaluate(bundles: dict, dataset, policies=("1", "2", "5", "10", "auto"), out
             ref = {}
             for p in pol:
                 for b, prop in bundles.items():
-                    masks, t, _ = _run(prop, p, real_frames)
+                    if precomputed is not None:
+                        masks, t = precomputed[("real", p, b)]["masks"], precomputed[("real", p, b)]["ms"]
+                    else:
+                        masks, t, _ = run_policy(prop, p, real_frames)
                     real_ms[(b, p)] = t
                     if p == 1:
                         ref[b] = masks

@@ -2,27 +2,15 @@
 artifact × backend × threads as units, one at a time per node."""
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
-from edgecv.runtime.manifest import manifest_path, sha256_file
+from edgecv.runtime.manifest import manifest_path
 
+from .content import weights_digest
 from .errors import ScaleError
 from .units import ResultStore, make_unit, run_units
 
-__all__ = ["weights_digest", "export_matrix", "profile_matrix"]
-
-
-def weights_digest() -> str:
-    """sha256 over the installed package's shipped weights (names and contents): part of every export unit's
-    key, so new weights export again and a node with other weights is refused."""
-    import edgecv
-
-    folder = Path(edgecv.__file__).parent / "weights"
-    h = hashlib.sha256()
-    for p in sorted(folder.glob("*.pt")):
-        h.update(f"{p.name}\0{sha256_file(p)}\0".encode())
-    return h.hexdigest()
+__all__ = ["export_matrix", "profile_matrix"]
 
 
 def export_matrix(models, formats, precisions, out_dir, ops=None, calib=None, keep_failed=False, address=None,

@@ -9,6 +9,13 @@ from pathlib import Path
 
 from edgecv.runtime.manifest import sha256_file
 
+from .content import (
+    colorize_clip_digest,
+    encode_png,
+    pack_masks,
+    propagation_clip_digest,
+    weights_digest,
+)
 from .errors import ScaleError
 
 __all__ = ["JOBS"]
@@ -92,10 +99,8 @@ def batch_mot(inputs: dict, folder: Path | None) -> dict:
 def export_model(inputs: dict, folder: Path | None) -> dict:
     """``edgecv export`` of one model × format × precision on this worker (needs edgecv[export] there); the
     artifacts and their manifests come back as files. The shipped weights are this node's installed ones: the
-    unit's key holds their sha256 (:func:`.export.weights_digest`) and the worker checks it."""
+    unit's key holds their sha256 (:func:`.content.weights_digest`) and the worker checks it."""
     from edgecv.export import export
-
-    from .export import weights_digest
 
     if weights_digest() != inputs["weights_sha256"]:
         raise ScaleError("this node's edgecv weights differ from the driver's: install the same edgecv version")
@@ -142,5 +147,78 @@ def mot_detections(inputs: dict, folder: Path | None) -> dict:
                 "files": {rel: (Path(tmp) / rel).read_bytes()}}
 
 
-JOBS = {"track.sequence": track_sequence, "mot.detections": mot_detections, "batch.track": batch_track,
+def _propagator(spec: dict, folder: Path):
+    from edgecv.runtime.propagate import Propagator
+
+    return Propagator.from_dir(folder, spec["model"], spec["backend"], spec["precision"], spec["ops"], 1,
+                               spec["threads"], spec["part_precision"], aggregate=spec["aggregate"])
+
+
+def propagate_clip(inputs: dict, folder: Path | None) -> dict:
+    """One propagation bundle over one labelled clip under one key-frame policy: its confusion matrix."""
+    from edgecv.eval.propagate import Confusion, load_clip, run_policy
+
+    d = Path(inputs["dataset"]) / inputs["clip"]
+    if not d.is_dir() or propagation_clip_digest(d) != inputs["clip_sha256"]:
+        raise ScaleError(f"clip {d} is not on this node or differs from the driver's (same dataset, same path)")
+    frames, labels = load_clip(d)
+    masks, ms, keys = run_policy(_propagator(inputs["bundle"], folder), inputs["policy"], frames)
+    conf = Confusion()
+    for m, lab in zip(masks, labels):
+        conf.add(m, lab)
+    return {"confusion": conf.m.tolist(), "ms": ms, "keys": keys}
+
+
+def propagate_real(inputs: dict, folder: Path | None) -> dict:
+    """One propagation bundle over frames of an unlabelled real video under one policy: its masks."""
+    from edgecv.eval.propagate import run_policy
+    from edgecv.runtime.track.sequences import read_video
+
+    start, count = inputs["start"], inputs["count"]
+    frames = list(read_video(folder / inputs["video"], start, start + count - 1))
+    masks, ms, keys = run_policy(_propagator(inputs["bundle"], folder), inputs["policy"], frames)
+    return {"masks": pack_masks(masks), "ms": ms, "keys": keys}
+
+
+def colorize_clip(inputs: dict, folder: Path | None) -> dict:
+    """One colorizer method (the model, recurrent or not, or the global-transfer baseline) over one clip: the
+    per-frame values :class:`edgecv.eval.colorize.Scores` adds, and the contact-sheet frames."""
+    import time
+
+    from edgecv.eval import colorize as ev
+
+    d = Path(inputs["dataset"]) / inputs["clip"]
+    if not d.is_dir() or colorize_clip_digest(d) != inputs["clip_sha256"]:
+        raise ScaleError(f"clip {d} is not on this node or differs from the driver's (same dataset, same path)")
+    (clip,) = [c for c in ev.load_clips(inputs["dataset"]) if c["name"] == inputs["clip"]]
+    truth, ref = clip["frames"], ev.clip_reference(clip, inputs["reference"])
+    grey = ev.grey_frames(truth)
+    spec = inputs["method"]
+    outs, ms = [], []
+    if spec["kind"] == "global":
+        for f in grey:
+            t0 = time.perf_counter()
+            outs.append(ev.global_transfer(f, ref))
+            ms.append((time.perf_counter() - t0) * 1e3)
+    else:
+        from edgecv.runtime.colorize import Colorizer
+
+        col = Colorizer.from_dir(folder, spec["model"], spec["backend"], spec["precision"], None, spec["size"],
+                                 spec["threads"])
+        col.recurrent = spec["recurrent"]
+        col.set_reference(ref)
+        for f in grey:
+            o, info = col.step(f)
+            outs.append(o)
+            ms.append(info["ms"])
+    scores = ev.Scores()
+    ev.score_clip(outs, truth, scores)
+    values = [list(ev.frame_values(o, g)) for o, g in zip(outs, truth)]
+    sheet = {t: encode_png(outs[t]) for t in inputs["sheet_frames"] if t < len(outs)}
+    return {"values": values, "temp": scores.temp, "temp_truth": scores.temp_truth, "ms": [float(m) for m in ms],
+            "sheet": sheet}
+
+
+JOBS = {"track.sequence": track_sequence, "mot.detections": mot_detections, "propagate.clip": propagate_clip,
+        "propagate.real": propagate_real, "colorize.clip": colorize_clip, "batch.track": batch_track,
         "batch.mot": batch_mot, "export.model": export_model, "profile.artifact": profile_artifact}

@@ -239,3 +239,35 @@ def test_eval_mot_detector_pass_on_ray_matches_the_local_path(exported, art_dir,
     a = json.loads((tmp_path / "local" / "results.json").read_text())["variants"]["bytetrack"]["overall"]
     b = json.loads((tmp_path / "ray" / "results.json").read_text())["variants"]["bytetrack"]["overall"]
     assert a["idf1"] == b["idf1"] and a["mota"] == b["mota"] and a["mota"] > 0.5
+
+
+def test_eval_propagate_on_ray_matches_the_local_path(exported, art_dir, tmp_path):
+    """bundle x policy x clip units (and the real video's): the same mIoU, key fractions and real agreement."""
+    from edgecv.runtime.samples import samples_dir
+
+    exported("dff-seg", "onnx", "fp32")
+    common = ["eval", "propagate", "--policies", "1,5", "--artifacts", art_dir, "--real-video",
+              samples_dir() / "vtest.avi", "--real-frames", "12"]
+    _cli(*common, "--out", tmp_path / "local")
+    _cli(*common, "--out", tmp_path / "ray", "--ray", "--workers", "2")
+    a = json.loads((tmp_path / "local" / "results.json").read_text())["rows"]
+    b = json.loads((tmp_path / "ray" / "results.json").read_text())["rows"]
+    assert [r["policy"] for r in a] == [r["policy"] for r in b] == ["K=1", "K=5"]
+    for x, y in zip(a, b):
+        for k in ("miou", "person_iou", "key_fraction", "real_agreement_miou"):
+            assert x[k] == y[k], k
+    assert a[1]["key_fraction"] == pytest.approx(0.2, abs=0.05) and a[1]["real_agreement_miou"] < 1.0
+
+
+def test_eval_colorize_on_ray_matches_the_local_path(exported, art_dir, tmp_path):
+    exported("excolor", "onnx", "fp32")
+    _cli("eval", "colorize", "--artifacts", art_dir, "--out", tmp_path / "local")
+    _cli("eval", "colorize", "--artifacts", art_dir, "--out", tmp_path / "ray", "--ray", "--workers", "2")
+    a = json.loads((tmp_path / "local" / "colorize_eval.json").read_text())["results"]
+    b = json.loads((tmp_path / "ray" / "colorize_eval.json").read_text())["results"]
+    assert set(a) == set(b) and "global" in a
+    for m in a:
+        for k in ("psnr_rgb", "ab_mae", "temporal", "temporal_truth"):
+            assert a[m][k] == b[m][k], (m, k)
+    sheet = (tmp_path / "local" / "contact_sheet.png").read_bytes()
+    assert sheet == (tmp_path / "ray" / "contact_sheet.png").read_bytes()
