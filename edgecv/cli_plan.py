@@ -47,9 +47,27 @@ def print_plan(plan: dict) -> None:
     con.print(alt)
 
 
+class PipelineChoice(click.Choice):
+    """``--pipeline``'s choices: the planner's pipelines (``runtime/plan/pipelines.py: CANDIDATES``), read when
+    click first needs them, so starting the CLI does not import the runtime."""
+
+    def __init__(self):
+        super().__init__(())
+
+    @property
+    def choices(self):
+        from edgecv.runtime.plan.pipelines import CANDIDATES
+
+        return tuple(CANDIDATES)
+
+    @choices.setter
+    def choices(self, value):  # click's __init__ sets it; CANDIDATES is the only source
+        pass
+
+
 @main.command("plan")
 @click.option("--device", required=True, help="A device profile name (see `edgecv devices`) or a YAML path.")
-@click.option("--pipeline", required=True, type=click.Choice(["track", "propagate", "colorize", "mot"]))
+@click.option("--pipeline", required=True, type=PipelineChoice())
 @click.option("--fps", type=float, required=True, help="The frame rate to hold.")
 @click.option("--latency-ms", type=float, default=None, help="Also keep every frame (key frames too) under this.")
 @click.option("--margin", type=float, default=0.0, show_default=True,

@@ -17,7 +17,6 @@ from ..track.registry import tracker_names
 from .lookup import loop_overhead, provenance_kind
 
 PLAN_SCHEMA = "edgecv.plan/1"
-PIPELINES = ("propagate", "track", "colorize", "mot")
 
 
 class PlanError(EdgeCVError):
@@ -180,8 +179,8 @@ def make_plan(device, pipeline: str, fps: float, latency_ms: float | None = None
     ``options`` narrows the search (e.g. ``{"backends": ["litert"], "threads": [1]}``)."""
     from .pipelines import CANDIDATES
 
-    if pipeline not in PIPELINES:
-        raise PlanError(f"unknown pipeline {pipeline!r}; choose from {', '.join(PIPELINES)}")
+    if pipeline not in CANDIDATES:   # the planner's pipelines are those with a candidate generator
+        raise PlanError(f"unknown pipeline {pipeline!r}; choose from {', '.join(CANDIDATES)}")
     if fps is None or fps <= 0:
         raise PlanError(f"frame rate {fps!r}: give a positive --fps")
     if latency_ms is not None and latency_ms <= 0:
