@@ -67,13 +67,13 @@ def main():
         print(f"[anchors] skipped: {e}")
         references = {}
     res = evaluate(factories, a.dataset, a.out, progress=True, inits=a.inits, references=references)
+    if a.no_write:   # a trial run: the committed plots and table stay as they are
+        return
     figs = REPO / "docs" / "figures"
     figs.mkdir(parents=True, exist_ok=True)
     for plot in ("success.png", "precision.png"):
         if (Path(a.out) / plot).is_file():
             shutil.copyfile(Path(a.out) / plot, figs / f"tracking-dev-{plot}")
-    if a.no_write:
-        return
 
     trk = res["trackers"]
 
