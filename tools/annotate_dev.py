@@ -504,17 +504,23 @@ def sheet(name, frames, boxes, start, keys, every=5, cols=10, rows=4, pad=0.3, s
         return (0, 0, 255) if snapped is not None and snapped[f - start] else (0, 140, 255)
     cells = [draw_cell(frames[f - start], boxes[f - start], f"{f}{'K' if f in keys else ''}", f in keys,
                        cell=(cw, ch), pad=pad, color=colour(f)) for f in sel]
-    SHEETS.mkdir(parents=True, exist_ok=True)
-    for old in SHEETS.glob(f"{name}_sheet*.png"):
+    return write_sheets(cells, name, SHEETS, cols, rows)
+
+
+def write_sheets(cells, name, folder, cols, rows) -> list:
+    """Page ``cells`` (same-size images) into ``folder/NAME_sheetK.png`` grids of ``cols`` × ``rows`` with a 2-px
+    gap, the last row filled with grey; the previous sheets of ``name`` are removed first."""
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob(f"{name}_sheet*.png"):
         old.unlink()
+    cells = [np.pad(c, ((0, 2), (0, 2), (0, 0))) for c in cells]
     paths, per = [], cols * rows
     for page, i0 in enumerate(range(0, len(cells), per)):
         pc = cells[i0:i0 + per]
         while len(pc) % cols:
             pc.append(np.full_like(pc[0], 40))
-        grid = np.vstack([np.hstack([np.pad(c, ((0, 2), (0, 2), (0, 0))) for c in pc[i:i + cols]])
-                          for i in range(0, len(pc), cols)])
-        path = SHEETS / f"{name}_sheet{page + 1}.png"
+        grid = np.vstack([np.hstack(pc[i:i + cols]) for i in range(0, len(pc), cols)])
+        path = folder / f"{name}_sheet{page + 1}.png"
         cv2.imwrite(str(path), grid)
         paths.append(path)
     return paths

@@ -205,20 +205,8 @@ def sheet(seq, src, tracks, frames, bg, every=4, crop=None, cols=3, rows=3, scal
         im = cv2.resize(im, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         cv2.putText(im, str(f), (4, im.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (0, 0, 0), 3)
         cv2.putText(im, str(f), (4, im.shape[0] - 6), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1)
-        cells.append(np.pad(im, ((0, 2), (0, 2), (0, 0))))
-    SHEETS.mkdir(parents=True, exist_ok=True)
-    for old in SHEETS.glob(f"{seq}_sheet*.png"):
-        old.unlink()
-    paths, per = [], cols * rows
-    for page, i0 in enumerate(range(0, len(cells), per)):
-        pc = cells[i0:i0 + per]
-        while len(pc) % cols:
-            pc.append(np.full_like(pc[0], 40))
-        grid = np.vstack([np.hstack(pc[r:r + cols]) for r in range(0, len(pc), cols)])
-        p = SHEETS / f"{seq}_sheet{page + 1}.png"
-        cv2.imwrite(str(p), grid)
-        paths.append(p)
-    return paths
+        cells.append(im)
+    return ad.write_sheets(cells, seq, SHEETS, cols, rows)
 
 
 def show(seq, tracks, frames, sel, bg, scale=1.0, crop=None):
