@@ -19,12 +19,14 @@ def test_editable_layout_maps_root_folders():
     import edgecv.eval
     import edgecv.export
     import edgecv.runtime
+    import edgecv.scale
 
     assert Path(edgecv.__file__).parent == REPO / "edgecv"
     assert Path(edgecv.export.__file__).parent == REPO / "export"
     assert Path(edgecv.runtime.__file__).parent == REPO / "runtime"
     assert Path(edgecv.devices.__file__).parent == REPO / "devices"
     assert Path(edgecv.eval.__file__).parent == REPO / "eval"
+    assert Path(edgecv.scale.__file__).parent == REPO / "scale"
     assert any(p.name.endswith(".yaml") for p in resources.files("edgecv.devices").iterdir())
 
 
