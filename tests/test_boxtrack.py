@@ -201,6 +201,40 @@ def test_tilted_pairs_have_exact_boxes(monkeypatch):
     assert min(growth) < -0.3 and max(growth) > 0.3  # the aspect changes both ways between template and search
 
 
+def test_segment_pairs_label_the_warped_region_exactly(monkeypatch):
+    """Segment pairs: a white ellipse on black is the one segment; under the search view's shift, scale,
+    rotation and out-of-plane turn, the label must be the box around the white pixels in the search crop, and
+    the template box the ellipse's box."""
+    import cv2
+
+    from edgecv.train import pairs
+
+    monkeypatch.setattr(pairs, "_photometric", lambda img, rng, occlude=True: img)
+    monkeypatch.setattr(pairs, "_occlude", lambda img, box, rng: img)
+    img = np.zeros((480, 640, 3), np.uint8)
+    cv2.ellipse(img, (320, 240), (90, 40), 0, 0, 360, (255, 255, 255), -1)
+    segs = pairs.image_segments([img], min_area=0.005, max_area=0.3)
+    assert len(segs) == 1
+    x0, y0, mask = segs[0][1]
+    assert abs(x0 - 230) <= 3 and abs(y0 - 200) <= 3 and abs(mask.shape[1] - 181) <= 4 and abs(mask.shape[0] - 81) <= 4
+    sampler = pairs.PairSampler.__new__(pairs.PairSampler)
+    sampler.z_size, sampler.x_size = 129, 257
+    sampler.tilt, sampler.tilt_fraction, sampler.shape_change, sampler.scale_change = 50.0, 0.5, 0.4, 0.4
+    sampler.rng, sampler.images, sampler.segments = np.random.default_rng(3), [img], segs
+    aspects = []
+    for _ in range(20):
+        p = sampler._segment()
+        cx, cy, w, h = p.box
+        aspects.append(np.log(w / h))
+        if min(cx - w / 2, cy - h / 2) < 1 or max(cx + w / 2, cy + h / 2) > 256:
+            continue
+        ys, xs = np.nonzero(p.search[..., 0] > 127)
+        assert abs(xs.min() - (cx - w / 2)) <= 2 and abs(xs.max() + 1 - (cx + w / 2)) <= 2
+        assert abs(ys.min() - (cy - h / 2)) <= 2 and abs(ys.max() + 1 - (cy + h / 2)) <= 2
+        assert p.kind == "segment" and abs(p.template_box[0] / p.template_box[1] - mask.shape[1] / mask.shape[0]) < 1e-6
+    assert np.ptp(aspects) > 0.3   # the shape changes between pairs
+
+
 def test_axis_scale_measures_each_axis_on_a_real_photo():
     """flowscale.axis_scale: a real photo stretched ×1.12 in x and ×0.9 in y about the target's centre reads back
     as those factors (within 2%), with the second crop aligned on the moved centre; a flat grey target, on

@@ -120,6 +120,38 @@ def warped_box(hom: np.ndarray, rect) -> tuple:
     return float((lo[0] + hi[0]) / 2), float((lo[1] + hi[1]) / 2), float(hi[0] - lo[0]), float(hi[1] - lo[1])
 
 
+def image_segments(images, max_side: int = 400, min_area: float = 0.01, max_area: float = 0.25,
+                   min_fill: float = 0.45, max_aspect: float = 4.0) -> list:
+    """Object-like regions of real images: graph-based segments (Felzenszwalb's, scikit-image) covering
+    ``min_area``..``max_area`` of the image, off its border, filling at least ``min_fill`` of their box and no
+    longer than ``max_aspect``:1. Returns ``[(image index, (x0, y0, mask))]``, the mask (uint8 0/255) at the image's
+    resolution over the region's box."""
+    from skimage.segmentation import felzenszwalb
+
+    out = []
+    for k, img in enumerate(images):
+        s = min(1.0, max_side / max(img.shape[:2]))
+        small = cv2.resize(img, None, fx=s, fy=s, interpolation=cv2.INTER_AREA) if s < 1 else img
+        H, W = small.shape[:2]
+        seg = felzenszwalb(small[:, :, ::-1], scale=400, sigma=0.8, min_size=max(16, int(0.004 * H * W)))
+        for lab in range(int(seg.max()) + 1):
+            m = seg == lab
+            a = int(m.sum())
+            if not min_area * H * W <= a <= max_area * H * W:
+                continue
+            ys, xs = np.nonzero(m)
+            x0, x1, y0, y1 = xs.min(), xs.max(), ys.min(), ys.max()
+            bw, bh = x1 - x0 + 1, y1 - y0 + 1
+            if x0 == 0 or y0 == 0 or x1 == W - 1 or y1 == H - 1 or a < min_fill * bw * bh:
+                continue
+            if max(bw / bh, bh / bw) > max_aspect:
+                continue
+            crop = m[y0:y1 + 1, x0:x1 + 1].astype(np.uint8) * 255
+            full = cv2.resize(crop, (max(1, round(bw / s)), max(1, round(bh / s))), interpolation=cv2.INTER_LINEAR)
+            out.append((k, (float(x0 / s), float(y0 / s), full)))
+    return out
+
+
 class PairSampler:
     """Draws :class:`Pair` s from the training split (``split="heldout"`` for validation pairs)."""
 
@@ -127,7 +159,7 @@ class PairSampler:
                  video_fraction: float = 0.35, max_side: int = 640, z_size: int = Z_SIZE, x_size: int = X_SIZE,
                  absent_fraction: float = 0.0, aspect_range: float = 0.7, shape_change: float = 0.0,
                  scale_change: float = 0.25, tilt: float = 0.0, tilt_fraction: float = 0.5,
-                 template_tilt: bool = False, extent_labels: bool = False):
+                 template_tilt: bool = False, extent_labels: bool = False, segment_fraction: float = 0.0):
         """``z_size`` / ``x_size``: the template and search crop sides (SiamFC's 127 / 255 by default).
         ``absent_fraction``: share of pairs whose search crop does not hold the target (``Pair.box`` None):
         negatives that teach a tracker's score to fall when the target has left. ``aspect_range``: the random
@@ -141,7 +173,10 @@ class PairSampler:
         grows as well as shrinks along the turning axis (tried for BoxTrack: no gain on the dev set, not in the
         shipped recipe). ``extent_labels``: every ``same``/``composite`` label is the axis-aligned box of the
         target as placed, in-plane rotation included (OTB's convention, and :mod:`synth_tracks`'); without it a
-        rotated target keeps its unrotated width and height (the earlier recipes' labels)."""
+        rotated target keeps its unrotated width and height (the earlier recipes' labels). ``segment_fraction``:
+        share of ``segment`` pairs (:meth:`_segment`): the target is a region of a real image bounded by its own
+        edges (a graph-based segment), seen again under the search view's warp; the label is the box of the
+        warped region, so the target's extent is in the image, as a real object's is."""
         from .tracklets import mine
 
         self.z_size, self.x_size = z_size, x_size
@@ -162,6 +197,8 @@ class PairSampler:
         self.photos = [self._shrink(p, max_side) for p in photos]
         self.frames = [self._shrink(f, max_side) for f in frames]
         self.images = self.photos + self.frames
+        self.segment_fraction = segment_fraction
+        self.segments = image_segments(self.images) if segment_fraction > 0 else []
 
     @staticmethod
     def _shrink(img, max_side):
@@ -187,6 +224,8 @@ class PairSampler:
             return self._video()
         if u < self.video_fraction + self.composite_fraction:
             return self._composite()
+        if u < self.video_fraction + self.composite_fraction + self.segment_fraction and self.segments:
+            return self._segment()
         return self._same()
 
     def _video(self) -> Pair:
@@ -268,6 +307,41 @@ class PairSampler:
             search = _occlude(search, box, rng)
         k_z = self.z_size / sz
         return Pair(_photometric(template, rng), search, box, [], "same", (w * k_z, h * k_z))
+
+    def _segment(self) -> Pair:
+        """A real region with edges of its own (:func:`image_segments`) as the target: the template crop around
+        its box, the search crop under a shift, scale, aspect change, rotation and (a share ``tilt_fraction``)
+        an out-of-plane turn; the label is the box of the region's mask under the same map (exact)."""
+        rng = self.rng
+        k_img, (x0, y0, mask) = self.segments[int(rng.integers(len(self.segments)))]
+        img = self.images[k_img]
+        h, w = mask.shape
+        cx, cy = x0 + w / 2, y0 + h / 2
+        sz = crop_side(w, h)
+        template, _ = _affine_crop(img, cx, cy, sz, self.z_size)
+        sx = sz * self.x_size / self.z_size * math.exp(rng.uniform(-self.scale_change, self.scale_change))
+        angle = rng.uniform(-12, 12) if rng.random() < 0.5 else 0.0
+        da = self.shape_change or 0.1
+        shift = rng.uniform(-0.28, 0.28, size=2) * sx
+        full = _homogeneous(crop_matrix(cx + shift[0], cy + shift[1], sx, self.x_size, angle,
+                                        math.exp(rng.uniform(-da, da))))
+        if self.tilt and rng.random() < self.tilt_fraction:
+            tcx, tcy = (full @ np.array([cx, cy, 1.0]))[:2]
+            full = tilt_homography(tcx, tcy, *self._tilt_angles(), focal=self.x_size) @ full
+        search = _warp_view(img, full, self.x_size)
+        # the mask (in its bbox) → search crop: shift by the bbox corner first
+        m = cv2.warpPerspective(mask, full @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1.0]]),
+                                (self.x_size, self.x_size), flags=cv2.INTER_LINEAR)
+        ys, xs = np.nonzero(m >= 128)
+        if len(xs) < 16:
+            return self._segment()   # the region left the crop: draw again
+        box = (float(xs.min() + xs.max() + 1) / 2, float(ys.min() + ys.max() + 1) / 2,
+               float(xs.max() + 1 - xs.min()), float(ys.max() + 1 - ys.min()))
+        search = _photometric(search, rng)
+        if rng.random() < 0.15:
+            search = _occlude(search, box, rng)
+        k_z = self.z_size / sz
+        return Pair(_photometric(template, rng), search, box, [], "segment", (w * k_z, h * k_z))
 
     def _same_tilted(self, img, rect) -> Pair:
         """A ``same`` pair of a plane seen at two tilts about one axis: the template view turned by up to

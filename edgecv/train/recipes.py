@@ -17,9 +17,10 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
         from .siamese import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed,
                      **({"init": init} if init else {}))
-    if model == "boxtrack":  # stage 1 from ImageNet; stages 2-3 (--init boxtrack): lower lr, shape change + tilt
-        from .boxtrack import train
-        stage2 = {"init": init, "lr": 3e-4, "shape_change": 0.4, "scale_change": 0.4, "tilt": 50.0} if init else {}
+    if model == "boxtrack":  # stage 1 from ImageNet; later stages (--init boxtrack): lower lr, shape change, tilt,
+        from .boxtrack import train  # and (stage 4, the shipped weights) segment pairs of real images
+        stage2 = {"init": init, "lr": 3e-4, "shape_change": 0.4, "scale_change": 0.4, "tilt": 50.0,
+                  "composite_fraction": 0.25, "video_fraction": 0.3, "segment_fraction": 0.3} if init else {}
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed, **stage2)
     if model == "boxtrack-fast":
         raise EdgeCVError("boxtrack-fast has no recipe of its own: it runs boxtrack's weights on a smaller search "
