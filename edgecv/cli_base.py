@@ -192,3 +192,83 @@ def resolve_foreign(name, model_dir, art_dir, backends, precisions, echo=click.e
 
                 export(NanoTrackImport(model_dir, name=v.model), fmt, precision, out_dir=folder, progress=echo)
     return folder
+
+
+def ensure_dff_artifacts(model, art_dir, backend, precision, ops=None, part_precision=None, echo=click.echo):
+    """Export the feature/flow/head graphs ``edgecv propagate`` needs when they are missing (needs torch);
+    without torch, say which ``edgecv export`` command makes them."""
+    import importlib.util
+
+    from edgecv.runtime.bundle import export_hint
+    from edgecv.runtime.propagate import artifacts as arts
+
+    arts.runtime_backend(backend)  # unknown backend: a clear error before anything else
+    fmt = arts.BACKEND_FORMAT[backend]
+    ops = (ops or "standard") if fmt == "onnx" else None
+    precs = arts.part_precisions(precision, part_precision)
+    missing = [p for p in arts.PARTS if not arts.artifact_path(art_dir, model, p, fmt, precs[p], ops).is_file()]
+    todo = sorted({precs[p] for p in missing})
+
+    def how(prec):
+        return export_hint(model, fmt, prec, ops, art_dir)
+
+    if todo and importlib.util.find_spec("torch") is None:
+        from edgecv.runtime.propagate import PropagateError
+
+        names = ", ".join(arts.artifact_path(art_dir, model, p, fmt, precs[p], ops).name for p in missing)
+        raise PropagateError(f"{names} not in {art_dir}, and exporting them needs torch, which is not installed: "
+                             f"run {' and '.join(f'`{how(p)}`' for p in todo)} where edgecv[export] is installed, "
+                             f"and copy the files into {art_dir}")
+    for prec in todo:
+        echo(f"[propagate] {model} {fmt} {prec} artifacts not in {art_dir}: exporting them now ({how(prec)})")
+        from edgecv.export import ExportError, check_combination, export
+
+        check_combination(fmt, prec, ops)
+        try:
+            export(model, fmt, prec, ops, out_dir=art_dir, progress=echo)
+        except ExportError as e:
+            needed = [p for p in missing if precs[p] == prec]
+            if all(arts.artifact_path(art_dir, model, p, fmt, prec, ops).is_file() for p in needed):
+                echo(f"[propagate] (a part this run does not use failed: {e})")
+                continue
+            if prec == "fp32":
+                raise
+            raise ExportError(f"{e}. A part that does not hold in {prec} can run at another precision, e.g. "
+                              f"--part-precision flow=fp32") from None
+
+
+def ensure_colorize_artifacts(model, art_dir, backend, precision, size, ops=None, echo=click.echo):
+    """Export the reference and frame graphs ``edgecv colorize`` needs when they are missing (needs torch);
+    without torch, say which ``edgecv export`` command makes them."""
+    import importlib.util
+
+    from edgecv.runtime.bundle import export_hint
+    from edgecv.runtime.colorize import loop as cl
+
+    cl.runtime_backend(backend)
+    fmt = cl.BACKEND_FORMAT[backend]
+    w, h = cl.parse_size(size)
+    ops = (ops or "standard") if fmt == "onnx" else None
+    parts = ["ref", f"frame-{w}x{h}"]
+    missing = [p for p in parts if not cl.artifact_path(art_dir, model, p, fmt, precision, ops).is_file()]
+    if not missing:
+        return
+    how = export_hint(model, fmt, precision, ops, art_dir)
+    if importlib.util.find_spec("torch") is None:
+        names = ", ".join(cl.artifact_path(art_dir, model, p, fmt, precision, ops).name for p in missing)
+        raise cl.ColorizeError(f"{names} not in {art_dir}, and exporting them needs torch, which is not installed: "
+                               f"run `{how}` where edgecv[export] is installed, and copy the files into {art_dir}")
+    from edgecv.export import ExportError, check_combination, export
+    from edgecv.models.colorizer import SIZES
+
+    if (w, h) not in SIZES:
+        raise cl.ColorizeError(f"size {w}x{h}: the colorizer is exported at {', '.join(f'{a}x{b}' for a, b in SIZES)}")
+    echo(f"[colorize] {model} {fmt} {precision} artifacts not in {art_dir}: exporting them now ({how})")
+    check_combination(fmt, precision, ops)
+    try:
+        export(model, fmt, precision, ops, out_dir=art_dir, progress=echo)
+    except ExportError as e:
+        if all(cl.artifact_path(art_dir, model, p, fmt, precision, ops).is_file() for p in missing):
+            echo(f"[colorize] (a graph this run does not use failed: {e})")
+        else:
+            raise

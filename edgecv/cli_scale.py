@@ -1,5 +1,5 @@
-"""`edgecv batch LOOP --videos DIR|GLOB --out DIR`: one loop (track, mot) over a library of videos, one unit per
-video, in this process or on Ray (``--ray``; :mod:`edgecv.scale`). Registers on `main`."""
+"""`edgecv batch LOOP --videos DIR|GLOB --out DIR`: one loop (track, mot, propagate, colorize) over a library of
+videos, one unit per video, in this process or on Ray (``--ray``; :mod:`edgecv.scale`). Registers on `main`."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -12,6 +12,8 @@ from edgecv.cli_base import (
     THREADS_HELP,
     _check_outputs,
     _errors,
+    ensure_colorize_artifacts,
+    ensure_dff_artifacts,
     ensure_tracker_artifacts,
     main,
     ray_options,
@@ -19,7 +21,7 @@ from edgecv.cli_base import (
 
 
 @main.command("batch")
-@click.argument("loop", type=click.Choice(["track", "mot"]))
+@click.argument("loop", type=click.Choice(["track", "mot", "propagate", "colorize"]))
 @click.option("--videos", required=True, help="A folder of videos, or a glob pattern (quote it).")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
               help="Output folder: <video name>/ per video (annotated mp4, boxes or tracks, stats) and batch.json.")
@@ -27,7 +29,13 @@ from edgecv.cli_base import (
               help="track: init boxes, a JSON object {\"video.avi\": [x, y, w, h]} (or VIDEO.box beside each video).")
 @click.option("--tracker", default="boxtrack", show_default=True, help="track: the tracker.")
 @click.option("--variant", default="bytetrack", show_default=True, help="mot: the association variant.")
-@click.option("--model", default="persondet-lite0", show_default=True, help="mot: the detector model.")
+@click.option("--model", default=None,
+              help="mot: the detector (default persondet-lite0); propagate: dff-seg (default), dff-seg-nodcn, "
+                   "dff-seg-lite0; colorize: excolor.")
+@click.option("--key-interval", default="10", show_default=True, help="propagate: K, or auto.")
+@click.option("--ref", "ref_path", type=click.Path(dir_okay=False), default=None,
+              help="colorize: the colour exemplar image (one for every video).")
+@click.option("--size", default="320x240", show_default=True, help="colorize: the working size.")
 @click.option("--backend", default="ort", show_default=True, type=click.Choice(["ort", "litert"]))
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]))
 @click.option("--artifacts", "art_dir", type=click.Path(file_okay=False), default="artifacts", show_default=True)
@@ -36,8 +44,8 @@ from edgecv.cli_base import (
 @click.option("--max-frames", type=FRAMES, default=None, help="Stop each video after this many frames.")
 @ray_options
 @_errors
-def batch_cmd(loop, videos, out_dir, boxes_path, tracker, variant, model, backend, precision, art_dir, threads,
-              max_frames, ray, workers):
+def batch_cmd(loop, videos, out_dir, boxes_path, tracker, variant, model, key_interval, ref_path, size, backend,
+              precision, art_dir, threads, max_frames, ray, workers):
     """Run LOOP over every video of --videos; a rerun skips videos already done (their outputs unchanged)."""
     from edgecv.scale import ray_address
     from edgecv.scale.batch import batch, find_videos, read_boxes_file
@@ -56,8 +64,33 @@ def batch_cmd(loop, videos, out_dir, boxes_path, tracker, variant, model, backen
         settings = {"tracker": tracker, "backend": backend, "precision": precision, "threads": threads,
                     "artifacts": bool(files), "max_frames": max_frames}
         artifacts = [f for f in files if f.suffix != ".json"]
+    elif loop == "propagate":
+        from edgecv.scale.propagate import bundle_spec
+
+        model = model or "dff-seg"
+        if not (key_interval == "auto" or key_interval.isdigit() and int(key_interval) >= 1):
+            raise click.BadParameter(f"{key_interval!r}: K ≥ 1 or auto", param_hint="--key-interval")
+        boxes, ops = None, ("standard" if backend == "ort" else None)
+        ensure_dff_artifacts(model, art_dir, backend, precision, ops, {})
+        spec, files = bundle_spec(art_dir, model, backend, precision, ops, threads, None, False)
+        artifacts = [f for f in files if f.suffix != ".json"]
+        settings = {**spec, "key_interval": key_interval, "max_frames": max_frames}
+    elif loop == "colorize":
+        from edgecv.scale.colorize import model_spec
+
+        if ref_path is None:
+            raise click.UsageError("batch colorize needs --ref IMAGE (the colour exemplar)")
+        if not Path(ref_path).is_file():
+            raise click.BadParameter(f"{ref_path}: no such image", param_hint="--ref")
+        model, boxes = model or "excolor", None
+        ensure_colorize_artifacts(model, art_dir, backend, precision, size)
+        spec, files = model_spec(art_dir, model, backend, precision, size, threads, True)
+        artifacts = [f for f in files if f.suffix != ".json"] + [Path(ref_path)]
+        settings = {**spec, "ref": Path(ref_path).name, "max_frames": max_frames}
     else:
         from edgecv.cli_mot import ensure_detector_artifacts
+
+        model = model or "persondet-lite0"
         from edgecv.runtime.bundle import backend_format, find_bundle
         from edgecv.runtime.mot import MotError, get_params
 

@@ -1,7 +1,8 @@
-"""``edgecv batch LOOP``: one loop over a library of videos, one unit per video, here or on Ray.
+"""``edgecv batch LOOP``: one loop (track, mot, propagate, colorize) over a library of videos, one unit per
+video, here or on Ray.
 
 Each unit ships its video and the loop's artifacts by hash, runs the same loop function the single-video
-command runs (:func:`edgecv.runtime.track.video.track_video`, :func:`edgecv.runtime.mot.mot_video`) into a
+command runs (``track_video``, ``mot_video``, ``propagate_video``, ``colorize_video``) into a
 scratch folder on the worker, and returns the output files' bytes; the driver writes them under
 ``--out/<video stem>/`` (each atomically) and then the unit's record, so a rerun skips finished videos and
 redoes a video whose outputs were removed or changed.
@@ -19,7 +20,7 @@ from .units import ResultStore, make_unit, run_units
 
 __all__ = ["LOOPS", "find_videos", "read_boxes_file", "batch"]
 
-LOOPS = ("track", "mot")
+LOOPS = ("track", "mot", "propagate", "colorize")
 VIDEO_EXTS = (".avi", ".mp4", ".mov", ".mkv", ".m4v", ".webm", ".mpg", ".mpeg")
 
 

@@ -219,6 +219,39 @@ def colorize_clip(inputs: dict, folder: Path | None) -> dict:
             "sheet": sheet}
 
 
+def batch_propagate(inputs: dict, folder: Path | None) -> dict:
+    from edgecv.runtime.propagate import propagate_video
+
+    s = inputs["settings"]
+    stem = Path(inputs["video"]).stem
+    key = s["key_interval"]
+    with tempfile.TemporaryDirectory(prefix="edgecv-batch-") as tmp:
+        out = Path(tmp)
+        res = propagate_video(folder / inputs["video"], out / "propagate.mp4", None,
+                              int(key) if str(key).isdigit() else key, s["model"], s["backend"], s["precision"],
+                              s["ops"], folder, s["threads"], progress=False, stats=out / "stats.json",
+                              max_frames=s.get("max_frames"), warn=lambda m: None)
+        return {"frames": int(res.get("frames", 0)), "key_frames": int(res.get("key_frames", 0)),
+                "files": _read_outputs(out, stem)}
+
+
+def batch_colorize(inputs: dict, folder: Path | None) -> dict:
+    from edgecv.runtime.colorize import colorize_video
+
+    s = inputs["settings"]
+    stem = Path(inputs["video"]).stem
+    with tempfile.TemporaryDirectory(prefix="edgecv-batch-") as tmp:
+        out = Path(tmp)
+        res = colorize_video(folder / inputs["video"], folder / s["ref"], out / "colorize.mp4", s["backend"],
+                             s["precision"], s["size"], s["model"], None, folder, s["threads"], progress=False,
+                             max_frames=s.get("max_frames"), warn=lambda m: None)
+        (out / "stats.json").write_text(json.dumps(res, indent=1, default=str) + "\n")
+        skipped = res["skipped"]
+        return {"frames": int(res["frames"]), "skipped": len(skipped) if isinstance(skipped, list) else int(skipped),
+                "files": _read_outputs(out, stem)}
+
+
 JOBS = {"track.sequence": track_sequence, "mot.detections": mot_detections, "propagate.clip": propagate_clip,
         "propagate.real": propagate_real, "colorize.clip": colorize_clip, "batch.track": batch_track,
-        "batch.mot": batch_mot, "export.model": export_model, "profile.artifact": profile_artifact}
+        "batch.mot": batch_mot, "batch.propagate": batch_propagate, "batch.colorize": batch_colorize,
+        "export.model": export_model, "profile.artifact": profile_artifact}

@@ -287,3 +287,25 @@ def test_ray_missing_is_a_clear_error(tmp_path):
     assert r.returncode == 2, r.stdout + r.stderr
     assert "pip install 'edgecv[scale]'" in r.stdout + r.stderr
     assert not (tmp_path / "o" / "results.json").exists()
+
+
+@pytest.mark.parametrize("loop", ["propagate", "colorize"])
+def test_batch_propagate_and_colorize_on_ray_match_the_local_path(loop, exported, art_dir, tmp_path):
+    from edgecv.runtime.samples import samples_dir
+
+    exported("dff-seg" if loop == "propagate" else "excolor", "onnx", "fp32")
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    for name in ("vtest.avi", "tree.avi"):
+        (videos / name).symlink_to(samples_dir() / name)
+    extra = (["--key-interval", "5"] if loop == "propagate" else ["--ref", samples_dir() / "fruits.jpg"])
+    common = ["batch", loop, "--videos", videos, "--artifacts", art_dir, "--max-frames", "12", *extra]
+    _cli(*common, "--out", tmp_path / "local")
+    _cli(*common, "--out", tmp_path / "ray", "--ray", "--workers", "2")
+    for stem in ("vtest", "tree"):
+        a = (tmp_path / "local" / stem / f"{loop}.mp4").read_bytes()
+        assert len(a) > 5_000 and a == (tmp_path / "ray" / stem / f"{loop}.mp4").read_bytes()
+        st = json.loads((tmp_path / "ray" / stem / "stats.json").read_text())
+        assert st["frames"] == 12
+    s = json.loads((tmp_path / "ray" / "batch.json").read_text())
+    assert set(s["videos"]) == {"vtest.avi", "tree.avi"}
