@@ -8,7 +8,6 @@ artifacts are shipped, the code is not).
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 
 from .errors import ScaleError
@@ -66,7 +65,6 @@ def run_on_ray(units: list, address, workers: int | None, progress: bool, label:
                          "one job per node: start each node with `ray start ... --resources "
                          "'{\"edgecv_profiler\": 1}'`")
     remote = ray.remote(max_retries=RETRIES, retry_exceptions=False)(_run_remote)
-    resources = {}
     blobs: dict[str, object] = {}
     for u in units:
         for r, (_, path) in zip(u.files, u.local_paths):
@@ -74,7 +72,7 @@ def run_on_ray(units: list, address, workers: int | None, progress: bool, label:
                 blobs[r.sha256] = ray.put(Path(path).read_bytes())
     pending = {}
     for u in units:
-        opts = {"resources": {"edgecv_profiler": 1}} if u.job.startswith("profile.") else resources
+        opts = {"resources": {"edgecv_profiler": 1}} if u.job.startswith("profile.") else {}
         ref = remote.options(**opts).remote(u, {r.sha256: blobs[r.sha256] for r in u.files})
         pending[ref] = u
     from edgecv.runtime.engine import Progress
@@ -99,7 +97,3 @@ def _describe(u) -> str:
     keys = ("label", "sequence", "video", "model", "artifact")
     parts = [f"{k}={u.inputs[k]}" for k in keys if k in u.inputs]
     return "(" + ", ".join(parts) + ")" if parts else u.key
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit("run through edgecv --ray")
