@@ -63,7 +63,7 @@ def batch_cmd(loop, videos, out_dir, boxes_path, tracker, variant, model, key_in
         spec, files = edgecv_spec(tracker, art_dir, backend, precision, threads)
         settings = {"tracker": tracker, "backend": backend, "precision": precision, "threads": threads,
                     "artifacts": bool(files), "max_frames": max_frames}
-        artifacts = [f for f in files if f.suffix != ".json"]
+        artifacts = files
     elif loop == "propagate":
         from edgecv.scale.propagate import bundle_spec
 
@@ -73,7 +73,7 @@ def batch_cmd(loop, videos, out_dir, boxes_path, tracker, variant, model, key_in
         boxes, ops = None, ("standard" if backend == "ort" else None)
         ensure_dff_artifacts(model, art_dir, backend, precision, ops, {})
         spec, files = bundle_spec(art_dir, model, backend, precision, ops, threads, None, False)
-        artifacts = [f for f in files if f.suffix != ".json"]
+        artifacts = files
         settings = {**spec, "key_interval": key_interval, "max_frames": max_frames}
     elif loop == "colorize":
         from edgecv.scale.colorize import model_spec
@@ -85,7 +85,7 @@ def batch_cmd(loop, videos, out_dir, boxes_path, tracker, variant, model, key_in
         model, boxes = model or "excolor", None
         ensure_colorize_artifacts(model, art_dir, backend, precision, size)
         spec, files = model_spec(art_dir, model, backend, precision, size, threads, True)
-        artifacts = [f for f in files if f.suffix != ".json"] + [Path(ref_path)]
+        artifacts = files + [Path(ref_path)]
         settings = {**spec, "ref": Path(ref_path).name, "max_frames": max_frames}
     else:
         from edgecv.cli_mot import ensure_detector_artifacts

@@ -13,8 +13,7 @@ import glob
 import json
 from pathlib import Path
 
-from edgecv.runtime.manifest import manifest_path
-
+from .cas import with_manifests
 from .errors import ScaleError
 from .units import ResultStore, make_unit, run_units
 
@@ -78,11 +77,11 @@ def batch(loop: str, videos: list[Path], out_dir, settings: dict, artifacts: lis
           address=False, workers: int | None = None, progress: bool = True) -> dict:
     """Run ``loop`` over ``videos`` (one unit each) and write ``out_dir/<stem>/...`` plus ``out_dir/batch.json``
     (per video: its outputs and counts). ``settings``: what the loop is built from (JSON);
-    ``artifacts``: the model files it needs, shipped by hash with each video."""
+    ``artifacts``: the model files it needs (their manifests are added), shipped by hash with each video."""
     if loop not in LOOPS:
         raise ScaleError(f"unknown loop {loop!r}; choose from {', '.join(LOOPS)}")
     out_dir = Path(out_dir)
-    files = list(artifacts) + [manifest_path(a) for a in artifacts if manifest_path(a).is_file()]
+    files = with_manifests(artifacts)
     units = {}
     for v in videos:
         inputs = {"video": v.name, "settings": settings}
@@ -92,8 +91,7 @@ def batch(loop: str, videos: list[Path], out_dir, settings: dict, artifacts: lis
     results = run_units(list(units.values()), ResultStore(out_dir / ".units"), address, workers, progress,
                         f"batch {loop}", files_root=out_dir)
     summary = {"loop": loop, "settings": settings,
-               "videos": {name: {"source": str(v), **results[units[name].key]}
-                          for name, v in zip((v.name for v in videos), videos)}}
+               "videos": {v.name: {"source": str(v), **results[units[v.name].key]} for v in videos}}
     from edgecv.runtime.outputs import write_json_atomic
 
     write_json_atomic(out_dir / "batch.json", summary)

@@ -13,13 +13,13 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from edgecv.runtime.manifest import sha256_file
+from edgecv.runtime.manifest import manifest_path, sha256_file
 from edgecv.runtime.outputs import atomic_path
 from edgecv.runtime.samples import data_root
 
 from .errors import ScaleError
 
-__all__ = ["FileRef", "file_ref", "cas_root", "materialise", "has_blob", "store_blob"]
+__all__ = ["FileRef", "file_ref", "with_manifests", "cas_root", "materialise", "has_blob", "store_blob"]
 
 
 @dataclass(frozen=True)
@@ -41,6 +41,14 @@ def file_ref(path) -> FileRef:
     if k not in _HASHES:
         _HASHES[k] = sha256_file(p)
     return FileRef(p.name, _HASHES[k])
+
+
+def with_manifests(paths) -> list[Path]:
+    """``paths`` and, after them, each one's manifest where it has one (not twice): what a unit ships so that
+    the worker's loader checks the artifact as the driver's would."""
+    paths = [Path(p) for p in paths]
+    have = set(paths)
+    return paths + [m for m in (manifest_path(p) for p in paths) if m.is_file() and m not in have]
 
 
 def cas_root() -> Path:

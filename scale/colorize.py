@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgecv.runtime.manifest import manifest_path
-
+from .cas import with_manifests
 from .content import colorize_clip_digest, decode_png
 from .units import ResultStore, make_unit, run_units
 
@@ -21,8 +20,7 @@ def model_spec(art_dir, model, backend, precision, size, threads, recurrent: boo
     from edgecv.runtime.colorize.loop import BACKEND_FORMAT, find_artifacts
 
     arts = find_artifacts(art_dir, model, BACKEND_FORMAT[backend], precision, None, size)
-    files = [Path(arts.ref), Path(arts.frame)]
-    files += [manifest_path(p) for p in files if manifest_path(p).is_file()]
+    files = with_manifests([arts.ref, arts.frame])
     return ({"kind": "model", "model": model, "backend": backend, "precision": precision, "size": size,
              "threads": threads, "recurrent": recurrent}, files)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgecv.runtime.manifest import manifest_path
-
+from .cas import with_manifests
 from .content import weights_digest
 from .errors import ScaleError
 from .units import ResultStore, make_unit, run_units
@@ -42,7 +41,7 @@ def profile_matrix(artifacts, threads, backends, runs, warmup, device_name, comm
     units = []
     for a in artifacts:
         a = Path(a)
-        files = [a] + ([manifest_path(a)] if manifest_path(a).is_file() else [])
+        files = with_manifests([a])
         for b in backends:
             for t in threads:
                 units.append(make_unit("profile.artifact", {"artifact": a.name, "backend": b, "threads": t,

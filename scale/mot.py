@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgecv.runtime.manifest import manifest_path, sha256_file
+from edgecv.runtime.manifest import sha256_file
 
+from .cas import with_manifests
 from .units import ResultStore, make_unit, run_units
 
 __all__ = ["detections_on_ray"]
@@ -20,7 +21,7 @@ def detections_on_ray(dataset, artifact, backend: str, threads: int | None, scor
 
     dataset = Path(dataset).resolve()
     artifact = Path(artifact)
-    files = [artifact] + ([manifest_path(artifact)] if manifest_path(artifact).is_file() else [])
+    files = with_manifests([artifact])
     settings = {"artifact": artifact.name, "backend": backend, "threads": threads, "score_threshold": score_threshold}
     units = {}
     for p in sequence_folders(dataset):

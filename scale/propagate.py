@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from edgecv.runtime.manifest import manifest_path
-
+from .cas import with_manifests
 from .content import propagation_clip_digest, unpack_masks
 from .units import ResultStore, make_unit, run_units
 
@@ -19,8 +18,7 @@ def bundle_spec(art_dir, model, backend, precision, ops, threads, part_precision
     from edgecv.runtime.propagate.artifacts import find_artifacts
 
     arts = find_artifacts(art_dir, model, backend_format(backend), precision, ops, part_precision)
-    files = [Path(p) for p in arts.paths().values()]
-    files += [manifest_path(p) for p in files if manifest_path(p).is_file()]
+    files = with_manifests(arts.paths().values())
     spec = {"model": model, "backend": backend, "precision": precision, "ops": ops, "threads": threads,
             "part_precision": part_precision or None, "aggregate": aggregate}
     return spec, files

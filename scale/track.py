@@ -11,8 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from edgecv.runtime.manifest import manifest_path, sha256_file
+from edgecv.runtime.manifest import sha256_file
 
+from .cas import with_manifests
 from .errors import ScaleError
 from .units import ResultStore, make_unit, run_units
 
@@ -31,7 +32,7 @@ def edgecv_spec(name: str, art_dir, backend: str, precision: str, threads: int |
     from edgecv.runtime.track.base import TrackError
 
     t, s = find_artifacts(art_dir, get_variant(name).model, backend_format(backend, TrackError), precision)
-    files = [t, s] + [manifest_path(p) for p in (t, s) if manifest_path(p).is_file()]
+    files = with_manifests([t, s])
     return spec, files
 
 
