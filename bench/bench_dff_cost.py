@@ -67,6 +67,8 @@ def main():
         fl = any_cfg["flow"].run({"key": images[0], "current": images[1]})
         feeds = {"feature": {"image": images[0]}, "flow": {"key": images[0], "current": images[1]},
                  "head": {"features": feats, "flow": fl["flow"], "scale": fl["scale"]}}
+        if "context" in fl:  # a context model (dff-seg-ctx): the head also takes the current frame's encoding
+            feeds["head"]["context"] = fl["context"]
         times = {(c, p): [] for c in sessions for p in PARTS}
         for i in range(a.runs + 3):
             for c, parts in sessions.items():

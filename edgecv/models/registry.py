@@ -90,8 +90,9 @@ def create_model(name: str, pretrained: bool = True, **kwargs):
     return model.eval()
 
 
-def save_weights(model, name: str, info: dict, out_dir: Path | None = None) -> Path:
-    """Save a state dict (atomically) plus a JSON card with how it was trained and how it scores."""
+def save_weights(model, name: str, info: dict, out_dir: Path | None = None, skip: tuple = ()) -> Path:
+    """Save a state dict (atomically) plus a JSON card with how it was trained and how it scores. ``skip``: key
+    prefixes left out (parts shipped in another model's file, which ``load_pretrained`` reads from there)."""
     import os
 
     import torch
@@ -100,7 +101,7 @@ def save_weights(model, name: str, info: dict, out_dir: Path | None = None) -> P
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"{name}.pt"
     tmp = path.with_suffix(".pt.tmp")
-    torch.save({k: v.detach().clone() for k, v in model.state_dict().items()}, tmp)
+    torch.save({k: v.detach().clone() for k, v in model.state_dict().items() if not k.startswith(tuple(skip))}, tmp)
     os.replace(tmp, path)
     info = dict(info, sha256=hashlib.sha256(path.read_bytes()).hexdigest(), bytes=path.stat().st_size)
     card = out_dir / f"{name}.json"

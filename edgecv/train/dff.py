@@ -1,5 +1,6 @@
-"""Recipe: Deep Feature Flow for person segmentation (``dff-seg``, ``dff-seg-nodcn``, ``dff-seg-lite0``), in
-three stages (``dff-seg-lite0`` starts its flow net from ``dff-seg``'s and skips the first).
+"""Recipe: Deep Feature Flow for person segmentation (``dff-seg``, ``dff-seg-nodcn``, ``dff-seg-lite0``,
+``dff-seg-ctx``), in three stages (``dff-seg-lite0`` starts its flow net from ``dff-seg``'s and skips the first;
+``dff-seg-ctx`` starts from ``dff-seg-lite0`` whole and runs the third alone, its feature net frozen).
 
 All on composite clips of real people over real backgrounds (:mod:`edgecv.train.clips`), whose labels
 and flow are exact; training crops are 128×160 windows at the 256×320 frame scale (the nets are fully
@@ -32,6 +33,10 @@ CROP = (128, 160)
 CLASS_WEIGHT = (1.0, 3.0)
 FLOW_FROM = {"dff-seg-lite0": "dff-seg"}  # variants that share dff-seg's flow net start from its trained flow
 TRUNK_LR_SCALE = {"dff-seg-lite0": 0.3}   # ImageNet trunks: a gentler learning rate than the new layers'
+# variants that start as a whole from another's trained weights and train the dff stage alone, the feature net
+# frozen (its key-frame features stay the source's): the context head learns to correct propagated features
+FINETUNE_FROM = {"dff-seg-ctx": "dff-seg-lite0"}
+MAX_GAP = {"dff-seg-ctx": 14}  # key → current gaps of the dff stage (default 9: key intervals up to 10)
 
 
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -109,10 +114,10 @@ def evaluate(model, clips, intervals=(1, 2, 5, 10)) -> dict:
             for t in range(len(frames)):
                 if t % k_int == 0:
                     key_t, feats = t, model.feature(frames[t:t + 1])
-                    logits = model.head(feats)
+                    logits = model.per_frame(frames[t:t + 1])
                 else:
-                    flow, scale = model.flow(frames[key_t:key_t + 1], frames[t:t + 1])
-                    logits = model.warp_head(feats, flow, scale)
+                    flow, scale, *ctx = model.flow(frames[key_t:key_t + 1], frames[t:t + 1], context=model.context)
+                    logits = model.warp_head(feats, flow, scale, *ctx)
                     if k_int == max(intervals):
                         gt = torch.from_numpy(flow_to_feature_grid(c.flow(t, key_t), STRIDE))[None]
                         epes.append(float(epe(flow, gt)))
@@ -125,9 +130,12 @@ def evaluate(model, clips, intervals=(1, 2, 5, 10)) -> dict:
 
 
 def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None, save: bool = True,
-          progress: bool = True, minutes: float | None = None, stage_steps=None, eval_clips: int = 12):
+          progress: bool = True, minutes: float | None = None, stage_steps=None, eval_clips: int = 12,
+          finetune_from: str | None = None, max_gap: int | None = None):
     """Train ``name`` through the three stages; ``steps`` is split 60/20/20 (the flow steps are ~6× cheaper)
-    unless ``stage_steps`` is given as (flow, frame, dff). Returns (model, info)."""
+    unless ``stage_steps`` is given as (flow, frame, dff). A variant in ``FINETUNE_FROM`` (or any, given
+    ``finetune_from``) starts from that model's weights and runs the dff stage alone with the feature net frozen.
+    Returns (model, info)."""
     from tqdm import tqdm
 
     torch.manual_seed(seed)
@@ -142,13 +150,28 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
         model.flow.load_state_dict(create_model(flow_from, pretrained=True).flow.state_dict())
         if not stage_steps:
             n_flow, n_frame, n_dff = 0, steps // 2, steps - steps // 2
+    finetune_from = finetune_from or FINETUNE_FROM.get(name)
+    if finetune_from:  # everything from the source; new layers (the context fusion) keep their fresh init
+        missing, unexpected = model.load_state_dict(create_model(finetune_from, pretrained=True).state_dict(),
+                                                    strict=False)
+        if unexpected or any(not k.startswith("fusion.") and not k.startswith("warp_head.fusion.") for k in missing):
+            raise RuntimeError(f"{finetune_from} → {name}: unexpected {unexpected}, missing {missing}")
+        n_flow, n_frame, n_dff = 0, 0, steps
+        for prm in model.feature.parameters():
+            prm.requires_grad_(False)
+    max_gap = max_gap or MAX_GAP.get(name, 9)
     sampler = ClipSampler("train", seed=seed, person_height=(20, 90))
-    bank = ClipBank(sampler, CROP, 10, 240, rng)
+    bank = ClipBank(sampler, CROP, max(10, max_gap + 1), 240, rng)
     info = {"model": name, "task": "person segmentation (0 background, 1 person) on composite clips of real "
             "people over real backgrounds", "seed": seed, "crop": list(CROP), "class_weight": list(CLASS_WEIGHT),
             "stages": {}}
     budget = None if minutes is None else minutes * 60
     info["init"] = {"trunk": TRUNKS[model.trunk_name], "flow": flow_from or "random"}
+    if finetune_from:
+        info["init"] = {"all": f"{finetune_from} (shipped weights); feature net frozen"
+                        + (f" and not saved here: loaded from {finetune_from}.pt"
+                           if finetune_from == model.features_from else ""), "context fusion": "fresh"}
+    info["max_gap"] = max_gap
 
     def run_stage(stage, n, params, lr, step_fn):
         """``params``: a list of tensors, or of param groups with an ``lr_scale`` (pretrained trunks learn slower)."""
@@ -165,6 +188,8 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
             for g, scale in zip(opt.param_groups, scales):
                 g["lr"] = scale * lr * min(1.0, (step + 1) / 20) * 0.5 * (1 + np.cos(np.pi * step / n))
             model.train()
+            if finetune_from:  # frozen feature net: its batch-norm statistics stay the source's too
+                model.feature.eval()
             loss = step_fn()
             opt.zero_grad()
             loss.backward()
@@ -191,9 +216,9 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
         return seg_loss(model.per_frame(c), lab)
 
     def dff_step():
-        k, c, lab, gt = bank.pairs(8, 9, zero_frac=0.25)
-        flow, scale, flows = model.flow(k, c, all_scales=True)
-        logits = model.warp_head(model.feature(k), flow, scale)
+        k, c, lab, gt = bank.pairs(8, max_gap, zero_frac=0.25)
+        flow, scale, *ctx, flows = model.flow(k, c, all_scales=True, context=model.context)
+        logits = model.warp_head(model.feature(k), flow, scale, *ctx)
         # keep the flow anchored to true motion while the task loss shapes it (DFF trains it end to end)
         return seg_loss(logits, lab) + 0.05 * multiscale_flow_loss(flows, gt)
 
@@ -203,8 +228,9 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
     in_trunk = {id(p) for p in trunk}
     rest = [p for p in list(model.feature.parameters()) + list(model.head.parameters()) if id(p) not in in_trunk]
     run_stage("frame", n_frame, [{"params": trunk, "lr_scale": trunk_scale}, {"params": rest}], 1e-3, frame_step)
-    others = [p for p in model.parameters() if id(p) not in in_trunk]
-    run_stage("dff", n_dff, [{"params": trunk, "lr_scale": trunk_scale}, {"params": others}], 3e-4, dff_step)
+    others = [p for p in model.parameters() if id(p) not in in_trunk and p.requires_grad]
+    groups = [{"params": others}] + ([] if finetune_from else [{"params": trunk, "lr_scale": trunk_scale}])
+    run_stage("dff", n_dff, groups, 3e-4, dff_step)
     model.eval()
     if progress:
         print("evaluating on held-out clips ...", flush=True)
@@ -212,8 +238,11 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
     info["heldout_clips"] = f"{eval_clips} clips × 12 frames at 256×320, held-out people/backgrounds, seed 7"
     info["seconds"] = round(time.time() - t0, 1)
     info["recipe"] = f"edgecv train {name} --steps {steps} --seed {seed}"
+    if finetune_from:
+        info["recipe"] += f" (after {finetune_from})"
     if progress:
         print(f"{name}: {info['heldout']}")
-    if save:
-        save_weights(model, name, info, out_dir)
+    if save:  # a frozen feature net that is the shipped source's exactly is not saved twice
+        same = finetune_from and finetune_from == model.features_from
+        save_weights(model, name, info, out_dir, skip=("feature.",) if same else ())
     return model, info

@@ -139,6 +139,15 @@ class Propagator:
             (self.flow_sess, "out"): {"flow": (1, 2, h, w), "scale": (1, C, h, w)},
             (self.head_sess, "in"): {"features": (1, C, h, w), "flow": (1, 2, h, w), "scale": (1, C, h, w)},
         }
+        # a context model (dff-seg-ctx): the current frame's stride-8 encoding goes to the head as well
+        has = {t.name: tuple(t.shape) for t in self.feature_sess.outputs}
+        self.context = "context" in has
+        if self.context:
+            cshape = has["context"]
+            if len(cshape) != 4 or tuple(cshape[2:]) != (h, w):
+                raise ArtifactError(f"{self.feature_sess.path}: 'context' is {cshape}, not on the {h}×{w} grid")
+            want[(self.flow_sess, "out")]["context"] = cshape
+            want[(self.head_sess, "in")]["context"] = cshape
         for (sess, side), tensors in want.items():
             have = {t.name: tuple(t.shape) for t in (sess.inputs if side == "in" else sess.outputs)}
             for name, shape in tensors.items():
@@ -160,7 +169,7 @@ class Propagator:
         return float(getattr(getattr(self.policy, "params", None), "tau", PHOTOMETRIC_TAU))
 
     def reset(self) -> None:
-        self.key_input = self.key_grey = self.key_features = None
+        self.key_input = self.key_grey = self.key_features = self.key_context = None
         self.since_key = 0
         self.frame_index = -1
         if hasattr(self.policy, "reset"):
@@ -184,7 +193,7 @@ class Propagator:
         x, grey = self.preprocess(frame)
         t1 = time.perf_counter()
         ms["pre"] = (t1 - t0) * 1e3
-        signals, flow, scale = None, None, None
+        signals, flow, scale, context = None, None, None, None
         since = self.since_key + 1
         if self.key_features is None:
             reason = "first"
@@ -196,12 +205,13 @@ class Propagator:
                 t = time.perf_counter()
                 out = self.flow_sess.run({"key": self.key_input, "current": x})
                 ms["flow"] = (time.perf_counter() - t) * 1e3
-                flow, scale = out["flow"], out["scale"]
+                flow, scale, context = out["flow"], out["scale"], out.get("context")
                 signals = flow_signals(self.key_grey, grey, flow, self.tau)
                 reason = self.policy.after_flow(signals, since)
         if reason is not None:
             t = time.perf_counter()
-            features = self.feature_sess.run({"image": x})["features"]
+            fout = self.feature_sess.run({"image": x})
+            features, context = fout["features"], fout.get("context")
             ms["feature"] = (time.perf_counter() - t) * 1e3
             if self.aggregate and self.key_features is not None and reason in ("interval", "max-interval", "motion"):
                 t = time.perf_counter()
@@ -215,7 +225,10 @@ class Propagator:
         else:
             self.since_key = since
         t = time.perf_counter()
-        logits = self.head_sess.run({"features": self.key_features, "flow": flow, "scale": scale})["logits"]
+        feeds = {"features": self.key_features, "flow": flow, "scale": scale}
+        if self.context:
+            feeds["context"] = context
+        logits = self.head_sess.run(feeds)["logits"]
         t2 = time.perf_counter()
         ms["head"] = (t2 - t) * 1e3
         mask = logits_to_mask(logits, frame.shape[:2])
