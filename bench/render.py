@@ -28,7 +28,8 @@ REQUIRED = ("area", "title", "machine", "date", "command", "columns", "rows", "n
 ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtime", "opencv-nano", "interop",
          "tracking-synth",
          "tracker-latency", "search-graph", "scoremaps", "tracker-tuning", "boxtrack-tuning", "propagation",
-         "propagation-lite0", "propagation-cost", "propagation-dcn", "propagation-aggregation", "flow",
+         "propagation-lite0", "propagation-ctx", "propagation-cost", "propagation-dcn", "propagation-aggregation",
+         "flow", "flow-swap",
          "colorize-speed",
          "colorize-speed-native", "colorize-quality", "colorize-video", "mot", "predictor", "device-profiles",
          "planner", "scale", "install-size", "soak"]

@@ -100,14 +100,21 @@ def export_model(inputs: dict, folder: Path | None) -> dict:
     """``edgecv export`` of one model × format × precision on this worker (needs edgecv[export] there); the
     artifacts and their manifests come back as files. The shipped weights are this node's installed ones: the
     unit's key holds their sha256 (:func:`.content.weights_digest`) and the worker checks it."""
-    from edgecv.export import export
+    from edgecv.export import ExportError, export
 
     if weights_digest() != inputs["weights_sha256"]:
         raise ScaleError("this node's edgecv weights differ from the driver's: install the same edgecv version")
     calib = folder / inputs["calib"] if inputs.get("calib") else None
     with tempfile.TemporaryDirectory(prefix="edgecv-export-") as tmp:
-        paths = export(inputs["model"], inputs["format"], inputs["precision"], inputs.get("ops"), calib=calib,
-                       out_dir=tmp, keep_failed=inputs.get("keep_failed", False), progress=None)
+        try:
+            paths = export(inputs["model"], inputs["format"], inputs["precision"], inputs.get("ops"), calib=calib,
+                           out_dir=tmp, keep_failed=inputs.get("keep_failed", False), progress=None)
+        except ExportError as e:  # a multi-graph model's passing parts were written to this temporary folder
+            msg = str(e).split("; written: ")[0]
+            if msg != str(e):
+                msg += (f" (its other parts passed, but a unit keeps all or nothing: `edgecv export {inputs['model']}"
+                        f" --format {inputs['format']} --precision {inputs['precision']}` alone writes them)")
+            raise ExportError(msg) from None
         paths = paths if isinstance(paths, list) else [paths]
         files = {}
         for p in Path(tmp).iterdir():
