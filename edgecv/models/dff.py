@@ -15,7 +15,8 @@ Variants (registry names):
                       fused into the warped features by a small residual block, so that where the warp is
                       wrong (disocclusion, limbs, new content) the head still sees what is there. After
                       Accel (Jain et al. 2019), whose update branch corrects propagated features with the
-                      current frame; here the branch costs nothing extra on propagated frames.
+                      current frame; here the encoding is free on propagated frames (the flow net has
+                      it), the fusion adds 19 M MACs to the head and the key frame encodes itself once.
 
 Geometry, fixed for every graph so that all exports are static-shape:
 - frames enter as RGB float [0, 1], NCHW, the whole frame resized to 320×256 (W×H);
