@@ -351,8 +351,9 @@ class DFFSeg(nn.Module):
             state = {**{k: v for k, v in base.items() if k.startswith("feature.")}, **state}
         self.load_state_dict(state)
 
-    def per_frame(self, image):
-        feat = self.feature(image)
+    def per_frame(self, image, feat=None):
+        """Logits of a key frame; ``feat``: its features when already computed."""
+        feat = self.feature(image) if feat is None else feat
         if self.fusion is not None:
             feat = self.fusion(feat, self.flow.context(image, self.context))
         return self.head(feat)

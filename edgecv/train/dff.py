@@ -114,7 +114,7 @@ def evaluate(model, clips, intervals=(1, 2, 5, 10)) -> dict:
             for t in range(len(frames)):
                 if t % k_int == 0:
                     key_t, feats = t, model.feature(frames[t:t + 1])
-                    logits = model.per_frame(frames[t:t + 1])
+                    logits = model.per_frame(frames[t:t + 1], feats)
                 else:
                     flow, scale, *ctx = model.flow(frames[key_t:key_t + 1], frames[t:t + 1], context=model.context)
                     logits = model.warp_head(feats, flow, scale, *ctx)
