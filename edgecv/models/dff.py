@@ -339,15 +339,11 @@ class DFFSeg(nn.Module):
     def load_pretrained(self):
         """The shipped weights; a variant whose feature net is another's, frozen (``features_from``), ships
         without it and takes it from that model's file (no second copy of the trunk in the repository)."""
-        from .registry import weights_path
+        from .registry import shipped_state
 
-        path = weights_path(self.model_name)
-        if not path.exists():
-            raise FileNotFoundError(f"no shipped weights for {self.model_name!r} at {path}; train them with "
-                                    f"`edgecv train {self.model_name}`")
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = shipped_state(self.model_name)
         if self.features_from:
-            base = torch.load(weights_path(self.features_from), map_location="cpu", weights_only=True)
+            base = shipped_state(self.features_from)
             state = {**{k: v for k, v in base.items() if k.startswith("feature.")}, **state}
         self.load_state_dict(state)
 

@@ -72,8 +72,6 @@ def weights_path(name: str) -> Path:
 
 def create_model(name: str, pretrained: bool = True, **kwargs):
     """Build a registered model; ``pretrained`` loads the shipped weights (``edgecv/weights/NAME.pt``)."""
-    import torch
-
     if name not in _REGISTRY:
         raise UnknownModelError(f"unknown model {name!r}; registered models: {', '.join(list_models())}")
     model = _REGISTRY[name](**kwargs)
@@ -81,13 +79,18 @@ def create_model(name: str, pretrained: bool = True, **kwargs):
     if pretrained and hasattr(model, "load_pretrained"):
         model.load_pretrained()  # derived from another model's shipped weights
     elif pretrained:
-        path = weights_path(name)
-        if not path.exists():
-            raise FileNotFoundError(f"no shipped weights for {name!r} at {path}; train them with "
-                                    f"`edgecv train {name}`")
-        state = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(state)
+        model.load_state_dict(shipped_state(name))
     return model.eval()
+
+
+def shipped_state(name: str) -> dict:
+    """The state dict in ``edgecv/weights/NAME.pt`` (loaded with ``weights_only=True``)."""
+    import torch
+
+    path = weights_path(name)
+    if not path.exists():
+        raise FileNotFoundError(f"no shipped weights for {name!r} at {path}; train them with `edgecv train {name}`")
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def save_weights(model, name: str, info: dict, out_dir: Path | None = None, skip: tuple = ()) -> Path:

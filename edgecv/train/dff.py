@@ -142,7 +142,9 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
     rng = np.random.default_rng(seed)
     t0 = time.time()
     model = create_model(name, pretrained=False)
-    model.init_from_classifier()
+    finetune_from = finetune_from or FINETUNE_FROM.get(name)
+    if not finetune_from:  # a fine-tuned variant takes every trained layer from its source below
+        model.init_from_classifier()
     n_flow, n_frame, n_dff = stage_steps or (int(steps * 0.6), int(steps * 0.2), steps - int(steps * 0.6)
                                              - int(steps * 0.2))
     flow_from = FLOW_FROM.get(name)
@@ -150,11 +152,10 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
         model.flow.load_state_dict(create_model(flow_from, pretrained=True).flow.state_dict())
         if not stage_steps:
             n_flow, n_frame, n_dff = 0, steps // 2, steps - steps // 2
-    finetune_from = finetune_from or FINETUNE_FROM.get(name)
     if finetune_from:  # everything from the source; new layers (the context fusion) keep their fresh init
         missing, unexpected = model.load_state_dict(create_model(finetune_from, pretrained=True).state_dict(),
                                                     strict=False)
-        if unexpected or any(not k.startswith("fusion.") and not k.startswith("warp_head.fusion.") for k in missing):
+        if unexpected or not all(k.startswith(("fusion.", "warp_head.fusion.")) for k in missing):
             raise RuntimeError(f"{finetune_from} → {name}: unexpected {unexpected}, missing {missing}")
         n_flow, n_frame, n_dff = 0, 0, steps
         for prm in model.feature.parameters():
@@ -166,8 +167,9 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
             "people over real backgrounds", "seed": seed, "crop": list(CROP), "class_weight": list(CLASS_WEIGHT),
             "stages": {}}
     budget = None if minutes is None else minutes * 60
-    info["init"] = {"trunk": TRUNKS[model.trunk_name], "flow": flow_from or "random"}
-    if finetune_from:
+    if not finetune_from:
+        info["init"] = {"trunk": TRUNKS[model.trunk_name], "flow": flow_from or "random"}
+    else:
         info["init"] = {"all": f"{finetune_from} (shipped weights); feature net frozen"
                         + (f" and not saved here: loaded from {finetune_from}.pt"
                            if finetune_from == model.features_from else ""), "context fusion": "fresh"}
