@@ -63,9 +63,13 @@ def main():
         if not sessions:
             continue
         any_cfg = next(iter(sessions.values()))
-        feats = any_cfg["feature"].run({"image": images[0]})["features"]
-        fl = any_cfg["flow"].run({"key": images[0], "current": images[1]})
-        feeds = {"feature": {"image": images[0]}, "flow": {"key": images[0], "current": images[1]},
+        fo = any_cfg["feature"].run({"image": images[0]})
+        feats = fo["features"]
+        # the flow graph takes the key frame, or (dff-seg-fast) the key frame's pyramid from the feature graph
+        flow_feeds = {"current": images[1]} | {t.name: fo[t.name] if t.name.startswith("key_") else images[0]
+                                               for t in any_cfg["flow"].inputs if t.name != "current"}
+        fl = any_cfg["flow"].run(flow_feeds)
+        feeds = {"feature": {"image": images[0]}, "flow": flow_feeds,
                  "head": {"features": feats, "flow": fl["flow"], "scale": fl["scale"]}}
         if "context" in fl:  # a context model (dff-seg-ctx): the head also takes the current frame's encoding
             feeds["head"]["context"] = fl["context"]

@@ -223,3 +223,61 @@ def test_context_recipe_smoke(tmp_path):
     missing = create_model("dff-seg-ctx", pretrained=False).load_state_dict(state, strict=False).missing_keys
     assert missing and all(k.startswith("feature.") for k in missing)
     assert not any(k.startswith("feature.") for k in state)
+
+
+def test_key_cached_flow_graph_equals_the_flow_net_on_both_frames():
+    """dff-seg-fast: the exported flow part (current frame + the key frame's pyramid levels that the feature part
+    returns) gives what the flow net gives on the two frames; the key frame's cache is its own encoding."""
+    m = create_model("dff-seg-fast").eval()
+    assert m.flow.finest == 16 and not hasattr(m.flow, "dec1")
+    parts = m.export_parts()
+    frames = data.check_frames(2, photos=False)
+    k, c = frames_to_tensor([frames[0]]), frames_to_tensor([frames[1]])
+    with torch.no_grad():
+        want = m.flow(k, c, context=m.context)
+        names = parts["feature"].export_spec.outputs
+        assert names == ["features", "context", "key_e2", "key_e3"]
+        fo = dict(zip(names, parts["feature"](k)))
+        e = m.flow.encode(k)
+        torch.testing.assert_close(fo["key_e2"], e[1], atol=0, rtol=0)
+        torch.testing.assert_close(fo["key_e3"], e[2], atol=0, rtol=0)
+        feeds = {"current": c, "key_e2": fo["key_e2"], "key_e3": fo["key_e3"]}
+        got = parts["flow"](*[feeds[t.name] for t in parts["flow"].export_spec.inputs])
+        for g, w in zip(got, want):
+            torch.testing.assert_close(g, w, atol=1e-5, rtol=0)
+        # the flow and scale map come from stride 16: smooth at the feature grid, and the scale map is trained
+        assert (want[1] - 1).abs().mean() > 1e-3
+
+
+def test_fast_recipe_smoke(tmp_path):
+    """dff-seg-fast starts from dff-seg-ctx (less the stride-8 matching level) and saves neither the frozen feature
+    net nor a second copy of anything it dropped."""
+    from edgecv.train.dff import train
+
+    model, info = train("dff-seg-fast", steps=2, out_dir=tmp_path, progress=False, eval_clips=1)
+    assert "dff-seg-ctx" in info["init"]["all"] and "dff-seg-lite0.pt" in info["init"]["all"]
+    src = create_model("dff-seg-ctx")
+    # the shared levels start from dff-seg-ctx's (two small steps move them by little)
+    torch.testing.assert_close(next(model.flow.dec2.parameters()), next(src.flow.dec2.parameters()),
+                               atol=1e-2, rtol=0)
+    assert not torch.equal(next(model.flow.dec2.parameters()), next(create_model(
+        "dff-seg-fast", pretrained=False).flow.dec2.parameters()))
+    state = torch.load(tmp_path / "dff-seg-fast.pt", map_location="cpu", weights_only=True)
+    assert not any(k.startswith(("feature.", "flow.dec1.", "flow.pred1.")) for k in state)
+    missing = create_model("dff-seg-fast", pretrained=False).load_state_dict(state, strict=False).missing_keys
+    assert missing and all(k.startswith("feature.") for k in missing)
+
+
+def test_fast_model_card_loses_little_for_half_the_flow():
+    """dff-seg-fast's card against dff-seg-ctx's and dff-seg-lite0's (the same held-out clips, the recipe's
+    evaluation): matching at stride 16 with the key frame cached costs less than a point per frame and at K = 10,
+    and it keeps the context's gain over warping alone."""
+    import hashlib
+
+    cards = {m: json.loads(weights_path(m).with_suffix(".json").read_text())
+             for m in ("dff-seg-lite0", "dff-seg-ctx", "dff-seg-fast")}
+    fast, ctx, base = (cards[m]["heldout"] for m in ("dff-seg-fast", "dff-seg-ctx", "dff-seg-lite0"))
+    assert hashlib.sha256(weights_path("dff-seg-fast").read_bytes()).hexdigest() == cards["dff-seg-fast"]["sha256"]
+    assert fast["miou_k1"] > ctx["miou_k1"] - 0.01
+    assert fast["miou_k10"] > ctx["miou_k10"] - 0.01
+    assert fast["miou_k10"] > base["miou_k10"] + 0.02

@@ -156,6 +156,46 @@ def test_context_bundle_feeds_the_current_frames_context_to_the_head(exported, v
     np.testing.assert_allclose(res[2].logits, ref, rtol=0, atol=1e-3 * np.abs(ref).max())
 
 
+def test_key_cached_bundle_encodes_the_key_frame_once(exported, vtest12):
+    """dff-seg-fast: the feature graph returns the key frame's pyramid levels, the loop caches them at the key frame
+    and feeds them to the flow graph on every propagated frame (no ``key`` image input), and matches PyTorch."""
+    import torch
+
+    from edgecv.models import create_model
+
+    paths = exported("dff-seg-fast", "onnx", "fp32")
+    frames = vtest12[:4]
+    prop = Propagator(paths, policy=3, threads=1)
+    assert prop.context and prop.key_cache_names == ["key_e2", "key_e3"]
+    res = [prop.step(f) for f in frames]
+    feature, flow, head = (runtime.load(p, "ort", threads=1) for p in paths)
+    assert "key" not in flow.input_names
+    k, c = _net_input(frames[0]), _net_input(frames[2])
+    fk = feature.run({"image": k})
+    fo = flow.run({"current": c, "key_e2": fk["key_e2"], "key_e3": fk["key_e3"]})
+    want = head.run({"features": fk["features"], **fo})["logits"]
+    np.testing.assert_allclose(res[2].logits, want, rtol=0, atol=1e-6)
+    m = create_model("dff-seg-fast").eval()
+    with torch.no_grad():
+        ref = m(torch.from_numpy(k), torch.from_numpy(c)).numpy()
+    np.testing.assert_allclose(res[2].logits, ref, rtol=0, atol=1e-3 * np.abs(ref).max())
+
+
+def test_key_cached_flow_graph_needs_a_feature_graph_that_returns_the_pyramid(exported, tmp_path):
+    """A dff-seg-fast flow graph beside a feature graph without the key frame's pyramid (here dff-seg-ctx's, as an
+    export from before the cache would be) is refused by name, before any frame runs."""
+    fast = [Path(p) for p in exported("dff-seg-fast", "onnx", "fp32")]
+    ctx_feature = Path(exported("dff-seg-ctx", "onnx", "fp32")[0])
+    src = _copy_bundle(fast[1:], tmp_path / "arts")
+    old = src / fast[0].name
+    shutil.copy(ctx_feature, old)
+    shutil.copy(str(ctx_feature) + ".json", str(old) + ".json")
+    _edit(Path(str(old) + ".json"), model="dff-seg-fast-feature")
+    with pytest.raises(ArtifactError, match=r"takes 'key_e2' from the key frame, but .*dff-seg-fast-feature.* does "
+                                            r"not return it"):
+        Propagator([old, src / fast[1].name, src / fast[2].name], policy=3, threads=1)
+
+
 def _copy_bundle(paths, dest):
     dest.mkdir()
     for p in paths:

@@ -17,6 +17,12 @@ Variants (registry names):
                       Accel (Jain et al. 2019), whose update branch corrects propagated features with the
                       current frame; here the encoding is free on propagated frames (the flow net has
                       it), the fusion adds 19 M MACs to the head and the key frame encodes itself once.
+- ``dff-seg-fast``  — ``dff-seg-ctx`` with a cheaper propagated frame: the flow net matches at strides 32 and 16
+                      only (the flow and scale map are carried to the feature grid bilinearly; the context
+                      fusion sees the current frame at stride 8 and corrects the rest), and the key frame's
+                      pyramid is computed once, by the feature graph, and cached: a propagated frame encodes
+                      itself alone. On LiteRT the stride-8 level was 1.4 of the flow graph's 3.1 ms and the
+                      key frame's encoding 0.5 (measured op by op, see BENCHMARKS#propagation-cost).
 
 Geometry, fixed for every graph so that all exports are static-shape:
 - frames enter as RGB float [0, 1], NCHW, the whole frame resized to 320×256 (W×H);
@@ -30,6 +36,8 @@ current frame → flow, scale) and ``*-head`` (key features, flow, scale → log
 A key frame runs ``head`` with zero flow and unit scale, so per-frame inference is the K = 1 case of
 the same graphs. With a context (``dff-seg-ctx``) the feature graph also returns the key frame's
 ``context`` (1, 32, 32, 40), the flow graph the current frame's, and the head takes it as a fourth input.
+A key-cached model (``dff-seg-fast``) also returns the key frame's pyramid levels from its feature graph
+(``key_e2`` (1, 64, 16, 20), ``key_e3`` (1, 96, 8, 10)), and its flow graph takes those in place of ``key``.
 """
 from __future__ import annotations
 
@@ -207,29 +215,45 @@ class LightFlow(nn.Module):
     volumes, which make matching learnable in minutes instead of days: a shared encoder gives both
     frames a pyramid; at 1/32 of the frame a ±3 cost volume gives the coarse flow; at 1/16 and 1/8 the
     key's features are warped by the upsampled flow and a ±2 cost volume refines it. The finest flow is
-    at the feature stride, in feature pixels (current → key), with DFF's per-channel scale map."""
+    at the feature stride, in feature pixels (current → key), with DFF's per-channel scale map.
+    ``finest=16`` stops matching at 1/16 and upsamples the flow and scale map (half the flow graph's cost)."""
 
-    def __init__(self, channels: int = CHANNELS):
+    def __init__(self, channels: int = CHANNELS, finest: int = 8):
         super().__init__()
+        if finest not in (8, 16):
+            raise ValueError(f"finest level: 8 or 16 (the frame stride of the last matched level), not {finest}")
+        self.finest = finest
         self.register_buffer("mean", torch.tensor([0.45, 0.45, 0.45]).view(1, 3, 1, 1))
         self.encoder = FlowEncoder()
         self.warp = FlowWarp("border")
         self.up = FlowUpsample()
-        self.corr3, self.corr2, self.corr1 = LocalCorrelation(3), LocalCorrelation(2), LocalCorrelation(2)
+        self.corr3, self.corr2 = LocalCorrelation(3), LocalCorrelation(2)
         self.dec3 = nn.Sequential(SepConv(49 + 96, 96), SepConv(96, 64))
         self.pred3 = nn.Conv2d(64, 2, 3, padding=1)
         self.dec2 = nn.Sequential(SepConv(25 + 64 + 64 + 2, 64), SepConv(64, 48))
         self.pred2 = nn.Conv2d(48, 2, 3, padding=1)
-        self.dec1 = nn.Sequential(SepConv(25 + 32 + 48 + 2, 48), SepConv(48, 48))
-        self.pred1 = nn.Conv2d(48, 2, 3, padding=1)
+        if finest == 8:
+            self.corr1 = LocalCorrelation(2)
+            self.dec1 = nn.Sequential(SepConv(25 + 32 + 48 + 2, 48), SepConv(48, 48))
+            self.pred1 = nn.Conv2d(48, 2, 3, padding=1)
         self.scale = nn.Conv2d(48, channels, 1)
-        for conv in (self.pred3, self.pred2, self.pred1, self.scale):
-            nn.init.zeros_(conv.weight)
-            nn.init.zeros_(conv.bias)
+        for conv in (self.pred3, self.pred2, getattr(self, "pred1", None), self.scale):
+            if conv is not None:
+                nn.init.zeros_(conv.weight)
+                nn.init.zeros_(conv.bias)
 
     @staticmethod
     def _up(x, ref):
         return F.interpolate(x, size=ref.shape[-2:], mode="bilinear", align_corners=False)
+
+    def encode(self, frames):
+        """Frames → their pyramid (stride 8, 16, 32), batched."""
+        return self.encoder((frames - self.mean) * 4.0)
+
+    @property
+    def key_levels(self) -> tuple[int, ...]:
+        """The pyramid levels (0-based: stride 8, 16, 32) that :meth:`match` reads from the key frame."""
+        return (0, 1, 2) if self.finest == 8 else (1, 2)
 
     def context(self, frame, levels: int = 1):
         """The current frame's context as :meth:`forward` returns it with ``context=levels``, for a key frame."""
@@ -240,17 +264,27 @@ class LightFlow(nn.Module):
         flows of every level when ``all_scales``."""
         # one encoder pass over both frames (batched), at half resolution (the encoder halves them)
         n = key.shape[0]
-        e1, e2, e3 = self.encoder((torch.cat([current, key], 0) - self.mean) * 4.0)
-        c1, k1, c2, k2, c3, k3 = e1[:n], e1[n:], e2[:n], e2[n:], e3[:n], e3[n:]
+        e = self.encode(torch.cat([current, key], 0))
+        return self.match([x[:n] for x in e], [x[n:] for x in e], all_scales, context)
+
+    def match(self, cur, key, all_scales: bool = False, context: int = 0):
+        """The decoder on two pyramids (``key``'s stride-8 level may be None when ``finest`` is 16: a runtime
+        caches the key frame's pyramid from its feature graph, so a propagated frame encodes itself alone)."""
+        c1, c2, c3 = cur
+        k1, k2, k3 = key
         d3 = self.dec3(torch.cat([self.corr3(c3, k3), c3], 1))
         f3 = self.pred3(d3)
         u2 = self.up(f3, c2)
         d2 = self.dec2(torch.cat([self.corr2(c2, self.warp(k2, u2)), c2, self._up(d3, c2), u2], 1))
         f2 = u2 + self.pred2(d2)
         u1 = self.up(f2, c1)
-        d1 = self.dec1(torch.cat([self.corr1(c1, self.warp(k1, u1)), c1, self._up(d2, c1), u1], 1))
-        f1 = u1 + self.pred1(d1)
-        scale = 1.0 + self.scale(d1)
+        if self.finest == 8:
+            d1 = self.dec1(torch.cat([self.corr1(c1, self.warp(k1, u1)), c1, self._up(d2, c1), u1], 1))
+            f1 = u1 + self.pred1(d1)
+            scale = 1.0 + self.scale(d1)
+        else:  # matched at stride 16: flow and scale map carried to the feature grid by bilinear upsampling
+            f1 = u1
+            scale = 1.0 + self._up(self.scale(d2), c1)
         out = (f1, scale) + ((context_map(c1, c2 if context > 1 else None),) if context else ())
         return out + ([f1, f2, f3],) if all_scales else out
 
@@ -326,12 +360,13 @@ def known_motion_pairs(frames, seed: int = 0, max_shift: float = 12.0):
 class DFFSeg(nn.Module):
     """Feature net + light flow + warp/head; ``forward`` is the training path (key, current)."""
 
-    def __init__(self, dcn: bool = True, trunk: str = "mnv2", context: int = 0):
+    def __init__(self, dcn: bool = True, trunk: str = "mnv2", context: int = 0, flow_finest: int = 8,
+                 cache_key: bool = False):
         super().__init__()
-        self.dcn, self.trunk_name, self.context = dcn, trunk, context
+        self.dcn, self.trunk_name, self.context, self.cache_key = dcn, trunk, context, cache_key
         self.features_from = None  # set by variants whose frozen feature net is another model's
         self.feature = FeatureNet(dcn, trunk=trunk)
-        self.flow = LightFlow()
+        self.flow = LightFlow(finest=flow_finest)
         self.head = TaskHead()
         self.fusion = ContextFusion(context=CONTEXT_CHANNELS[context]) if context else None
         self.warp_head = WarpHead(self.head, self.fusion)
@@ -372,14 +407,24 @@ class DFFSeg(nn.Module):
         self.feature.trunk.load_state_dict(own)
 
     def export_parts(self):
-        return {"feature": FeaturePart(self), "flow": FlowPart(self), "head": HeadPart(self)}
+        flow = KeyCachedFlowPart(self) if self.cache_key else FlowPart(self)
+        return {"feature": FeaturePart(self), "flow": flow, "head": HeadPart(self)}
 
 
 def _spec_extra(model, part):
     extra = dict(GEOMETRY, pipeline="dff", part=part, dcn=model.dcn, trunk=TRUNKS[model.trunk_name])
     if model.context:
         extra["context_channels"] = CONTEXT_CHANNELS[model.context]
+    extra["flow_finest_stride"] = model.flow.finest
+    if model.cache_key:
+        extra["key_cache"] = {n: list(s) for n, s in _key_cache_shapes(model).items()}
     return extra
+
+
+def _key_cache_shapes(model) -> dict:
+    """Names and shapes of the key frame's pyramid levels that the feature graph returns for the flow graph."""
+    shapes = {0: (1, 32, FEAT_H, FEAT_W), 1: (1, 64, FEAT_H // 2, FEAT_W // 2), 2: (1, 96, FEAT_H // 4, FEAT_W // 4)}
+    return {f"key_e{i + 1}": shapes[i] for i in model.flow.key_levels}
 
 
 TRUNKS = {"mnv2": "MobileNetV2-0.5 at stride 8, from the shipped mnv2-dcn classifier (trained here)",
@@ -393,14 +438,20 @@ class FeaturePart(nn.Module):
         self.net = model.feature
         self.flow = model.flow if model.context else None
         self.levels = model.context
+        self.cache = model.flow.key_levels if model.cache_key else ()
         self.model_name = f"{model.model_name}-feature"
         self.export_spec = ExportSpec(
             inputs=[TensorSpec("image", (1, 3, FRAME_H, FRAME_W))],
-            outputs=["features", "context"] if model.context else ["features"],
+            outputs=(["features", "context"] if model.context else ["features"])
+            + (list(_key_cache_shapes(model)) if model.cache_key else []),
             int8_metric="cosine", int8_threshold=0.95,
             description=f"{model.model_name} feature net (key frames)", extra=_spec_extra(model, "feature"))
 
     def forward(self, image):
+        if self.cache:  # the key frame's pyramid for the flow graph, its stride-8 level the context
+            e = self.flow.encode(image)
+            return (self.net(image), context_map(e[0], e[1] if self.levels > 1 else None)) + tuple(
+                e[i] for i in self.cache)
         if self.flow is not None:
             return self.net(image), self.flow.context(image, self.levels)
         return self.net(image)
@@ -415,12 +466,18 @@ class FlowPart(nn.Module):
         super().__init__()
         self.net = model.flow
         self.context = model.context
+        self.cache = model.cache_key
         self.model_name = f"{model.model_name}-flow"
+        key = ([TensorSpec(n, s) for n, s in _key_cache_shapes(model).items()] if model.cache_key
+               else [TensorSpec("key", (1, 3, FRAME_H, FRAME_W))])
+        current = [TensorSpec("current", (1, 3, FRAME_H, FRAME_W))]
         self.export_spec = ExportSpec(
-            inputs=[TensorSpec("key", (1, 3, FRAME_H, FRAME_W)), TensorSpec("current", (1, 3, FRAME_H, FRAME_W))],
+            inputs=current + key if model.cache_key else key + current,
             outputs=["flow", "scale", "context"] if model.context else ["flow", "scale"],
             int8_metric="cosine", int8_threshold=0.95,
-            description=f"{model.model_name} light flow net (key frame + current frame)",
+            description=f"{model.model_name} light flow net (" + ("the key frame's cached pyramid"
+                                                                    if model.cache_key else "key frame")
+            + " + current frame)",
             extra=_spec_extra(model, "flow"), int8_float_outputs=True,
             # LiteRT int8: the flow upsampling stays float; quantised, litert-torch's layout pass gives the residual
             # add an NHWC and an NCHW operand and the conversion fails (bench/repro_litert_flow_int8.py)
@@ -431,8 +488,29 @@ class FlowPart(nn.Module):
 
     @torch.no_grad()
     def sample_inputs(self, frames):
-        return [{"key": frames_to_tensor([k]), "current": frames_to_tensor([c])}
-                for k, c, _ in known_motion_pairs(frames)]
+        feeds = []
+        for k, c, _ in known_motion_pairs(frames):
+            kt, ct = frames_to_tensor([k]), frames_to_tensor([c])
+            if self.cache:
+                e = self.net.encode(kt)
+                feeds.append({"current": ct} | {f"key_e{i + 1}": e[i] for i in self.net.key_levels})
+            else:
+                feeds.append({"key": kt, "current": ct})
+        return feeds
+
+
+class KeyCachedFlowPart(FlowPart):
+    """The flow graph of a key-cached model (``dff-seg-fast``): the current frame and the key frame's pyramid levels
+    at strides 16 and 32 (``key_e2``, ``key_e3``, returned by the feature graph on the key frame); only the current
+    frame is encoded here."""
+
+    def __init__(self, model: DFFSeg):
+        if model.flow.key_levels != (1, 2):
+            raise ValueError("a key-cached flow graph takes the stride-16 and -32 levels (a flow net with finest=16)")
+        super().__init__(model)
+
+    def forward(self, current, key_e2, key_e3):
+        return self.net.match(self.net.encode(current), (None, key_e2, key_e3), context=self.context)
 
 
 class HeadPart(nn.Module):
@@ -484,4 +562,11 @@ def dff_seg_lite0(**kw):
 def dff_seg_ctx(**kw):
     model = DFFSeg(dcn=True, trunk="lite0", context=kw.pop("context", 1), **kw)
     model.features_from = "dff-seg-lite0"  # trained with dff-seg-lite0's feature net frozen (train/dff.py)
+    return model
+
+
+@register_model("dff-seg-fast")
+def dff_seg_fast(**kw):
+    model = DFFSeg(dcn=True, trunk="lite0", context=1, flow_finest=16, cache_key=True, **kw)
+    model.features_from = "dff-seg-lite0"
     return model

@@ -1,6 +1,7 @@
 """Recipe: Deep Feature Flow for person segmentation (``dff-seg``, ``dff-seg-nodcn``, ``dff-seg-lite0``,
-``dff-seg-ctx``), in three stages (``dff-seg-lite0`` starts its flow net from ``dff-seg``'s and skips the first;
-``dff-seg-ctx`` starts from ``dff-seg-lite0`` whole and runs the third alone, its feature net frozen).
+``dff-seg-ctx``, ``dff-seg-fast``), in three stages (``dff-seg-lite0`` starts its flow net from ``dff-seg``'s and
+skips the first; ``dff-seg-ctx`` starts from ``dff-seg-lite0`` whole and runs the third alone, its feature net
+frozen; ``dff-seg-fast`` the same from ``dff-seg-ctx``, less the stride-8 flow level it does not have).
 
 All on composite clips of real people over real backgrounds (:mod:`edgecv.train.clips`), whose labels
 and flow are exact; training crops are 128×160 windows at the 256×320 frame scale (the nets are fully
@@ -35,8 +36,12 @@ FLOW_FROM = {"dff-seg-lite0": "dff-seg"}  # variants that share dff-seg's flow n
 TRUNK_LR_SCALE = {"dff-seg-lite0": 0.3}   # ImageNet trunks: a gentler learning rate than the new layers'
 # variants that start as a whole from another's trained weights and train the dff stage alone, the feature net
 # frozen (its key-frame features stay the source's): the context head learns to correct propagated features
-FINETUNE_FROM = {"dff-seg-ctx": "dff-seg-lite0"}
-MAX_GAP = {"dff-seg-ctx": 14}  # key → current gaps of the dff stage (default 9: key intervals up to 10)
+FINETUNE_FROM = {"dff-seg-ctx": "dff-seg-lite0", "dff-seg-fast": "dff-seg-ctx"}
+MAX_GAP = {"dff-seg-ctx": 14, "dff-seg-fast": 14}
+# variants whose zero-gap pairs train the key-frame path exactly as the runtime runs it (zero flow, unit scale): a
+# scale map learned at stride 16 is far from 1 even on identical frames, and a head that never saw unit scale lost
+# 3 points per frame (0.8335 against dff-seg-ctx's 0.863) in a first run without this
+KEY_PATH = {"dff-seg-fast"}  # key → current gaps of the dff stage (default 9: key intervals up to 10)
 
 
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -153,10 +158,17 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
         if not stage_steps:
             n_flow, n_frame, n_dff = 0, steps // 2, steps - steps // 2
     if finetune_from:  # everything from the source; new layers (the context fusion) keep their fresh init
-        missing, unexpected = model.load_state_dict(create_model(finetune_from, pretrained=True).state_dict(),
+        source = create_model(finetune_from, pretrained=True).state_dict()
+        # layers the source has and this variant dropped (dff-seg-fast matches no stride-8 level)
+        dropped = [k for k in source if k.startswith(("flow.dec1.", "flow.pred1."))
+                   and k not in model.state_dict()]
+        missing, unexpected = model.load_state_dict({k: v for k, v in source.items() if k not in dropped},
                                                     strict=False)
         if unexpected or not all(k.startswith(("fusion.", "warp_head.fusion.")) for k in missing):
             raise RuntimeError(f"{finetune_from} → {name}: unexpected {unexpected}, missing {missing}")
+        if dropped:  # the scale map now reads the stride-16 decoder: start it at 1 rather than from d1's weights
+            torch.nn.init.zeros_(model.flow.scale.weight)
+            torch.nn.init.zeros_(model.flow.scale.bias)
         n_flow, n_frame, n_dff = 0, 0, steps
         for prm in model.feature.parameters():
             prm.requires_grad_(False)
@@ -171,8 +183,10 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
         info["init"] = {"trunk": TRUNKS[model.trunk_name], "flow": flow_from or "random"}
     else:
         info["init"] = {"all": f"{finetune_from} (shipped weights); feature net frozen"
-                        + (f" and not saved here: loaded from {finetune_from}.pt"
-                           if finetune_from == model.features_from else ""), "context fusion": "fresh"}
+                        + (f" and not saved here: loaded from {model.features_from}.pt"
+                           if model.features_from else ""),
+                        "context fusion": "fresh" if not model.fusion or "fusion.out.weight" not in source
+                        else f"{finetune_from}'s"}
     info["max_gap"] = max_gap
 
     def run_stage(stage, n, params, lr, step_fn):
@@ -220,6 +234,9 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
     def dff_step():
         k, c, lab, gt = bank.pairs(8, max_gap, zero_frac=0.25)
         flow, scale, *ctx, flows = model.flow(k, c, all_scales=True, context=model.context)
+        if name in KEY_PATH:  # a key frame (key is current): the head gets zero flow and unit scale, as at run time
+            key = (k == c).flatten(1).all(1).view(-1, 1, 1, 1)
+            flow, scale = torch.where(key, 0.0, flow), torch.where(key, 1.0, scale)
         logits = model.warp_head(model.feature(k), flow, scale, *ctx)
         # keep the flow anchored to true motion while the task loss shapes it (DFF trains it end to end)
         return seg_loss(logits, lab) + 0.05 * multiscale_flow_loss(flows, gt)
@@ -245,6 +262,13 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
     if progress:
         print(f"{name}: {info['heldout']}")
     if save:  # a frozen feature net that is the shipped source's exactly is not saved twice
-        same = finetune_from and finetune_from == model.features_from
+        same = bool(finetune_from and model.features_from)
+        if same:
+            from ..models.registry import shipped_state
+
+            base = shipped_state(model.features_from)
+            own = model.feature.state_dict()
+            if any(not torch.equal(own[k], base[f"feature.{k}"]) for k in own):
+                raise RuntimeError(f"{name}: the frozen feature net drifted from {model.features_from}.pt")
         save_weights(model, name, info, out_dir, skip=("feature.",) if same else ())
     return model, info

@@ -135,12 +135,24 @@ class Propagator:
         want = {
             (self.feature_sess, "in"): {"image": (1, 3, H, W)},
             (self.feature_sess, "out"): {"features": (1, C, h, w)},
-            (self.flow_sess, "in"): {"key": (1, 3, H, W), "current": (1, 3, H, W)},
+            (self.flow_sess, "in"): {"current": (1, 3, H, W)},
             (self.flow_sess, "out"): {"flow": (1, 2, h, w), "scale": (1, C, h, w)},
             (self.head_sess, "in"): {"features": (1, C, h, w), "flow": (1, 2, h, w), "scale": (1, C, h, w)},
         }
-        # a context model (dff-seg-ctx): the current frame's stride-8 encoding goes to the head as well
+        # the flow graph takes the key frame itself ("key") or, for a key-cached model (dff-seg-fast), the key frame's
+        # pyramid levels ("key_e2", ...) that the feature graph returned on that key frame
         has = {t.name: tuple(t.shape) for t in self.feature_sess.outputs}
+        flow_in = [t.name for t in self.flow_sess.inputs]
+        self.key_cache_names = [n for n in flow_in if n.startswith("key_")]
+        if self.key_cache_names:
+            for n in self.key_cache_names:
+                if n not in has:
+                    raise ArtifactError(f"{self.flow_sess.path}: takes {n!r} from the key frame, but "
+                                        f"{self.feature_sess.path} does not return it (it returns {sorted(has)})")
+                want[(self.flow_sess, "in")][n] = has[n]
+        else:
+            want[(self.flow_sess, "in")]["key"] = (1, 3, H, W)
+        # a context model (dff-seg-ctx): the current frame's stride-8 encoding goes to the head as well
         self.context = "context" in has
         if self.context:
             cshape = has["context"]
@@ -170,6 +182,7 @@ class Propagator:
 
     def reset(self) -> None:
         self.key_input = self.key_grey = self.key_features = self.key_context = None
+        self.key_cache = {}
         self.since_key = 0
         self.frame_index = -1
         if hasattr(self.policy, "reset"):
@@ -183,6 +196,12 @@ class Propagator:
         small = cv2.resize(frame, (W, H), interpolation=cv2.INTER_AREA)
         x = np.ascontiguousarray(small[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
         return x, grey_grid(small, self.grid_hw)
+
+    def _flow_feeds(self, x: np.ndarray) -> dict:
+        """The flow graph's inputs for current frame ``x``: the key frame, or its cached pyramid levels."""
+        if self.key_cache_names:
+            return {"current": x, **self.key_cache}
+        return {"key": self.key_input, "current": x}
 
     def step(self, frame: np.ndarray, force_key: bool | str = False) -> FrameResult:
         """Segment the next frame. ``force_key`` (True or a reason string) makes it a key frame."""
@@ -203,7 +222,7 @@ class Propagator:
             reason = self.policy.before_flow(since)
             if reason is None:
                 t = time.perf_counter()
-                out = self.flow_sess.run({"key": self.key_input, "current": x})
+                out = self.flow_sess.run(self._flow_feeds(x))
                 ms["flow"] = (time.perf_counter() - t) * 1e3
                 flow, scale, context = out["flow"], out["scale"], out.get("context")
                 signals = flow_signals(self.key_grey, grey, flow, self.tau)
@@ -216,10 +235,11 @@ class Propagator:
             if self.aggregate and self.key_features is not None and reason in ("interval", "max-interval", "motion"):
                 t = time.perf_counter()
                 if flow is None:  # a fixed schedule did not run the flow net on this frame
-                    flow = self.flow_sess.run({"key": self.key_input, "current": x})["flow"]
+                    flow = self.flow_sess.run(self._flow_feeds(x))["flow"]
                     ms["flow"] = (time.perf_counter() - t) * 1e3
                 features = aggregate_features(features, self.key_features, flow)
             self.key_features = features
+            self.key_cache = {n: fout[n] for n in self.key_cache_names}
             self.key_input, self.key_grey, self.since_key = x, grey, 0
             flow, scale = self._zero_flow, self._unit_scale
         else:
