@@ -129,14 +129,17 @@ def test_fixed_interval_keys_and_k1_is_per_frame_inference(dff, vtest12):
         np.testing.assert_allclose(r.logits, direct, rtol=0, atol=1e-6)
 
 
-def test_context_bundle_feeds_the_current_frames_context_to_the_head(exported, vtest12):
+@pytest.mark.parametrize("model", ["dff-seg-ctx", "dff-seg-fast"])
+def test_context_bundle_feeds_the_current_frames_context_to_the_head(exported, vtest12, model):
     """dff-seg-ctx: the feature graph returns the key frame's context and the flow graph the current frame's; the
-    loop gives the head the right one on key and on propagated frames, and matches PyTorch."""
+    loop gives the head the right one on key and on propagated frames, and matches PyTorch. dff-seg-fast: the feature
+    graph also returns the key frame's pyramid levels, which the loop caches at the key frame and feeds to the flow
+    graph on every propagated frame (it has no ``key`` image input)."""
     import torch
 
     from edgecv.models import create_model
 
-    paths = exported("dff-seg-ctx", "onnx", "fp32")
+    paths = exported(model, "onnx", "fp32")
     frames = vtest12[:4]
     prop = Propagator(paths, policy=3, threads=1)
     assert prop.context
@@ -147,35 +150,14 @@ def test_context_bundle_feeds_the_current_frames_context_to_the_head(exported, v
     key = head.run({"features": fk["features"], "flow": np.zeros((1, 2, 32, 40), np.float32),
                     "scale": np.ones((1, 64, 32, 40), np.float32), "context": fk["context"]})["logits"]
     np.testing.assert_allclose(res[0].logits, key, rtol=0, atol=1e-6)
-    fo = flow.run({"key": k, "current": c})
+    if model == "dff-seg-fast":
+        assert prop.key_cache_names == ["key_e2", "key_e3"] and "key" not in flow.input_names
+        fo = flow.run({"current": c, "key_e2": fk["key_e2"], "key_e3": fk["key_e3"]})
+    else:
+        fo = flow.run({"key": k, "current": c})
     want = head.run({"features": fk["features"], **fo})["logits"]
     np.testing.assert_allclose(res[2].logits, want, rtol=0, atol=1e-6)
-    m = create_model("dff-seg-ctx").eval()
-    with torch.no_grad():
-        ref = m(torch.from_numpy(k), torch.from_numpy(c)).numpy()
-    np.testing.assert_allclose(res[2].logits, ref, rtol=0, atol=1e-3 * np.abs(ref).max())
-
-
-def test_key_cached_bundle_encodes_the_key_frame_once(exported, vtest12):
-    """dff-seg-fast: the feature graph returns the key frame's pyramid levels, the loop caches them at the key frame
-    and feeds them to the flow graph on every propagated frame (no ``key`` image input), and matches PyTorch."""
-    import torch
-
-    from edgecv.models import create_model
-
-    paths = exported("dff-seg-fast", "onnx", "fp32")
-    frames = vtest12[:4]
-    prop = Propagator(paths, policy=3, threads=1)
-    assert prop.context and prop.key_cache_names == ["key_e2", "key_e3"]
-    res = [prop.step(f) for f in frames]
-    feature, flow, head = (runtime.load(p, "ort", threads=1) for p in paths)
-    assert "key" not in flow.input_names
-    k, c = _net_input(frames[0]), _net_input(frames[2])
-    fk = feature.run({"image": k})
-    fo = flow.run({"current": c, "key_e2": fk["key_e2"], "key_e3": fk["key_e3"]})
-    want = head.run({"features": fk["features"], **fo})["logits"]
-    np.testing.assert_allclose(res[2].logits, want, rtol=0, atol=1e-6)
-    m = create_model("dff-seg-fast").eval()
+    m = create_model(model).eval()
     with torch.no_grad():
         ref = m(torch.from_numpy(k), torch.from_numpy(c)).numpy()
     np.testing.assert_allclose(res[2].logits, ref, rtol=0, atol=1e-3 * np.abs(ref).max())

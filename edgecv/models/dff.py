@@ -41,6 +41,8 @@ A key-cached model (``dff-seg-fast``) also returns the key frame's pyramid level
 """
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -466,18 +468,12 @@ class FlowPart(nn.Module):
         super().__init__()
         self.net = model.flow
         self.context = model.context
-        self.cache = model.cache_key
         self.model_name = f"{model.model_name}-flow"
-        key = ([TensorSpec(n, s) for n, s in _key_cache_shapes(model).items()] if model.cache_key
-               else [TensorSpec("key", (1, 3, FRAME_H, FRAME_W))])
-        current = [TensorSpec("current", (1, 3, FRAME_H, FRAME_W))]
         self.export_spec = ExportSpec(
-            inputs=current + key if model.cache_key else key + current,
+            inputs=[TensorSpec("key", (1, 3, FRAME_H, FRAME_W)), TensorSpec("current", (1, 3, FRAME_H, FRAME_W))],
             outputs=["flow", "scale", "context"] if model.context else ["flow", "scale"],
             int8_metric="cosine", int8_threshold=0.95,
-            description=f"{model.model_name} light flow net (" + ("the key frame's cached pyramid"
-                                                                    if model.cache_key else "key frame")
-            + " + current frame)",
+            description=f"{model.model_name} light flow net (key frame + current frame)",
             extra=_spec_extra(model, "flow"), int8_float_outputs=True,
             # LiteRT int8: the flow upsampling stays float; quantised, litert-torch's layout pass gives the residual
             # add an NHWC and an NCHW operand and the conversion fails (bench/repro_litert_flow_int8.py)
@@ -488,15 +484,8 @@ class FlowPart(nn.Module):
 
     @torch.no_grad()
     def sample_inputs(self, frames):
-        feeds = []
-        for k, c, _ in known_motion_pairs(frames):
-            kt, ct = frames_to_tensor([k]), frames_to_tensor([c])
-            if self.cache:
-                e = self.net.encode(kt)
-                feeds.append({"current": ct} | {f"key_e{i + 1}": e[i] for i in self.net.key_levels})
-            else:
-                feeds.append({"key": kt, "current": ct})
-        return feeds
+        return [{"key": frames_to_tensor([k]), "current": frames_to_tensor([c])}
+                for k, c, _ in known_motion_pairs(frames)]
 
 
 class KeyCachedFlowPart(FlowPart):
@@ -508,9 +497,21 @@ class KeyCachedFlowPart(FlowPart):
         if model.flow.key_levels != (1, 2):
             raise ValueError("a key-cached flow graph takes the stride-16 and -32 levels (a flow net with finest=16)")
         super().__init__(model)
+        cached = [TensorSpec(n, s) for n, s in _key_cache_shapes(model).items()]
+        self.export_spec = replace(
+            self.export_spec, inputs=[TensorSpec("current", (1, 3, FRAME_H, FRAME_W))] + cached,
+            description=f"{model.model_name} light flow net (current frame + the key frame's cached pyramid)")
 
     def forward(self, current, key_e2, key_e3):
         return self.net.match(self.net.encode(current), (None, key_e2, key_e3), context=self.context)
+
+    @torch.no_grad()
+    def sample_inputs(self, frames):
+        feeds = []
+        for f in super().sample_inputs(frames):
+            e = self.net.encode(f["key"])
+            feeds.append({"current": f["current"], "key_e2": e[1], "key_e3": e[2]})
+        return feeds
 
 
 class HeadPart(nn.Module):

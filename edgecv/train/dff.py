@@ -37,11 +37,12 @@ TRUNK_LR_SCALE = {"dff-seg-lite0": 0.3}   # ImageNet trunks: a gentler learning 
 # variants that start as a whole from another's trained weights and train the dff stage alone, the feature net
 # frozen (its key-frame features stay the source's): the context head learns to correct propagated features
 FINETUNE_FROM = {"dff-seg-ctx": "dff-seg-lite0", "dff-seg-fast": "dff-seg-ctx"}
+# key → current gaps of the dff stage (default 9: key intervals up to 10)
 MAX_GAP = {"dff-seg-ctx": 14, "dff-seg-fast": 20}
 # variants whose zero-gap pairs train the key-frame path exactly as the runtime runs it (zero flow, unit scale): a
 # scale map learned at stride 16 is far from 1 even on identical frames, and a head that never saw unit scale lost
 # 3 points per frame (0.8335 against dff-seg-ctx's 0.863) in a first run without this
-KEY_PATH = {"dff-seg-fast"}  # key → current gaps of the dff stage (default 9: key intervals up to 10)
+KEY_PATH = {"dff-seg-fast"}
 
 
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:
