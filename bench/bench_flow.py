@@ -90,7 +90,7 @@ def main():
         "DIS fast": lambda k, c: dis_fast.calc(gray(c), gray(k), None),
         "Farneback": lambda k, c: cv2.calcOpticalFlowFarneback(gray(c), gray(k), None, 0.5, 4, 15, 3, 5, 1.1, 0),
     }
-    key_cache = {}  # (label, pair index) → the key frame's pyramid levels, computed outside the timed call
+    key_cache = {}  # method label → the current pair's key pyramid levels, computed before the timed call
 
     for label, sess in nets.items():
         if label in key_nets:
