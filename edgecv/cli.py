@@ -366,7 +366,8 @@ def _parse_part_precision(values) -> dict:
               help="K: a key frame every K frames (1 = per-frame inference), or 'auto': a new key frame when the "
                    "flow cannot explain the frame, the motion is large, or 10 frames have passed.")
 @click.option("--model", default="dff-seg", show_default=True,
-              type=click.Choice(["dff-seg", "dff-seg-nodcn", "dff-seg-lite0", "dff-seg-ctx", "dff-seg-fast"]))
+              type=click.Choice(["dff-seg", "dff-seg-nodcn", "dff-seg-lite0", "dff-seg-ctx", "dff-seg-fast",
+                                 "dff-seg-thin"]))
 @click.option("--backend", default="ort", show_default=True, type=click.Choice(["ort", "ort-cuda", "ort-trt",
                                                                                 "litert", "tflite"]))
 @click.option("--precision", default="fp32", show_default=True, type=click.Choice(["fp32", "fp16", "int8"]))
@@ -592,7 +593,8 @@ def default_propagation_dataset() -> Path:
               help="Folder of labelled clips NAME/img/*.png + NAME/masks/*.png (default: the held-out composite "
                    "clips, built on first use).")
 @click.option("--model", default="dff-seg", show_default=True,
-              type=click.Choice(["dff-seg", "dff-seg-nodcn", "dff-seg-lite0", "dff-seg-ctx", "dff-seg-fast"]))
+              type=click.Choice(["dff-seg", "dff-seg-nodcn", "dff-seg-lite0", "dff-seg-ctx", "dff-seg-fast",
+                                 "dff-seg-thin"]))
 @click.option("--policies", default="1,2,5,10,auto", show_default=True, help="Key intervals K and/or 'auto'.")
 @click.option("--backends", default="ort", show_default=True, help="Comma list: ort, litert, ...")
 @click.option("--precisions", default="fp32", show_default=True, help="Comma list: fp32, fp16, int8.")

@@ -31,7 +31,7 @@ from edgecv.cli_base import (
 @click.option("--variant", default="bytetrack", show_default=True, help="mot: the association variant.")
 @click.option("--model", default=None,
               help="mot: the detector (default persondet-lite0); propagate: dff-seg (default), dff-seg-nodcn, "
-                   "dff-seg-lite0, dff-seg-ctx, dff-seg-fast; colorize: excolor.")
+                   "dff-seg-lite0, dff-seg-ctx, dff-seg-fast, dff-seg-thin; colorize: excolor.")
 @click.option("--key-interval", default="10", show_default=True, help="propagate: K, or auto.")
 @click.option("--ref", "ref_path", type=click.Path(dir_okay=False), default=None,
               help="colorize: the colour exemplar image (one for every video).")

@@ -22,6 +22,7 @@ from edgecv.runtime.propagate.loop import Propagator
 from edgecv.runtime.propagate.policy import make_policy
 
 KEEP_FLOOR = 0.97  # DFF's bar (issue 25): a policy counts if it keeps 97% of per-frame mIoU
+BROKEN_BASELINE = 0.03  # a bundle's per-frame mIoU this far below the best bundle's is not ranked (e.g. a failed int8)
 
 
 class Confusion:
@@ -172,11 +173,19 @@ def evaluate(bundles: dict, dataset, policies=("1", "2", "5", "10", "auto"), out
     return res
 
 
-def best_policies(rows, floor: float = KEEP_FLOOR) -> dict:
+def best_policies(rows, floor: float = KEEP_FLOOR, broken: float = BROKEN_BASELINE) -> dict:
     """Per bundle, the fastest policy that keeps ≥ ``floor`` of per-frame mIoU (DFF's trade: how much speed for at
-    most a small loss); ``None`` where only per-frame inference does."""
+    most a small loss); ``None`` where only per-frame inference does. A bundle whose own per-frame (K = 1) mIoU is
+    more than ``broken`` below the best bundle's is not ranked (``{"unranked": why}``): against a broken baseline
+    every policy "keeps" over 100%."""
     best = {}
+    k1 = {r["bundle"]: r.get("miou") for r in rows if r["policy"] == "K=1" and r.get("miou") is not None}
+    top_k1 = max(k1.values(), default=None)
     for b in dict.fromkeys(r["bundle"] for r in rows):
+        if b in k1 and top_k1 - k1[b] > broken:
+            best[b] = {"unranked": f"per-frame mIoU {k1[b]:.3f} is {top_k1 - k1[b]:.3f} below the best bundle's "
+                                   f"{top_k1:.3f}: its own baseline is broken"}
+            continue
         ok = [r for r in rows if r["bundle"] == b and r["relative_miou"] is not None and r["relative_miou"] >= floor]
         top = max(ok, key=lambda r: r["speedup"] or 0.0, default=None)
         best[b] = None if top is None else {"policy": top["policy"], "speedup": top["speedup"],
@@ -200,7 +209,9 @@ def table(res: dict) -> str:
             line += f" {r['real_agreement_miou']:.3f} |"
         lines.append(line)
     for i, (b, top) in enumerate((res.get("best") or {}).items()):
-        if top:
+        if top and "unranked" in top:
+            lines.append(f"{'' if i else chr(10)}{b}: not ranked, {top['unranked']}")
+        elif top:
             lines.append(f"{'' if i else chr(10)}{b}: fastest policy keeping ≥ {100 * top['floor']:.0f}% of "
                          f"per-frame mIoU: {top['policy']}, {top['speedup']:.2f}× ({100 * top['relative_miou']:.1f}%)")
     return "\n".join(lines)

@@ -225,10 +225,11 @@ def test_context_recipe_smoke(tmp_path):
     assert not any(k.startswith("feature.") for k in state)
 
 
-def test_key_cached_flow_graph_equals_the_flow_net_on_both_frames():
-    """dff-seg-fast: the exported flow part (current frame + the key frame's pyramid levels that the feature part
+@pytest.mark.parametrize("name", ["dff-seg-fast", "dff-seg-thin"])
+def test_key_cached_flow_graph_equals_the_flow_net_on_both_frames(name):
+    """dff-seg-fast/-thin: the exported flow part (current frame + the key frame's pyramid levels that the feature part
     returns) gives what the flow net gives on the two frames; the key frame's cache is its own encoding."""
-    m = create_model("dff-seg-fast").eval()
+    m = create_model(name).eval()
     assert m.flow.finest == 16 and not hasattr(m.flow, "dec1")
     parts = m.export_parts()
     frames = data.check_frames(2, photos=False)
@@ -281,3 +282,58 @@ def test_fast_model_card_loses_little_for_half_the_flow():
     assert fast["miou_k1"] > ctx["miou_k1"] - 0.01
     assert fast["miou_k10"] > ctx["miou_k10"] - 0.01
     assert fast["miou_k10"] > base["miou_k10"] + 0.02
+
+
+def test_thin_model_warps_32_channels_from_a_linear_squeeze():
+    """dff-seg-thin: the feature graph hands the warp 32 channels (a linear 1×1 on the frozen 64), every part's spec
+    says so, and its key-frame path through the head graph (zero flow, unit scale) is per-frame inference."""
+    m = create_model("dff-seg-thin").eval()
+    parts = m.export_parts()
+    x = frames_to_tensor(data.check_frames(1, photos=False))
+    with torch.no_grad():
+        f = parts["feature"](x)[0]
+        assert f.shape == (1, 32, FEAT_H, FEAT_W)
+        torch.testing.assert_close(f, m.squeeze(m.feature(x)), atol=0, rtol=0)
+        via_head = parts["head"](f, torch.zeros(1, 2, FEAT_H, FEAT_W), torch.ones_like(f), m.flow.context(x))
+        torch.testing.assert_close(via_head, m.per_frame(x), atol=1e-5, rtol=0)
+    head_in = {t.name: tuple(t.shape) for t in parts["head"].export_spec.inputs}
+    assert head_in["features"] == head_in["scale"] == (1, 32, FEAT_H, FEAT_W)
+    assert {p.export_spec.extra["feature_channels"] for p in parts.values()} == {32}
+
+
+def test_thin_recipe_smoke_starts_the_squeeze_at_the_features_principal_components(tmp_path):
+    """dff-seg-thin starts from dff-seg-fast (its matching levels), a fresh head at 32 channels trained per frame first,
+    and a squeeze that starts as the frozen features' top principal components: on real frames it never saw, those
+    32 of 64 directions carry most of the features' variance, in descending order."""
+    from edgecv.train.dff import _init_squeeze_pca, train
+
+    model, info = train("dff-seg-thin", steps=6, out_dir=tmp_path, progress=False, eval_clips=1)
+    assert info["stages"]["frame"]["steps"] == 1 and info["stages"]["dff"]["steps"] == 5
+    assert "dff-seg-fast" in info["init"]["all"] and "head.body" in info["init"]["fresh"]
+    assert info["distilled_from"].startswith("dff-seg-fast")
+    src = create_model("dff-seg-fast").eval()
+    torch.testing.assert_close(next(model.flow.dec2.parameters()), next(src.flow.dec2.parameters()),
+                               atol=1e-2, rtol=0)
+    state = torch.load(tmp_path / "dff-seg-thin.pt", map_location="cpu", weights_only=True)
+    assert "squeeze.weight" in state and not any(k.startswith("feature.") for k in state)
+    fresh = create_model("dff-seg-thin", pretrained=False)
+    _init_squeeze_pca(fresh, src, np.random.default_rng(0))
+    with torch.no_grad():
+        f = src.feature(frames_to_tensor(data.check_frames(4, photos=False)))
+        var = fresh.squeeze(f).var(dim=(0, 2, 3))
+    kept = float(var.sum() / f.var(dim=(0, 2, 3)).sum())
+    assert kept > 0.8, kept
+    assert var[:4].mean() > 4 * var[-4:].mean(), var
+
+
+def test_thin_model_card_keeps_the_long_interval_accuracy_at_half_the_width():
+    """dff-seg-thin's card against dff-seg-fast's (the same held-out clips, the recipe's evaluation): the 32-channel
+    head costs up to a point and a half per frame, but at K = 10, where a cheap propagated frame matters, it is no
+    more than half a point below the 64-channel model."""
+    import hashlib
+
+    cards = {m: json.loads(weights_path(m).with_suffix(".json").read_text()) for m in ("dff-seg-fast", "dff-seg-thin")}
+    assert hashlib.sha256(weights_path("dff-seg-thin").read_bytes()).hexdigest() == cards["dff-seg-thin"]["sha256"]
+    fast, thin = cards["dff-seg-fast"]["heldout"], cards["dff-seg-thin"]["heldout"]
+    assert thin["miou_k1"] > fast["miou_k1"] - 0.015
+    assert thin["miou_k10"] > fast["miou_k10"] - 0.005

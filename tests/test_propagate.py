@@ -94,7 +94,8 @@ def test_flow_signals_and_policies_on_synthetic_input():
 
 def _net_input(frame):
     small = cv2.resize(frame, (320, 256), interpolation=cv2.INTER_AREA)
-    return np.ascontiguousarray(small[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) / 255.0
+    # × float32(1/255), as the runtime's one-pass blobFromImage does (bit for bit)
+    return np.ascontiguousarray(small[:, :, ::-1].transpose(2, 0, 1)[None], dtype=np.float32) * np.float32(1 / 255)
 
 
 def test_fixed_interval_keys_and_k1_is_per_frame_inference(dff, vtest12):
@@ -129,12 +130,13 @@ def test_fixed_interval_keys_and_k1_is_per_frame_inference(dff, vtest12):
         np.testing.assert_allclose(r.logits, direct, rtol=0, atol=1e-6)
 
 
-@pytest.mark.parametrize("model", ["dff-seg-ctx", "dff-seg-fast"])
+@pytest.mark.parametrize("model", ["dff-seg-ctx", "dff-seg-fast", "dff-seg-thin"])
 def test_context_bundle_feeds_the_current_frames_context_to_the_head(exported, vtest12, model):
     """dff-seg-ctx: the feature graph returns the key frame's context and the flow graph the current frame's; the
     loop gives the head the right one on key and on propagated frames, and matches PyTorch. dff-seg-fast: the feature
     graph also returns the key frame's pyramid levels, which the loop caches at the key frame and feeds to the flow
-    graph on every propagated frame (it has no ``key`` image input)."""
+    graph on every propagated frame (it has no ``key`` image input). dff-seg-thin: the same at 32 feature channels
+    (the loop's unit scale map takes the manifest's width)."""
     import torch
 
     from edgecv.models import create_model
@@ -147,10 +149,12 @@ def test_context_bundle_feeds_the_current_frames_context_to_the_head(exported, v
     feature, flow, head = (runtime.load(p, "ort", threads=1) for p in paths)
     k, c = _net_input(frames[0]), _net_input(frames[2])
     fk = feature.run({"image": k})
+    width = 32 if model == "dff-seg-thin" else 64
+    assert fk["features"].shape == (1, width, 32, 40) and prop.channels == width
     key = head.run({"features": fk["features"], "flow": np.zeros((1, 2, 32, 40), np.float32),
-                    "scale": np.ones((1, 64, 32, 40), np.float32), "context": fk["context"]})["logits"]
+                    "scale": np.ones((1, width, 32, 40), np.float32), "context": fk["context"]})["logits"]
     np.testing.assert_allclose(res[0].logits, key, rtol=0, atol=1e-6)
-    if model == "dff-seg-fast":
+    if model != "dff-seg-ctx":
         assert prop.key_cache_names == ["key_e2", "key_e3"] and "key" not in flow.input_names
         fo = flow.run({"current": c, "key_e2": fk["key_e2"], "key_e3": fk["key_e3"]})
     else:
@@ -466,3 +470,8 @@ def test_best_policy_is_the_fastest_that_keeps_the_floor():
     assert best["a"]["policy"] == "auto" and best["a"]["speedup"] == 3.0
     assert best["b"]["policy"] == "K=1"  # nothing but per-frame keeps 97%
     assert best_policies(rows, floor=0.9)["a"]["policy"] == "K=10"
+    # a bundle whose per-frame baseline is broken (a failed int8 graph) "keeps" over 100% and is not ranked
+    rows = [dict(r, miou=0.85) for r in rows] + [dict(row("c", "K=1", 1.0, 1.0), miou=0.77),
+                                                 dict(row("c", "K=15", 4.3, 1.03), miou=0.79)]
+    best = best_policies(rows)
+    assert "unranked" in best["c"] and "0.770" in best["c"]["unranked"] and best["a"]["policy"] == "auto"

@@ -1,7 +1,10 @@
 """Recipe: Deep Feature Flow for person segmentation (``dff-seg``, ``dff-seg-nodcn``, ``dff-seg-lite0``,
 ``dff-seg-ctx``, ``dff-seg-fast``), in three stages (``dff-seg-lite0`` starts its flow net from ``dff-seg``'s and
 skips the first; ``dff-seg-ctx`` starts from ``dff-seg-lite0`` whole and runs the third alone, its feature net
-frozen; ``dff-seg-fast`` the same from ``dff-seg-ctx``, less the stride-8 flow level it does not have).
+frozen; ``dff-seg-fast`` the same from ``dff-seg-ctx``, less the stride-8 flow level it does not have;
+``dff-seg-thin`` from ``dff-seg-fast``'s flow net with a fresh 32-channel squeeze (PCA-initialised), scale map,
+fusion and head: the second stage on those alone, then the third, both distilled from ``dff-seg-fast``'s per-frame
+logits).
 
 All on composite clips of real people over real backgrounds (:mod:`edgecv.train.clips`), whose labels
 and flow are exact; training crops are 128×160 windows at the 256×320 frame scale (the nets are fully
@@ -36,13 +39,21 @@ FLOW_FROM = {"dff-seg-lite0": "dff-seg"}  # variants that share dff-seg's flow n
 TRUNK_LR_SCALE = {"dff-seg-lite0": 0.3}   # ImageNet trunks: a gentler learning rate than the new layers'
 # variants that start as a whole from another's trained weights and train the dff stage alone, the feature net
 # frozen (its key-frame features stay the source's): the context head learns to correct propagated features
-FINETUNE_FROM = {"dff-seg-ctx": "dff-seg-lite0", "dff-seg-fast": "dff-seg-ctx"}
+FINETUNE_FROM = {"dff-seg-ctx": "dff-seg-lite0", "dff-seg-fast": "dff-seg-ctx", "dff-seg-thin": "dff-seg-fast"}
 # key → current gaps of the dff stage (default 9: key intervals up to 10)
-MAX_GAP = {"dff-seg-ctx": 14, "dff-seg-fast": 20}
+MAX_GAP = {"dff-seg-ctx": 14, "dff-seg-fast": 20, "dff-seg-thin": 20}
 # variants whose zero-gap pairs train the key-frame path exactly as the runtime runs it (zero flow, unit scale): a
 # scale map learned at stride 16 is far from 1 even on identical frames, and a head that never saw unit scale lost
 # 3 points per frame (0.8335 against dff-seg-ctx's 0.863) in a first run without this
-KEY_PATH = {"dff-seg-fast"}
+KEY_PATH = {"dff-seg-fast", "dff-seg-thin"}
+# the share of a fine-tune's steps spent first on the per-frame path alone (lr 1e-3) when its head starts fresh (a
+# variant that squeezes the features, dff-seg-thin, has new head, fusion and scale layers at its own width)
+FRESH_HEAD_FRAME_SHARE = 1 / 6
+# variants that also learn from a teacher's per-frame answer on the current frame (soft labels at the feature grid,
+# KL divergence, weight KD_WEIGHT): the teacher shares the frozen feature net, so its features cost nothing extra
+# on the key frame and one feature pass on the current frame
+DISTILL = {"dff-seg-thin": "dff-seg-fast"}
+KD_WEIGHT = 1.0
 
 
 def _to_tensor(frames: np.ndarray) -> torch.Tensor:
@@ -92,6 +103,12 @@ def multiscale_flow_loss(flows, gt):
     return loss
 
 
+def kd_loss(student, teacher):
+    """Mean per-cell KL(teacher ‖ student) of the class distributions at the feature grid."""
+    t = F.softmax(teacher, 1)
+    return (t * (F.log_softmax(teacher, 1) - F.log_softmax(student, 1))).sum(1).mean()
+
+
 def seg_loss(logits, labels):
     up = F.interpolate(logits, size=labels.shape[-2:], mode="bilinear", align_corners=False)
     return F.cross_entropy(up, labels, weight=torch.tensor(CLASS_WEIGHT))
@@ -119,7 +136,7 @@ def evaluate(model, clips, intervals=(1, 2, 5, 10)) -> dict:
             feats = None
             for t in range(len(frames)):
                 if t % k_int == 0:
-                    key_t, feats = t, model.feature(frames[t:t + 1])
+                    key_t, feats = t, model.key_features(frames[t:t + 1])
                     logits = model.per_frame(frames[t:t + 1], feats)
                 else:
                     flow, scale, *ctx = model.flow(frames[key_t:key_t + 1], frames[t:t + 1], context=model.context)
@@ -133,6 +150,22 @@ def evaluate(model, clips, intervals=(1, 2, 5, 10)) -> dict:
         res[f"person_iou_k{k_int}"] = round(float(conf.iou()[1]), 4)
     res["flow_epe_feature_px"] = round(float(np.mean(epes)), 4) if epes else None
     return res
+
+
+@torch.no_grad()
+def _init_squeeze_pca(model, source, rng, crops: int = 48):
+    """The squeeze 1×1 starts as the projection on the frozen features' top principal components (centred), so the
+    fresh head starts from the most of the features that the width keeps."""
+    sampler = ClipSampler("train", seed=int(rng.integers(1 << 30)), person_height=(20, 90))
+    frames = np.stack([sampler.sample(CROP, 1).frames[0] for _ in range(crops)])
+    source.eval()
+    f = source.feature(_to_tensor(frames))
+    x = f.permute(0, 2, 3, 1).reshape(-1, f.shape[1]).double()
+    mean = x.mean(0)
+    _, _, v = torch.linalg.svd(x - mean, full_matrices=False)
+    w = v[: model.squeeze.out_channels].float()
+    model.squeeze.weight.copy_(w[:, :, None, None])
+    model.squeeze.bias.copy_(-(w @ mean.float()))
 
 
 def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None, save: bool = True,
@@ -160,19 +193,33 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
             n_flow, n_frame, n_dff = 0, steps // 2, steps - steps // 2
     if finetune_from:  # everything from the source; new layers (the context fusion) keep their fresh init
         source = create_model(finetune_from, pretrained=True).state_dict()
-        # layers the source has and this variant dropped (dff-seg-fast matches no stride-8 level)
-        dropped = [k for k in source if k.startswith(("flow.dec1.", "flow.pred1."))
-                   and k not in model.state_dict()]
+        own = model.state_dict()
+        # layers the source has and this variant dropped (dff-seg-fast matches no stride-8 level), or has at another
+        # width (dff-seg-thin's head, fusion and scale map at 32 channels): those start fresh
+        dropped = [k for k, v in source.items() if k not in own or own[k].shape != v.shape]
         missing, unexpected = model.load_state_dict({k: v for k, v in source.items() if k not in dropped},
                                                     strict=False)
-        if unexpected or not all(k.startswith(("fusion.", "warp_head.fusion.")) for k in missing):
+        fresh = ("fusion.", "warp_head.fusion.") + (("squeeze.",) if model.squeeze is not None else ())
+        if unexpected or not all(k.startswith(fresh) or k in dropped for k in missing):
             raise RuntimeError(f"{finetune_from} → {name}: unexpected {unexpected}, missing {missing}")
-        if dropped:  # the scale map now reads the stride-16 decoder: start it at 1 rather than from d1's weights
+        if dropped:  # the scale map now reads another decoder or width: start it at 1 rather than from old weights
             torch.nn.init.zeros_(model.flow.scale.weight)
             torch.nn.init.zeros_(model.flow.scale.bias)
         n_flow, n_frame, n_dff = 0, 0, steps
+        if model.squeeze is not None:  # a fresh head: the per-frame path first, then DFF pairs
+            n_frame = int(steps * FRESH_HEAD_FRAME_SHARE)
+            n_dff = steps - n_frame
+            _init_squeeze_pca(model, create_model(finetune_from, pretrained=True), rng)
         for prm in model.feature.parameters():
             prm.requires_grad_(False)
+    teacher = None
+    if DISTILL.get(name) and finetune_from:
+        teacher = create_model(DISTILL[name], pretrained=True).eval()
+        for prm in teacher.parameters():
+            prm.requires_grad_(False)
+        if any(not torch.equal(a, b) for a, b in zip(teacher.feature.state_dict().values(),
+                                                      model.feature.state_dict().values())):
+            raise RuntimeError(f"{name}: the teacher {DISTILL[name]} does not share the frozen feature net")
     max_gap = max_gap or MAX_GAP.get(name, 9)
     sampler = ClipSampler("train", seed=seed, person_height=(20, 90))
     bank = ClipBank(sampler, CROP, max(10, max_gap + 1), 240, rng)
@@ -183,12 +230,17 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
     if not finetune_from:
         info["init"] = {"trunk": TRUNKS[model.trunk_name], "flow": flow_from or "random"}
     else:
-        info["init"] = {"all": f"{finetune_from} (shipped weights); feature net frozen"
+        info["init"] = {"all": f"{finetune_from} (shipped weights) but for the fresh layers; feature net frozen"
                         + (f" and not saved here: loaded from {model.features_from}.pt"
                            if model.features_from else ""),
                         "context fusion": "fresh" if not model.fusion or "fusion.out.weight" not in source
-                        else f"{finetune_from}'s"}
+                        or "fusion.out.weight" in dropped else f"{finetune_from}'s"}
+        if model.squeeze is not None:
+            info["init"]["squeeze"] = "PCA of the frozen features on training crops (top components)"
+            info["init"]["fresh"] = sorted({k.split(".")[0] + "." + k.split(".")[1] for k in dropped})
     info["max_gap"] = max_gap
+    if teacher is not None:
+        info["distilled_from"] = f"{DISTILL[name]} (its per-frame logits on the current frame, KL weight {KD_WEIGHT})"
 
     def run_stage(stage, n, params, lr, step_fn):
         """``params``: a list of tensors, or of param groups with an ``lr_scale`` (pretrained trunks learn slower)."""
@@ -228,9 +280,18 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
         _, _, flows = model.flow(k, c, all_scales=True)
         return multiscale_flow_loss(flows, gt)
 
+    def teacher_logits(feat, c):
+        """The teacher's per-frame logits on ``c`` from its (shared, frozen) features ``feat``."""
+        with torch.no_grad():
+            return teacher.per_frame(c, feat)
+
     def frame_step():
         _, c, lab, _ = bank.pairs(16, 1)
-        return seg_loss(model.per_frame(c), lab)
+        if teacher is None:
+            return seg_loss(model.per_frame(c), lab)
+        feat = model.feature(c)
+        logits = model.per_frame(c, model.squeeze(feat) if model.squeeze is not None else feat)
+        return seg_loss(logits, lab) + KD_WEIGHT * kd_loss(logits, teacher_logits(feat, c))
 
     def dff_step():
         k, c, lab, gt = bank.pairs(8, max_gap, zero_frac=0.25)
@@ -238,15 +299,25 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
         if name in KEY_PATH:  # a key frame (key is current): the head gets zero flow and unit scale, as at run time
             key = (k == c).flatten(1).all(1).view(-1, 1, 1, 1)
             flow, scale = torch.where(key, 0.0, flow), torch.where(key, 1.0, scale)
-        logits = model.warp_head(model.feature(k), flow, scale, *ctx)
+        if teacher is None:
+            feats = model.key_features(k)
+        else:  # one pass of the frozen feature net over both frames: the student's key, the teacher's current
+            both = model.feature(torch.cat([k, c]))
+            feats = both[:len(k)] if model.squeeze is None else model.squeeze(both[:len(k)])
+        logits = model.warp_head(feats, flow, scale, *ctx)
         # keep the flow anchored to true motion while the task loss shapes it (DFF trains it end to end)
-        return seg_loss(logits, lab) + 0.05 * multiscale_flow_loss(flows, gt)
+        loss = seg_loss(logits, lab) + 0.05 * multiscale_flow_loss(flows, gt)
+        if teacher is not None:
+            loss = loss + KD_WEIGHT * kd_loss(logits, teacher_logits(both[len(k):], c))
+        return loss
 
     run_stage("flow", n_flow, list(model.flow.parameters()), 4e-3, flow_step)
     trunk_scale = TRUNK_LR_SCALE.get(name, 1.0)
     trunk = list(model.feature.trunk.parameters())
     in_trunk = {id(p) for p in trunk}
     rest = [p for p in list(model.feature.parameters()) + list(model.head.parameters()) if id(p) not in in_trunk]
+    if finetune_from:  # the frozen feature net has nothing to learn; a fresh head learns with its squeeze and fusion
+        rest = [p for m in (model.squeeze, model.fusion, model.head) if m is not None for p in m.parameters()]
     run_stage("frame", n_frame, [{"params": trunk, "lr_scale": trunk_scale}, {"params": rest}], 1e-3, frame_step)
     others = [p for p in model.parameters() if id(p) not in in_trunk and p.requires_grad]
     groups = [{"params": others}] + ([] if finetune_from else [{"params": trunk, "lr_scale": trunk_scale}])

@@ -28,7 +28,7 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
     if model == "excolor":
         from .colorize import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
-    if model in ("dff-seg", "dff-seg-nodcn", "dff-seg-lite0", "dff-seg-ctx", "dff-seg-fast"):
+    if model in ("dff-seg", "dff-seg-nodcn", "dff-seg-lite0", "dff-seg-ctx", "dff-seg-fast", "dff-seg-thin"):
         from .dff import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
     if model == "persondet-lite0":
@@ -43,6 +43,6 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
     from edgecv.models import list_models
     raise EdgeCVError(f"no training recipe for {model!r}; trainable models: mnv2, mnv2-dcn, siamfc, "
                       "sasiam (after siamfc), spm, spm-lite, boxtrack, dff-seg, dff-seg-nodcn, dff-seg-lite0 "
-                      "(after dff-seg), dff-seg-ctx (after dff-seg-lite0), dff-seg-fast (after dff-seg-ctx), excolor, "
-                      "persondet-lite0 "
+                      "(after dff-seg), dff-seg-ctx (after dff-seg-lite0), dff-seg-fast (after dff-seg-ctx), "
+                      "dff-seg-thin (after dff-seg-fast), excolor, persondet-lite0 "
                       f"(registered: {', '.join(list_models())})")
