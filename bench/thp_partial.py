@@ -154,7 +154,7 @@ def main():
         for _, frames, masks in clips:
             kk, nt = run_clip(model, frames, masks, k, g or 2, th, a.margin, conf)
             keys, n_tiles = keys + kk, n_tiles + nt
-        tile_ms = ms[f"tile {tiles(g, a.margin)[0][2][2]}x{tiles(g, a.margin)[0][2][3]}"] if g else 0.0
+        tile_ms = ms["tile {}x{}".format(*tiles(g, a.margin)[0][2][2:])] if g else 0.0
         cost = (keys * key_ms + (frames_total - keys) * prop_ms + n_tiles * tile_ms) / frames_total
         rows.append({"k": k, "grid": g, "theta": th, "miou": conf.miou(), "key_fraction": keys / frames_total,
                      "tiles_per_frame": n_tiles / frames_total, "ms_per_frame": cost})

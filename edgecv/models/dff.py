@@ -394,7 +394,10 @@ class DFFSeg(nn.Module):
 
     def key_features(self, image):
         """The features a key frame hands to the warp (the feature net's, squeezed when ``warp_channels`` is set)."""
-        feat = self.feature(image)
+        return self.squeezed(self.feature(image))
+
+    def squeezed(self, feat):
+        """The feature net's output ``feat`` at the warp's width (unchanged without ``warp_channels``)."""
         return feat if self.squeeze is None else self.squeeze(feat)
 
     def per_frame(self, image, feat=None):

@@ -290,7 +290,7 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
         if teacher is None:
             return seg_loss(model.per_frame(c), lab)
         feat = model.feature(c)
-        logits = model.per_frame(c, model.squeeze(feat) if model.squeeze is not None else feat)
+        logits = model.per_frame(c, model.squeezed(feat))
         return seg_loss(logits, lab) + KD_WEIGHT * kd_loss(logits, teacher_logits(feat, c))
 
     def dff_step():
@@ -303,7 +303,7 @@ def train(name: str = "dff-seg", steps: int = 3600, seed: int = 0, out_dir=None,
             feats = model.key_features(k)
         else:  # one pass of the frozen feature net over both frames: the student's key, the teacher's current
             both = model.feature(torch.cat([k, c]))
-            feats = both[:len(k)] if model.squeeze is None else model.squeeze(both[:len(k)])
+            feats = model.squeezed(both[:len(k)])
         logits = model.warp_head(feats, flow, scale, *ctx)
         # keep the flow anchored to true motion while the task loss shapes it (DFF trains it end to end)
         loss = seg_loss(logits, lab) + 0.05 * multiscale_flow_loss(flows, gt)
