@@ -221,6 +221,7 @@ def test_segment_pairs_label_the_warped_region_exactly(monkeypatch):
     sampler.z_size, sampler.x_size = 129, 257
     sampler.tilt, sampler.tilt_fraction, sampler.shape_change, sampler.scale_change = 50.0, 0.5, 0.4, 0.4
     sampler.rng, sampler.images, sampler.segments = np.random.default_rng(3), [img], segs
+    sampler.template_tilt = False
     aspects = []
     for _ in range(20):
         p = sampler._segment()
@@ -233,6 +234,45 @@ def test_segment_pairs_label_the_warped_region_exactly(monkeypatch):
         assert abs(ys.min() - (cy - h / 2)) <= 2 and abs(ys.max() + 1 - (cy + h / 2)) <= 2
         assert p.kind == "segment" and abs(p.template_box[0] / p.template_box[1] - mask.shape[1] / mask.shape[0]) < 1e-6
     assert np.ptp(aspects) > 0.3   # the shape changes between pairs
+
+
+def test_turned_segment_pairs_label_both_views_exactly(monkeypatch):
+    """Segment pairs seen at two tilts (``template_tilt``): a white ellipse on black, turned out of plane by up
+    to 70° in the template view and in the search view. The template box must be the box around the white
+    pixels of the template crop (centred, as a user draws it), the label the box around them in the search
+    crop, and the ellipse must open up between the views as often as it narrows."""
+    import cv2
+
+    from edgecv.train import pairs
+
+    monkeypatch.setattr(pairs, "_photometric", lambda img, rng, occlude=True: img)
+    monkeypatch.setattr(pairs, "_occlude", lambda img, box, rng: img)
+    img = np.zeros((480, 640, 3), np.uint8)
+    cv2.ellipse(img, (320, 240), (90, 40), 0, 0, 360, (255, 255, 255), -1)
+    segs = pairs.image_segments([img], min_area=0.005, max_area=0.3)
+    sampler = pairs.PairSampler.__new__(pairs.PairSampler)
+    sampler.z_size, sampler.x_size = 129, 257
+    sampler.tilt, sampler.tilt_fraction, sampler.shape_change, sampler.scale_change = 70.0, 1.0, 0.1, 0.3
+    sampler.rng, sampler.images, sampler.segments = np.random.default_rng(11), [img], segs
+    sampler.template_tilt = True
+    change, checked = [], 0
+    for _ in range(30):
+        p = sampler._segment()
+        cx, cy, w, h = p.box
+        tw, th = p.template_box
+        change.append(np.log((w / h) / (tw / th)))
+        ys, xs = np.nonzero(p.template[..., 0] > 127)
+        c = (129 - 1) / 2
+        assert abs(xs.max() + 1 - xs.min() - tw) <= 2.5 and abs(ys.max() + 1 - ys.min() - th) <= 2.5
+        assert abs((xs.min() + xs.max()) / 2 - c) <= 1.5 and abs((ys.min() + ys.max()) / 2 - c) <= 1.5
+        if min(cx - w / 2, cy - h / 2) < 1 or max(cx + w / 2, cy + h / 2) > 256:
+            continue
+        checked += 1
+        ys, xs = np.nonzero(p.search[..., 0] > 127)
+        assert abs(xs.min() - (cx - w / 2)) <= 2 and abs(xs.max() + 1 - (cx + w / 2)) <= 2
+        assert abs(ys.min() - (cy - h / 2)) <= 2 and abs(ys.max() + 1 - (cy + h / 2)) <= 2
+    assert checked >= 10
+    assert min(change) < -0.4 and max(change) > 0.4   # opens up and narrows
 
 
 def test_axis_scale_measures_each_axis_on_a_real_photo():

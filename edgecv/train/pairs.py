@@ -169,9 +169,9 @@ class PairSampler:
         size changes by up to ±this between template and search in those pairs. ``tilt`` > 0: a share
         ``tilt_fraction`` of those pairs turn the target's plane out of the image by up to ``tilt`` degrees
         (a perspective warp, :func:`tilt_homography`); the label is the box around the warped rectangle.
-        ``template_tilt``: the ``same`` pairs turn the template's view too (:meth:`_same_tilted`), so the box
-        grows as well as shrinks along the turning axis (tried for BoxTrack: no gain on the dev set, not in the
-        shipped recipe). ``extent_labels``: every ``same``/``composite`` label is the axis-aligned box of the
+        ``template_tilt``: the ``same`` and ``segment`` pairs turn the template's view too (:meth:`_same_tilted`,
+        :meth:`_segment_tilted`), so the box grows as well as shrinks along the turning axis.
+        ``extent_labels``: every ``same``/``composite`` label is the axis-aligned box of the
         target as placed, in-plane rotation included (OTB's convention, and :mod:`synth_tracks`'); without it a
         rotated target keeps its unrotated width and height (the earlier recipes' labels). ``segment_fraction``:
         share of ``segment`` pairs (:meth:`_segment`): the target is a region of a real image bounded by its own
@@ -315,6 +315,8 @@ class PairSampler:
         rng = self.rng
         k_img, (x0, y0, mask) = self.segments[int(rng.integers(len(self.segments)))]
         img = self.images[k_img]
+        if self.tilt and self.template_tilt and rng.random() < self.tilt_fraction:
+            return self._segment_tilted(img, x0, y0, mask)
         h, w = mask.shape
         cx, cy = x0 + w / 2, y0 + h / 2
         sz = crop_side(w, h)
@@ -342,6 +344,55 @@ class PairSampler:
             search = _occlude(search, box, rng)
         k_z = self.z_size / sz
         return Pair(_photometric(template, rng), search, box, [], "segment", (w * k_z, h * k_z))
+
+    def _segment_tilted(self, img, x0, y0, mask) -> Pair:
+        """A ``segment`` pair whose region is seen at two tilts about one axis (each up to ``tilt`` degrees):
+        the template view turned too, and cropped around the box of the region as that view shows it (as the
+        user would draw it), so between template and search the region opens up as well as narrows, e.g. a
+        board seen edge-on that turns to face the camera. Both boxes come from the region's own pixels."""
+        rng = self.rng
+        h, w = mask.shape
+        cx, cy = x0 + w / 2, y0 + h / 2
+        about = int(rng.integers(2))  # 0: about the horizontal axis, 1: the vertical one
+        focal = crop_side(w, h) * self.x_size / self.z_size
+        contour = np.concatenate(cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)[0])
+        contour = contour.reshape(-1, 1, 2).astype(np.float64) + (x0, y0)
+
+        def view(t):
+            angles = [rng.uniform(-0.15, 0.15) * self.tilt] * 2
+            angles[about] = t
+            return tilt_homography(cx, cy, *angles, focal=focal)
+
+        def extent(hom):
+            pts = cv2.perspectiveTransform(contour, hom)[:, 0]
+            lo, hi = pts.min(0) - 0.5, pts.max(0) + 0.5
+            return (lo + hi) / 2, hi - lo
+
+        g_t = view(rng.uniform(-self.tilt, self.tilt))
+        (tcx, tcy), (tw, th) = extent(g_t)
+        sz = crop_side(tw, th)
+        template = _warp_view(img, _homogeneous(crop_matrix(tcx, tcy, sz, self.z_size)) @ g_t, self.z_size)
+        g_s = view(rng.uniform(-self.tilt, self.tilt))
+        (scx, scy), _ = extent(g_s)
+        sx = sz * self.x_size / self.z_size * math.exp(rng.uniform(-self.scale_change, self.scale_change))
+        angle = rng.uniform(-12, 12) if rng.random() < 0.5 else 0.0
+        da = self.shape_change or 0.1
+        shift = rng.uniform(-0.28, 0.28, size=2) * sx
+        full = _homogeneous(crop_matrix(scx + shift[0], scy + shift[1], sx, self.x_size, angle,
+                                        math.exp(rng.uniform(-da, da)))) @ g_s
+        search = _warp_view(img, full, self.x_size)
+        m = cv2.warpPerspective(mask, full @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1.0]]),
+                                (self.x_size, self.x_size), flags=cv2.INTER_LINEAR)
+        ys, xs = np.nonzero(m >= 128)
+        if len(xs) < 16:
+            return self._segment()   # the region left the crop: draw again
+        box = (float(xs.min() + xs.max() + 1) / 2, float(ys.min() + ys.max() + 1) / 2,
+               float(xs.max() + 1 - xs.min()), float(ys.max() + 1 - ys.min()))
+        search = _photometric(search, rng)
+        if rng.random() < 0.15:
+            search = _occlude(search, box, rng)
+        k_z = self.z_size / sz
+        return Pair(_photometric(template, rng), search, box, [], "segment", (tw * k_z, th * k_z))
 
     def _same_tilted(self, img, rect) -> Pair:
         """A ``same`` pair of a plane seen at two tilts about one axis: the template view turned by up to
