@@ -330,6 +330,12 @@ class PairSampler:
         if self.tilt and rng.random() < self.tilt_fraction:
             tcx, tcy = (full @ np.array([cx, cy, 1.0]))[:2]
             full = tilt_homography(tcx, tcy, *self._tilt_angles(), focal=self.x_size) @ full
+        return self._segment_pair(img, x0, y0, mask, full, template, (w, h), sz)
+
+    def _segment_pair(self, img, x0, y0, mask, full, template, template_wh, sz) -> Pair:
+        """The search crop that the 3×3 map ``full`` (image → crop pixels) makes, labelled by the region's mask
+        under the same map (exact); the template box is ``template_wh`` (image px) at the template's ``sz``."""
+        rng = self.rng
         search = _warp_view(img, full, self.x_size)
         # the mask (in its bbox) → search crop: shift by the bbox corner first
         m = cv2.warpPerspective(mask, full @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1.0]]),
@@ -343,7 +349,8 @@ class PairSampler:
         if rng.random() < 0.15:
             search = _occlude(search, box, rng)
         k_z = self.z_size / sz
-        return Pair(_photometric(template, rng), search, box, [], "segment", (w * k_z, h * k_z))
+        return Pair(_photometric(template, rng), search, box, [], "segment",
+                    (template_wh[0] * k_z, template_wh[1] * k_z))
 
     def _segment_tilted(self, img, x0, y0, mask) -> Pair:
         """A ``segment`` pair whose region is seen at two tilts about one axis (each up to ``tilt`` degrees):
@@ -380,19 +387,7 @@ class PairSampler:
         shift = rng.uniform(-0.28, 0.28, size=2) * sx
         full = _homogeneous(crop_matrix(scx + shift[0], scy + shift[1], sx, self.x_size, angle,
                                         math.exp(rng.uniform(-da, da)))) @ g_s
-        search = _warp_view(img, full, self.x_size)
-        m = cv2.warpPerspective(mask, full @ np.array([[1, 0, x0], [0, 1, y0], [0, 0, 1.0]]),
-                                (self.x_size, self.x_size), flags=cv2.INTER_LINEAR)
-        ys, xs = np.nonzero(m >= 128)
-        if len(xs) < 16:
-            return self._segment()   # the region left the crop: draw again
-        box = (float(xs.min() + xs.max() + 1) / 2, float(ys.min() + ys.max() + 1) / 2,
-               float(xs.max() + 1 - xs.min()), float(ys.max() + 1 - ys.min()))
-        search = _photometric(search, rng)
-        if rng.random() < 0.15:
-            search = _occlude(search, box, rng)
-        k_z = self.z_size / sz
-        return Pair(_photometric(template, rng), search, box, [], "segment", (tw * k_z, th * k_z))
+        return self._segment_pair(img, x0, y0, mask, full, template, (tw, th), sz)
 
     def _same_tilted(self, img, rect) -> Pair:
         """A ``same`` pair of a plane seen at two tilts about one axis: the template view turned by up to
