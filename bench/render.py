@@ -27,7 +27,8 @@ REQUIRED = ("area", "title", "machine", "date", "command", "columns", "rows", "n
 # the order of the sections; an area not listed here follows, sorted by name
 ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtime", "opencv-nano", "interop",
          "tracking-synth",
-         "tracker-latency", "search-graph", "scoremaps", "tracker-tuning", "boxtrack-tuning", "propagation",
+         "tracker-latency", "search-graph", "scoremaps", "tracker-tuning", "boxtrack-tuning", "boxtrack-reacquire",
+         "propagation",
          "propagation-lite0", "propagation-ctx", "propagation-fast", "propagation-thin", "propagation-cost",
          "propagation-partial", "propagation-dcn",
          "propagation-aggregation",

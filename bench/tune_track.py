@@ -66,11 +66,15 @@ def _parse_grid(items: list[str]) -> dict[str, list]:
     return grid
 
 
-def synthetic_sequences(n: int, length: int = 100, tilt: float = 0.0, opening: float = 0.0) -> list[TuningSequence]:
+def synthetic_sequences(n: int, length: int = 100, tilt: float = 0.0, opening: float = 0.0,
+                        occlusion: bool = False) -> list[TuningSequence]:
     """``n`` synthetic training-split sequences; ``tilt`` > 0: a second part, ``turning``, of ``n`` sequences
     whose object also turns out of plane by up to ``tilt``° (its box's aspect changes by ×2 and more);
     ``opening`` > 0: a third part, ``opening``, of ``n`` sequences whose object starts small and edge-on
-    (``opening``° out of plane) and turns to face the camera while it grows ×2.5."""
+    (``opening``° out of plane) and turns to face the camera while it grows ×2.5; ``occlusion``: a fourth part,
+    ``occluded``, of ``n`` sequences whose object a passing block hides completely for 12-24 frames while a lure
+    of its own kind stands nearby (the lost state and re-detection: a tracker that re-acquires the lure loses the
+    rest of the sequence)."""
     from edgecv.train.synth_tracks import synth_tracks
 
     out = [TuningSequence(t.name, t.frames, t.boxes, "synthetic", "synthetic (training photos, exact boxes)")
@@ -84,12 +88,17 @@ def synthetic_sequences(n: int, length: int = 100, tilt: float = 0.0, opening: f
                                f"synthetic, small and {opening:g}° edge-on, turning to face the camera and growing "
                                "×2.5 (training photos, exact boxes)")
                 for t in synth_tracks(n, length, seed=2, tilt=opening, opening=True)]
+    if occlusion:
+        out += [TuningSequence(f"occluded-{t.name}", t.frames, t.boxes, "occluded",
+                               "synthetic, hidden by a passing block for 12-24 frames beside a lure of its kind "
+                               "(training photos, exact boxes)")
+                for t in synth_tracks(n, length, seed=3, occlusion=True)]
     return out
 
 
 def score(tracker: str, params, seqs, art_dir, fmt, precision) -> tuple[float, float, dict]:
-    """Pooled AUC, the share of frames reported lost (the target never leaves these sequences,
-    so every lost frame is a false alarm), and the pooled AUC per part (tracklets / synthetic)."""
+    """Pooled AUC, the share of frames reported lost outside the ``occluded`` part (elsewhere the target never
+    leaves, so every lost frame is a false alarm), and the pooled AUC per part (tracklets / synthetic / ...)."""
     per, lost, parts = [], [], {}
     for s in seqs:
         t = siamese_tracker(tracker, art_dir, fmt, precision, threads=1, params=params)
@@ -97,7 +106,7 @@ def score(tracker: str, params, seqs, art_dir, fmt, precision) -> tuple[float, f
         sc = metrics.score_sequence(r["boxes"], s.groundtruth)
         per.append(sc)
         parts.setdefault(s.part, []).append(sc)
-        lost += list(r["lost"][1:])
+        lost += list(r["lost"][1:]) if s.part != "occluded" else []
     return (float(metrics.pool_scores(per)["auc"]), float(np.mean(lost)),
             {k: round(float(metrics.pool_scores(v)["auc"]), 4) for k, v in parts.items()})
 
@@ -117,6 +126,8 @@ def main():
     ap.add_argument("--synth-opening", type=float, default=0.0,
                     help="with --synth N: also N sequences whose object starts small and this many degrees edge-on, "
                          "then turns to face the camera and grows")
+    ap.add_argument("--synth-occlusion", action="store_true",
+                    help="with --synth N: also N sequences whose object is hidden for a while beside a lure")
     ap.add_argument("--out", default=None, help="JSON file for the table (default: out/tune-track/TRACKER.json)")
     ap.add_argument("--area", default=None,
                     help="also write the table to bench/results/AREA.json (e.g. tracker-tuning), for BENCHMARKS.md")
@@ -128,7 +139,8 @@ def main():
         if k not in {f.name for f in dataclasses.fields(base)}:
             raise SystemExit(f"--grid: {type(base).__name__} has no field {k!r}")
     seqs = tuning_sequences(a.sequences, max_len=a.max_len)
-    seqs += synthetic_sequences(a.synth, tilt=a.synth_tilt, opening=a.synth_opening) if a.synth else []
+    seqs += synthetic_sequences(a.synth, tilt=a.synth_tilt, opening=a.synth_opening,
+                                occlusion=a.synth_occlusion) if a.synth else []
     print(f"{len(seqs)} tuning sequences, {sum(len(s) for s in seqs)} frames (vtest.avi training split"
           + (f", {a.synth} synthetic" if a.synth else "") + ")", file=sys.stderr)
     rows = []

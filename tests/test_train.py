@@ -132,3 +132,28 @@ def test_opening_tracks_start_edge_on_and_small():
         assert max(gw, gh) > 1.5 * min(gw, gh), (t.name, t.boxes[[0, -1]])
     a, b = synth_tracks(2, 20, seed=1, tilt=50), synth_tracks(2, 20, seed=1, tilt=50, opening=False)
     assert all(np.array_equal(p.boxes, q.boxes) for p, q in zip(a, b))
+
+
+def test_occluded_tracks_hide_the_object_beside_a_lure():
+    """``synth_tracks(occlusion=True)``: the same objects, paths and boxes as without it; a block hides the whole
+    box for 12-24 consecutive frames in the middle of each sequence (every pixel there replaced), the first
+    frames are untouched, and a lure changes the frame away from the object before the block arrives."""
+    import numpy as np
+
+    from edgecv.train.synth_tracks import synth_tracks
+
+    plain, hidden = synth_tracks(3, 100, seed=3), synth_tracks(3, 100, seed=3, occlusion=True)
+    for p, q in zip(plain, hidden):
+        assert np.array_equal(p.boxes, q.boxes)
+        assert np.array_equal(p.frames[0], q.frames[0])
+        covered = []
+        for t, (a, b) in enumerate(zip(p.frames, q.frames)):
+            x, y, w, h = (int(round(v)) for v in p.boxes[t])
+            inner = (a[y + 1:y + h - 1, x + 1:x + w - 1] != b[y + 1:y + h - 1, x + 1:x + w - 1]).any(-1)
+            covered.append(inner.size > 0 and inner.mean() > 0.9)
+        runs = "".join("1" if c else "0" for c in covered).split("0")
+        assert 12 <= max(len(r) for r in runs) <= 26, (q.name, "".join("1" if c else "0" for c in covered))
+        first = covered.index(True)
+        assert 25 <= first <= 55, first
+        elsewhere = [t for t in range(first) if not np.array_equal(p.frames[t], q.frames[t])]
+        assert elsewhere and elsewhere[0] < first, (q.name, first)  # the lure is in view before the block

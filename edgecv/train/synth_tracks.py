@@ -44,7 +44,7 @@ def _smooth_walk(rng, n, amp, knots=4):
 
 
 def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), split: str = "train",
-                 tilt: float = 0.0, opening: bool = False):
+                 tilt: float = 0.0, opening: bool = False, occlusion: bool = False):
     """``n`` synthetic sequences of ``length`` frames (``size`` = width, height), reproducible by ``seed``.
     ``tilt`` > 0: the object also turns out of the image plane, about one axis, by a smooth walk of up to
     ``tilt`` degrees either way (a board or a face turning: the box's aspect changes by up to ×2 or more); its box
@@ -52,7 +52,11 @@ def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), 
     ``opening`` (with ``tilt``): the object starts small and turned edge-on (a thin strip, ``tilt``° out of
     plane) and over the sequence turns to face the camera while it grows ×2.5, the way a board lifted towards
     the camera or a figure that stands up does. The tracker's first box is then the least informative one,
-    the hard case for a head that copies the template's shape."""
+    the hard case for a head that copies the template's shape.
+    ``occlusion``: an opaque block (a piece of another background, a passing van) slides across the object and
+    hides it completely for 12-24 frames in the middle of the sequence, while a *lure* (another patch of the
+    object's photo, the same kind of thing) stands 1.5-2.5 object sizes away; the box stays the object's own,
+    hidden or not. The case a re-detection that takes the first target-like thing gets wrong."""
     rng = np.random.default_rng(seed)
     photos, backgrounds = _material(split)
     W, H = size
@@ -95,6 +99,9 @@ def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), 
                 ramp = ramp * ramp * (3 - 2 * ramp)  # smoothstep: from edge-on to facing in the first 70%
                 turn = rng.choice([-1.0, 1.0]) * tilt * (1.0 - ramp) + 0.1 * _smooth_walk(rng, length, tilt)
                 log_s = math.log(0.6) + ramp * math.log(2.5) + 0.1 * log_s
+        # its own generator: occlusion=True draws the same objects and paths as occlusion=False, then hides them
+        occ = (_occlusion_plan(np.random.default_rng([seed, k, 3]), length, backgrounds, i, j, src, side0, ar0)
+               if occlusion else None)
         bh, bw = bg.shape[:2]
         bside = min(bh, bw) * 0.8
         frames, boxes = [], []
@@ -131,6 +138,8 @@ def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), 
                 r = math.radians(ang[t])
                 bcx, bcy = pos
                 bw_, bh_ = abs(w * math.cos(r)) + abs(h * math.sin(r)), abs(w * math.sin(r)) + abs(h * math.cos(r))
+            if occ is not None:
+                canvas = _occlude(canvas, occ, t, pos, w, h)
             canvas = np.clip(canvas * gain[t], 0, 255).astype(np.uint8)
             frames.append(canvas)
             x0, y0 = max(0.0, bcx - bw_ / 2), max(0.0, bcy - bh_ / 2)
@@ -138,6 +147,47 @@ def synth_tracks(n: int = 8, length: int = 100, seed: int = 0, size=(480, 360), 
             boxes.append((x0, y0, x1 - x0, y1 - y0))
         out.append(SynthTrack(f"synth{k:02d}", frames, np.asarray(boxes, np.float64)))
     return out
+
+
+def _occlusion_plan(rng, length, backgrounds, i, j, src, side0, ar0):
+    """The occluder and the lure of one ``occlusion`` sequence (drawn after all its other numbers)."""
+    k = j
+    while k in (i, j):  # the block is a piece of a third image: neither the object's photo nor the background
+        k = int(rng.integers(len(backgrounds)))
+    full = int(rng.integers(12, 25))                       # frames the object is hidden completely
+    start = int(rng.integers(int(0.3 * length), int(0.5 * length)))
+    lure, lure_alpha = matte_patch(src, side0 * math.sqrt(ar0) * 1.5, side0 / math.sqrt(ar0) * 1.5, rng)
+    return {"block": backgrounds[k], "full": full, "start": start, "side": int(rng.choice([-1, 1])),
+            "lure": lure, "lure_alpha": lure_alpha, "lure_s": float(rng.uniform(0.8, 1.2)),
+            "lure_at": float(rng.uniform(0, 2 * math.pi)), "lure_r": float(rng.uniform(1.5, 2.5)),
+            "lure_from": max(0, start - int(rng.integers(5, 20))), "anchor": None}
+
+
+def _occlude(canvas, occ, t, pos, w, h):
+    """Frame ``t`` of ``occ``: the lure (from ``lure_from`` on, fixed where the object was then) and the block,
+    which slides across the object (at ``pos``, ``w`` × ``h``) and covers it wholly for ``full`` frames."""
+    H, W = canvas.shape[:2]
+    if t >= occ["lure_from"]:
+        if occ["anchor"] is None:
+            r = occ["lure_r"] * max(w, h)
+            occ["anchor"] = (float(np.clip(pos[0] + r * math.cos(occ["lure_at"]), 0, W)),
+                             float(np.clip(pos[1] + r * math.sin(occ["lure_at"]), 0, H)), w, h)
+        ax, ay, aw, ah = occ["anchor"]
+        canvas = PairSampler._paste(canvas, occ["lure"], occ["lure_alpha"], ax, ay, aw * occ["lure_s"],
+                                    ah * occ["lure_s"])
+    wb, hb = 2.5 * w, 1.3 * h + 16          # the block moves with the object plus a slide across it
+    travel = (wb - w) / occ["full"]         # px per frame: covered wholly while |offset| <= (wb - w) / 2
+    offset = occ["side"] * ((wb + w) / 2 - travel * (t - occ["start"] + w / travel))
+    if abs(offset) >= (wb + w) / 2:
+        return canvas
+    x0, y0 = int(round(pos[0] + offset - wb / 2)), int(round(pos[1] - hb / 2))
+    x1, y1 = int(round(pos[0] + offset + wb / 2)), int(round(pos[1] + hb / 2))
+    block = cv2.resize(occ["block"], (max(x1 - x0, 1), max(y1 - y0, 1)), interpolation=cv2.INTER_AREA)
+    cx0, cy0, cx1, cy1 = max(x0, 0), max(y0, 0), min(x1, W), min(y1, H)
+    if cx1 > cx0 and cy1 > cy0:
+        canvas = canvas.copy()
+        canvas[cy0:cy1, cx0:cx1] = block[cy0 - y0:cy1 - y0, cx0 - x0:cx1 - x0]
+    return canvas
 
 
 @functools.lru_cache(maxsize=2)

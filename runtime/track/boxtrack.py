@@ -20,6 +20,12 @@ Online adaptation, within the edge budget, two ways (each off at 0):
   the filter has seen *this* target and its surroundings; its response is blended into the score that
   picks the cell. It costs a few FFTs of 96 × S × S per frame, no extra graph pass.
 
+Re-acquisition by appearance (``reacquire_cos`` > 0). While lost, the search drops its window and takes the best
+cell anywhere: the class-agnostic head scores any target-like thing near 1, so after a full occlusion it would take
+the next pedestrian. Each cell's appearance (:func:`appearance`: the unit mean of the search features over a
+target-sized box there) is compared with the target's (kept at init and at each template update); only cells whose
+cosine reaches ``reacquire_cos`` may re-acquire. It costs one integral image of the features per frame.
+
 Size from motion (``flow_scale``): points on a grid inside the box are tracked from the previous frame by
 pyramidal LK (:func:`.flowscale.axis_scale`); their spread gives the width's and the height's factor, which
 predicts the size before the head's box corrects it (at ``size_lr × (1 − flow_trust)``). The head alone keeps
@@ -60,6 +66,29 @@ class BoxTrackParams:
                                        # points track (0: the head corrects at size_lr, 1: the points alone)
     min_size: float                    # smallest box side, px (a smaller init box is refused)
     lost: LostParams                   # the lost state
+    reacquire_cos: float = 0.0         # while lost, a candidate must look like the target: cosine of its
+                                       # appearance (:func:`appearance`) to the target's at least this (0: off)
+    drift_cos: float = 0.0             # while tracking, a best cell that looks less like the target than this
+                                       # counts as nothing found (the target is covered: lost, not a swap)
+
+
+def appearance(feat: np.ndarray, half_h: float, half_w: float) -> np.ndarray:
+    """(S, S, C) unit-length means of the search graph's ``feat`` (C, S, S) over the cells a box of half extents
+    ``half_h`` × ``half_w`` cells would cover, centred on each cell (clipped at the map's edge): what the trunk
+    sees of a target-sized thing there, a descriptor of *this* object that the head's class-agnostic score
+    lacks. Re-acquisition compares it with the target's (``reacquire_cos``)."""
+    c, n = feat.shape[0], feat.shape[-1]
+    ii = np.zeros((c, n + 1, n + 1))
+    ii[:, 1:, 1:] = feat.astype(np.float64).cumsum(1).cumsum(2)
+    k = np.arange(n)
+    lo_i = np.clip(np.floor(k - half_h + 0.5), 0, n - 1).astype(int)
+    hi_i = np.clip(np.ceil(k + half_h - 0.5), lo_i, n - 1).astype(int) + 1
+    lo_j = np.clip(np.floor(k - half_w + 0.5), 0, n - 1).astype(int)
+    hi_j = np.clip(np.ceil(k + half_w - 0.5), lo_j, n - 1).astype(int) + 1
+    tot = (ii[:, hi_i[:, None], hi_j[None, :]] - ii[:, lo_i[:, None], hi_j[None, :]]
+           - ii[:, hi_i[:, None], lo_j[None, :]] + ii[:, lo_i[:, None], lo_j[None, :]])
+    v = np.moveaxis(tot, 0, -1)  # the cell count divides out in the normalisation
+    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
 
 
 def _sigmoid(x):
@@ -143,6 +172,8 @@ class BoxTrackTracker(SiameseTracker):
         self.gain = (1.0, 1.0)
         self._prev = None   # flowscale.reference of the previous tracked frame, for flow_scale
         self._frame = None
+        self.looks = []     # the target's appearance: at init, and at the last template update (reacquire_cos)
+        self._look = None   # the appearance of the last accepted box
 
     @staticmethod
     def search_passes(params: BoxTrackParams) -> float:
@@ -183,11 +214,23 @@ class BoxTrackTracker(SiameseTracker):
         ranked = pick * penalty
         if not explore:
             ranked = ranked * (1 - p.window_influence) + p.window_influence * self.window / self.window.max()
+        looks = None
+        if p.reacquire_cos > 0 and "feat" in out:  # the target's size in cells of this crop
+            half = np.array([self.h, self.w]) / scale / net.stride / 2
+            looks = appearance(out["feat"][0], half[0], half[1])
+            if self.lost and self.looks:  # only cells that look like the target may re-acquire it
+                alike = np.max([looks @ v for v in self.looks], axis=0) >= p.reacquire_cos
+                ranked = np.where(alike, ranked, -1.0)
         i, j = np.unravel_index(int(ranked.argmax()), ranked.shape)
         px = self.cell[j] + (rgt[i, j] - lft[i, j]) / 2
         py = self.cell[i] + (bot[i, j] - top[i, j]) / 2
         c = (net.x_size - 1) / 2
-        return {"strength": float(score[i, j]), "centre": centre, "dx": (px - c) * scale, "dy": (py - c) * scale,
+        strength = float(score[i, j]) if ranked[i, j] >= 0 else 0.0  # no cell like the target: nothing found
+        if looks is not None and not self.lost and self.looks and p.drift_cos > 0:
+            if max(float(looks[i, j] @ v) for v in self.looks) < p.drift_cos:
+                strength = 0.0
+        return {"strength": strength, "centre": centre, "dx": (px - c) * scale, "dy": (py - c) * scale,
+                "looks": looks, "look": None if looks is None else looks[i, j],
                 "w": float(w[i, j]), "h": float(h[i, j]), "score": float(score[i, j]),
                 "penalty": float(penalty[i, j]), "feat": out.get("feat"), "cell": (py / net.stride, px / net.stride),
                 "target_cells": float(np.sqrt(self.w * self.h) / scale / net.stride)}
@@ -202,6 +245,9 @@ class BoxTrackTracker(SiameseTracker):
             self.gain = (float(np.clip(self.w / max(cand["w"], 1e-3), 0.5, 2.0)),
                          float(np.clip(self.h / max(cand["h"], 1e-3), 0.5, 2.0)))
         self.cf = None
+        m = (self.net.score_size - 1) // 2  # the given box is centred in the init frame's crop
+        self.looks = [cand["looks"][m, m]] if cand.get("looks") is not None else []
+        self._look = None
         if p.cf_weight > 0 and cand.get("feat") is not None:
             self.cf = FeatureCF(self.net.score_size, p.cf_sigma, p.cf_lambda)
             c = (self.net.score_size - 1) / 2
@@ -224,6 +270,7 @@ class BoxTrackTracker(SiameseTracker):
 
     def _accept(self, c):
         self._accept_box(c)
+        self._look = c.get("look")
         p = self.p
         if self.cf is not None and c.get("feat") is not None and p.cf_lr > 0:
             self._last = c  # the filter learns from it once the frame's confidence is known (``_update``)
@@ -252,4 +299,6 @@ class BoxTrackTracker(SiameseTracker):
                 latest = self._masked(self.net.template(crop), sz)
                 self.z = {k: ((1 - p.template_lr) * self.z_init[k] + p.template_lr * latest[k]).astype(np.float32)
                           for k in self.z_init}
+                if self._look is not None and self.looks:  # the gate also knows the target as it looks now
+                    self.looks = [self.looks[0], self._look]
         return res
