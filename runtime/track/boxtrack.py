@@ -68,8 +68,6 @@ class BoxTrackParams:
     lost: LostParams                   # the lost state
     reacquire_cos: float = 0.0         # while lost, a candidate must look like the target: cosine of its
                                        # appearance (:func:`appearance`) to the target's at least this (0: off)
-    drift_cos: float = 0.0             # while tracking, a best cell that looks less like the target than this
-                                       # counts as nothing found (the target is covered: lost, not a swap)
 
 
 def appearance(feat: np.ndarray, half_h: float, half_w: float) -> np.ndarray:
@@ -226,9 +224,6 @@ class BoxTrackTracker(SiameseTracker):
         py = self.cell[i] + (bot[i, j] - top[i, j]) / 2
         c = (net.x_size - 1) / 2
         strength = float(score[i, j]) if ranked[i, j] >= 0 else 0.0  # no cell like the target: nothing found
-        if looks is not None and not self.lost and self.looks and p.drift_cos > 0:
-            if max(float(looks[i, j] @ v) for v in self.looks) < p.drift_cos:
-                strength = 0.0
         return {"strength": strength, "centre": centre, "dx": (px - c) * scale, "dy": (py - c) * scale,
                 "looks": looks, "look": None if looks is None else looks[i, j],
                 "w": float(w[i, j]), "h": float(h[i, j]), "score": float(score[i, j]),
