@@ -120,14 +120,14 @@ def _hidden(frames, truth, start, stop, cover, margin=0.25):
 
 
 def test_reacquisition_gate_keeps_a_hidden_target_lost_and_takes_it_back(net):
-    """``reacquire_cos``: real held-out frames whose target a block (a held-out photo) hides for 18 frames. The
-    pedestrian among other pedestrians: with the gate the tracker stays lost while she is hidden, keeping her
-    last box, where without it it takes another pedestrian within a few frames. The parked bike: lost while
-    hidden, taken back within 3 frames of the block leaving, on the bike."""
+    """``reacquire_cos``: real held-out frames whose target a block (a held-out photo) hides in frames 12-29. The
+    walking woman among other pedestrians: with the gate the tracker stays lost while she is hidden, keeping her
+    last box, where without it it takes another pedestrian; once the block has gone it takes *her* back. The
+    parked bike: lost while hidden, taken back on the bike."""
     cover = data.photo_parts("heldout")[0][2]
     gated = default_params("boxtrack")
     assert gated.reacquire_cos > 0  # shipped on
-    for name, back in (("vtest_woman", False), ("bikes_parked", True)):
+    for name in ("vtest_woman", "bikes_parked"):
         seq = load_sequence(DEV / name)
         truth = seq.groundtruth[:45]
         frames = _hidden(seq.load_frames()[:45], truth, 12, 30, cover)
@@ -136,27 +136,29 @@ def test_reacquisition_gate_keeps_a_hidden_target_lost_and_takes_it_back(net):
         assert all(r.lost for r in during), (name, [round(r.score, 2) for r in during])
         assert all(r.box == during[0].box for r in during)  # the last confident box, kept
         assert iou(during[0].box, truth[15]) > 0.3, (name, during[0].box, truth[15])
-        if back:
-            after = [iou(r.box, g) for r, g in zip(res[31:], truth[32:])]
-            assert min(after) > 0.6 and not any(r.lost for r in res[31:]), np.round(after, 2)
-        else:
+        after = [iou(r.box, g) for r, g in zip(res[34:], truth[35:])]  # from 5 frames after the block
+        assert min(after) > 0.5 and not any(r.lost for r in res[34:]), (name, np.round(after, 2))
+        if name == "vtest_woman":
             ungated = _run(BoxTrackTracker(net, default_params("boxtrack", reacquire_cos=0.0)), frames, truth[0])
             assert not all(r.lost for r in ungated[14:29])
 
 
 def test_appearance_is_the_unit_mean_over_the_box_cells():
-    """:func:`appearance` (integral image) against the plain per-cell mean over the clipped box."""
+    """:func:`appearance` (integral image) against the plain per-cell mean over the clipped box, for one box size
+    everywhere and for a box of its own at each cell."""
     from edgecv.runtime.track.boxtrack import appearance
 
     rng = np.random.default_rng(1)
     feat = rng.normal(size=(6, 9, 9)).astype(np.float32)
-    got = appearance(feat, 1.4, 2.6)
-    for i in range(9):
-        for j in range(9):
-            i0, i1 = max(0, int(np.floor(i - 0.9))), min(8, int(np.ceil(i + 0.9)))
-            j0, j1 = max(0, int(np.floor(j - 2.1))), min(8, int(np.ceil(j + 2.1)))
-            v = feat[:, i0:i1 + 1, j0:j1 + 1].mean((1, 2))
-            assert np.allclose(got[i, j], v / np.linalg.norm(v), atol=1e-6), (i, j)
+    half_h, half_w = rng.uniform(0.3, 4, size=(9, 9)), rng.uniform(0.3, 4, size=(9, 9))
+    for hh, hw in ((np.full((9, 9), 1.4), np.full((9, 9), 2.6)), (half_h, half_w)):
+        got = appearance(feat, hh if hh is half_h else 1.4, hw if hw is half_w else 2.6)
+        for i in range(9):
+            for j in range(9):
+                i0, i1 = max(0, int(np.floor(i - hh[i, j] + 0.5))), min(8, int(np.ceil(i + hh[i, j] - 0.5)))
+                j0, j1 = max(0, int(np.floor(j - hw[i, j] + 0.5))), min(8, int(np.ceil(j + hw[i, j] - 0.5)))
+                v = feat[:, i0:max(i0, i1) + 1, j0:max(j0, j1) + 1].mean((1, 2))
+                assert np.allclose(got[i, j], v / np.linalg.norm(v), atol=1e-6), (i, j)
 
 
 def test_training_smoke_few_steps(tmp_path):

@@ -22,9 +22,10 @@ Online adaptation, within the edge budget, two ways (each off at 0):
 
 Re-acquisition by appearance (``reacquire_cos`` > 0). While lost, the search drops its window and takes the best
 cell anywhere: the class-agnostic head scores any target-like thing near 1, so after a full occlusion it would take
-the next pedestrian. Each cell's appearance (:func:`appearance`: the unit mean of the search features over a
-target-sized box there) is compared with the target's (kept at init and at each template update); only cells whose
-cosine reaches ``reacquire_cos`` may re-acquire. It costs one integral image of the features per frame.
+the next pedestrian. Each cell's appearance (:func:`appearance`: the search features averaged over the box the head
+gives there, in ``reacquire_bands`` horizontal bands) is compared with the target's (over the given box at init,
+and over the accepted box at each template update); only cells whose cosine reaches ``reacquire_cos`` may
+re-acquire. It costs one integral image of the features per frame while lost, nothing while tracking.
 
 Size from motion (``flow_scale``): points on a grid inside the box are tracked from the previous frame by
 pyramidal LK (:func:`.flowscale.axis_scale`); their spread gives the width's and the height's factor, which
@@ -68,25 +69,32 @@ class BoxTrackParams:
     lost: LostParams                   # the lost state
     reacquire_cos: float = 0.0         # while lost, a candidate must look like the target: cosine of its
                                        # appearance (:func:`appearance`) to the target's at least this (0: off)
+    reacquire_bands: int = 1           # horizontal bands of that appearance (1: the box's mean feature)
 
 
-def appearance(feat: np.ndarray, half_h: float, half_w: float) -> np.ndarray:
-    """(S, S, C) unit-length means of the search graph's ``feat`` (C, S, S) over the cells a box of half extents
-    ``half_h`` × ``half_w`` cells would cover, centred on each cell (clipped at the map's edge): what the trunk
-    sees of a target-sized thing there, a descriptor of *this* object that the head's class-agnostic score
-    lacks. Re-acquisition compares it with the target's (``reacquire_cos``)."""
+def appearance(feat: np.ndarray, half_h, half_w, bands: int = 1) -> np.ndarray:
+    """(S, S, C · bands) appearance of the thing at each cell: the search graph's ``feat`` (C, S, S) averaged over
+    a box centred on the cell, ``half_h`` × ``half_w`` cells from its centre to its sides (scalars, or (S, S) maps:
+    each cell's own box), clipped at the map's edge. ``bands`` > 1 splits the box into that many horizontal bands,
+    each averaged and made unit-length on its own (a person's head, body and legs), so the cosine of two
+    descriptors is the mean of the bands' cosines: the layout counts, not only the average colour and texture.
+    A descriptor of *this* object that the head's class-agnostic score lacks (``reacquire_cos``)."""
     c, n = feat.shape[0], feat.shape[-1]
     ii = np.zeros((c, n + 1, n + 1))
     ii[:, 1:, 1:] = feat.astype(np.float64).cumsum(1).cumsum(2)
-    k = np.arange(n)
-    lo_i = np.clip(np.floor(k - half_h + 0.5), 0, n - 1).astype(int)
-    hi_i = np.clip(np.ceil(k + half_h - 0.5), lo_i, n - 1).astype(int) + 1
-    lo_j = np.clip(np.floor(k - half_w + 0.5), 0, n - 1).astype(int)
-    hi_j = np.clip(np.ceil(k + half_w - 0.5), lo_j, n - 1).astype(int) + 1
-    tot = (ii[:, hi_i[:, None], hi_j[None, :]] - ii[:, lo_i[:, None], hi_j[None, :]]
-           - ii[:, hi_i[:, None], lo_j[None, :]] + ii[:, lo_i[:, None], lo_j[None, :]])
-    v = np.moveaxis(tot, 0, -1)  # the cell count divides out in the normalisation
-    return v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)
+    k = np.arange(n, dtype=np.float64)
+    hh = np.broadcast_to(np.asarray(half_h, np.float64), (n, n))
+    hw = np.broadcast_to(np.asarray(half_w, np.float64), (n, n))
+    lo_j = np.clip(np.floor(k[None, :] - hw + 0.5), 0, n - 1).astype(int)
+    hi_j = np.clip(np.ceil(k[None, :] + hw - 0.5), lo_j, n - 1).astype(int) + 1
+    out = []
+    for b in range(bands):
+        top, bottom = k[:, None] - hh + 2 * hh * b / bands, k[:, None] - hh + 2 * hh * (b + 1) / bands
+        lo_i = np.clip(np.floor(top + 0.5), 0, n - 1).astype(int)
+        hi_i = np.clip(np.ceil(bottom - 0.5), lo_i, n - 1).astype(int) + 1
+        v = np.moveaxis(ii[:, hi_i, hi_j] - ii[:, lo_i, hi_j] - ii[:, hi_i, lo_j] + ii[:, lo_i, lo_j], 0, -1)
+        out.append(v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9))  # cell counts divide out
+    return np.concatenate(out, -1) / np.sqrt(bands)
 
 
 def _sigmoid(x):
@@ -171,7 +179,7 @@ class BoxTrackTracker(SiameseTracker):
         self._prev = None   # flowscale.reference of the previous tracked frame, for flow_scale
         self._frame = None
         self.looks = []     # the target's appearance: at init, and at the last template update (reacquire_cos)
-        self._look = None   # the appearance of the last accepted box
+        self._look = None   # the last accepted candidate, whose appearance a template update keeps
 
     @staticmethod
     def search_passes(params: BoxTrackParams) -> float:
@@ -212,20 +220,19 @@ class BoxTrackTracker(SiameseTracker):
         ranked = pick * penalty
         if not explore:
             ranked = ranked * (1 - p.window_influence) + p.window_influence * self.window / self.window.max()
-        looks = None
-        if p.reacquire_cos > 0 and "feat" in out:  # the target's size in cells of this crop
-            half = np.array([self.h, self.w]) / scale / net.stride / 2
-            looks = appearance(out["feat"][0], half[0], half[1])
-            if self.lost and self.looks:  # only cells that look like the target may re-acquire it
-                alike = np.max([looks @ v for v in self.looks], axis=0) >= p.reacquire_cos
-                ranked = np.where(alike, ranked, -1.0)
+        feat = out.get("feat")
+        if p.reacquire_cos > 0 and feat is not None and self.lost and self.looks:
+            # only cells that look like the target may re-acquire it: each cell's own box (the head's) is compared
+            looks = appearance(feat[0], h / scale / net.stride / 2, w / scale / net.stride / 2, p.reacquire_bands)
+            alike = np.max([looks @ v for v in self.looks], axis=0) >= p.reacquire_cos
+            ranked = np.where(alike, ranked, -1.0)
         i, j = np.unravel_index(int(ranked.argmax()), ranked.shape)
         px = self.cell[j] + (rgt[i, j] - lft[i, j]) / 2
         py = self.cell[i] + (bot[i, j] - top[i, j]) / 2
         c = (net.x_size - 1) / 2
         strength = float(score[i, j]) if ranked[i, j] >= 0 else 0.0  # no cell like the target: nothing found
         return {"strength": strength, "centre": centre, "dx": (px - c) * scale, "dy": (py - c) * scale,
-                "looks": looks, "look": None if looks is None else looks[i, j],
+                "ij": (i, j), "scale": scale,
                 "w": float(w[i, j]), "h": float(h[i, j]), "score": float(score[i, j]),
                 "penalty": float(penalty[i, j]), "feat": out.get("feat"), "cell": (py / net.stride, px / net.stride),
                 "target_cells": float(np.sqrt(self.w * self.h) / scale / net.stride)}
@@ -240,9 +247,10 @@ class BoxTrackTracker(SiameseTracker):
             self.gain = (float(np.clip(self.w / max(cand["w"], 1e-3), 0.5, 2.0)),
                          float(np.clip(self.h / max(cand["h"], 1e-3), 0.5, 2.0)))
         self.cf = None
-        m = (self.net.score_size - 1) // 2  # the given box is centred in the init frame's crop
-        self.looks = [cand["looks"][m, m]] if cand.get("looks") is not None else []
-        self._look = None
+        self.looks, self._look = [], None
+        if p.reacquire_cos > 0 and cand.get("feat") is not None:  # the given box, centred in the init crop
+            m, k = (self.net.score_size - 1) // 2, cand["scale"] * self.net.stride * 2
+            self.looks = [appearance(cand["feat"][0], self.h / k, self.w / k, p.reacquire_bands)[m, m]]
         if p.cf_weight > 0 and cand.get("feat") is not None:
             self.cf = FeatureCF(self.net.score_size, p.cf_sigma, p.cf_lambda)
             c = (self.net.score_size - 1) / 2
@@ -265,7 +273,7 @@ class BoxTrackTracker(SiameseTracker):
 
     def _accept(self, c):
         self._accept_box(c)
-        self._look = c.get("look")
+        self._look = c if self.p.reacquire_cos > 0 and c.get("feat") is not None else None
         p = self.p
         if self.cf is not None and c.get("feat") is not None and p.cf_lr > 0:
             self._last = c  # the filter learns from it once the frame's confidence is known (``_update``)
@@ -295,5 +303,7 @@ class BoxTrackTracker(SiameseTracker):
                 self.z = {k: ((1 - p.template_lr) * self.z_init[k] + p.template_lr * latest[k]).astype(np.float32)
                           for k in self.z_init}
                 if self._look is not None and self.looks:  # the gate also knows the target as it looks now
-                    self.looks = [self.looks[0], self._look]
+                    c, k = self._look, self._look["scale"] * self.net.stride * 2
+                    look = appearance(c["feat"][0], c["h"] / k, c["w"] / k, p.reacquire_bands)[c["ij"]]
+                    self.looks = [self.looks[0], look]
         return res
