@@ -6,7 +6,9 @@ are as good as the segmentation, which is enough to rank parameter settings; the
 (``datasets/otb-dev``, hand-checked boxes on held-out frames) stays for reporting. Pedestrians barely
 change size, so ``--synth N`` adds N synthetic sequences (:mod:`edgecv.train.synth_tracks`: a patch of a
 training photo moving over training backgrounds, its scale changing up to ×2 either way, exact boxes);
-the table then ranks by the pooled AUC over both and gives each part's own. A grid over the
+the table then ranks by the pooled AUC over both and gives each part's own. ``--synth-occlusion`` and
+``--occlude-tracklets`` add the lost state's material: synthetic objects hidden beside a lure of their kind, and
+the tracklets again with a block over the pedestrian (its neighbours in view). A grid over the
 parameters named on the command line is run and ranked by pooled success AUC; the table and the
 best setting are printed and written to ``--out`` as JSON.
 

@@ -25,7 +25,7 @@ cell anywhere: the class-agnostic head scores any target-like thing near 1, so a
 the next pedestrian. Each cell's appearance (:func:`appearance`: the search features averaged over the box the head
 gives there, in ``reacquire_bands`` horizontal bands) is compared with the target's (over the given box at init,
 and over the accepted box at each template update); only cells whose cosine reaches ``reacquire_cos`` may
-re-acquire. It costs one integral image of the features per frame while lost, nothing while tracking.
+re-acquire. It costs one integral image of the features per frame while lost, and one per template update.
 
 Size from motion (``flow_scale``): points on a grid inside the box are tracked from the previous frame by
 pyramidal LK (:func:`.flowscale.axis_scale`); their spread gives the width's and the height's factor, which
@@ -67,9 +67,9 @@ class BoxTrackParams:
                                        # points track (0: the head corrects at size_lr, 1: the points alone)
     min_size: float                    # smallest box side, px (a smaller init box is refused)
     lost: LostParams                   # the lost state
-    reacquire_cos: float = 0.0         # while lost, a candidate must look like the target: cosine of its
+    reacquire_cos: float               # while lost, a candidate must look like the target: cosine of its
                                        # appearance (:func:`appearance`) to the target's at least this (0: off)
-    reacquire_bands: int = 1           # horizontal bands of that appearance (1: the box's mean feature)
+    reacquire_bands: int               # horizontal bands of that appearance (1: the box's mean feature)
 
 
 def appearance(feat: np.ndarray, half_h, half_w, bands: int = 1) -> np.ndarray:
@@ -234,7 +234,7 @@ class BoxTrackTracker(SiameseTracker):
         return {"strength": strength, "centre": centre, "dx": (px - c) * scale, "dy": (py - c) * scale,
                 "ij": (i, j), "scale": scale,
                 "w": float(w[i, j]), "h": float(h[i, j]), "score": float(score[i, j]),
-                "penalty": float(penalty[i, j]), "feat": out.get("feat"), "cell": (py / net.stride, px / net.stride),
+                "penalty": float(penalty[i, j]), "feat": feat, "cell": (py / net.stride, px / net.stride),
                 "target_cells": float(np.sqrt(self.w * self.h) / scale / net.stride)}
 
     def _calibrate(self, cand):
