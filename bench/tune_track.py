@@ -64,9 +64,8 @@ def occluded_tracklets(seqs: list[TuningSequence], start: int = 30, hidden: int 
     ``margin`` in frames ``start`` to ``start + hidden - 1``: a real person, real neighbours who look alike, and a
     full occlusion whose truth is the tracklet's own boxes (part ``occluded-real``). Tracklets too short to
     show the person again for 20 frames afterwards are left out."""
-    import cv2
-
     from edgecv import data
+    from edgecv.train.synth_tracks import cover_box
 
     photos = [im for _, _, im in data.photo_parts("train")]
     out = []
@@ -74,15 +73,8 @@ def occluded_tracklets(seqs: list[TuningSequence], start: int = 30, hidden: int 
         if len(s) < start + hidden + 20:
             continue
         cover = photos[k % len(photos)]
-        frames = []
-        for t, f in enumerate(s.frames()):
-            if start <= t < start + hidden:
-                x, y, w, h = s.groundtruth[t]
-                x0, y0 = int(max(0, x - margin * w)), int(max(0, y - margin * h))
-                x1, y1 = int(min(f.shape[1], x + w * (1 + margin))), int(min(f.shape[0], y + h * (1 + margin)))
-                f = f.copy()
-                f[y0:y1, x0:x1] = cv2.resize(cover, (max(x1 - x0, 1), max(y1 - y0, 1)), interpolation=cv2.INTER_AREA)
-            frames.append(f)
+        frames = [cover_box(f, s.groundtruth[t], cover, margin) if start <= t < start + hidden else f
+                  for t, f in enumerate(s.frames())]
         out.append(TuningSequence(f"occluded-{s.name}", frames, s.groundtruth, "occluded-real",
                                   f"{s.source}, hidden by a block in frames {start}-{start + hidden - 1}"))
     return out

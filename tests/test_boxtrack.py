@@ -103,20 +103,11 @@ def test_template_update_is_gated_by_confidence(net):
     assert all(np.array_equal(never.z[k], z0[k]) for k in z0)
 
 
-def _hidden(frames, truth, start, stop, cover, margin=0.25):
-    """``frames`` with the target's box (plus ``margin`` of its size) covered by ``cover`` in ``start..stop-1``."""
-    import cv2
+def _hidden(frames, truth, start, stop, cover):
+    """``frames`` with the target's box (plus a quarter of its size) covered by ``cover`` in ``start..stop-1``."""
+    from edgecv.train.synth_tracks import cover_box
 
-    out = []
-    for t, f in enumerate(frames):
-        f = f.copy()
-        if start <= t < stop:
-            x, y, w, h = truth[t]
-            x0, y0 = int(max(0, x - margin * w)), int(max(0, y - margin * h))
-            x1, y1 = int(min(f.shape[1], x + w * (1 + margin))), int(min(f.shape[0], y + h * (1 + margin)))
-            f[y0:y1, x0:x1] = cv2.resize(cover, (x1 - x0, y1 - y0))
-        out.append(f)
-    return out
+    return [cover_box(f, truth[t], cover) if start <= t < stop else f for t, f in enumerate(frames)]
 
 
 def test_reacquisition_gate_keeps_a_hidden_target_lost_and_takes_it_back(net):
@@ -145,20 +136,30 @@ def test_reacquisition_gate_keeps_a_hidden_target_lost_and_takes_it_back(net):
 
 def test_appearance_is_the_unit_mean_over_the_box_cells():
     """:func:`appearance` (integral image) against the plain per-cell mean over the clipped box, for one box size
-    everywhere and for a box of its own at each cell."""
+    everywhere and for a box of its own at each cell; with bands, each band's unit mean (over 1/√bands)."""
     from edgecv.runtime.track.boxtrack import appearance
 
     rng = np.random.default_rng(1)
     feat = rng.normal(size=(6, 9, 9)).astype(np.float32)
-    half_h, half_w = rng.uniform(0.3, 4, size=(9, 9)), rng.uniform(0.3, 4, size=(9, 9))
-    for hh, hw in ((np.full((9, 9), 1.4), np.full((9, 9), 2.6)), (half_h, half_w)):
-        got = appearance(feat, hh if hh is half_h else 1.4, hw if hw is half_w else 2.6)
+
+    def unit_mean(i0, i1, j0, j1):
+        v = feat[:, i0:max(i0, i1) + 1, j0:max(j0, j1) + 1].mean((1, 2))
+        return v / np.linalg.norm(v)
+
+    for args in ((1.4, 2.6), (rng.uniform(0.3, 4, size=(9, 9)), rng.uniform(0.3, 4, size=(9, 9)))):
+        hh, hw = (np.broadcast_to(a, (9, 9)) for a in args)
+        got, banded = appearance(feat, *args), appearance(feat, *args, bands=3)
         for i in range(9):
             for j in range(9):
-                i0, i1 = max(0, int(np.floor(i - hh[i, j] + 0.5))), min(8, int(np.ceil(i + hh[i, j] - 0.5)))
                 j0, j1 = max(0, int(np.floor(j - hw[i, j] + 0.5))), min(8, int(np.ceil(j + hw[i, j] - 0.5)))
-                v = feat[:, i0:max(i0, i1) + 1, j0:max(j0, j1) + 1].mean((1, 2))
-                assert np.allclose(got[i, j], v / np.linalg.norm(v), atol=1e-6), (i, j)
+                i0, i1 = max(0, int(np.floor(i - hh[i, j] + 0.5))), min(8, int(np.ceil(i + hh[i, j] - 0.5)))
+                assert np.allclose(got[i, j], unit_mean(i0, i1, j0, j1), atol=1e-6), (i, j)
+                for b in range(3):
+                    top, bottom = i - hh[i, j] + 2 * hh[i, j] * b / 3, i - hh[i, j] + 2 * hh[i, j] * (b + 1) / 3
+                    b0 = min(8, max(0, int(np.floor(top + 0.5))))
+                    b1 = min(8, int(np.ceil(bottom - 0.5)))
+                    assert np.allclose(banded[i, j, 6 * b:6 * b + 6] * np.sqrt(3), unit_mean(b0, b1, j0, j1),
+                                       atol=1e-6), (i, j, b)
 
 
 def test_training_smoke_few_steps(tmp_path):

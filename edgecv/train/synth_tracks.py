@@ -190,6 +190,17 @@ def _occlude(canvas, occ, t, pos, w, h):
     return canvas
 
 
+def cover_box(frame, box, cover, margin: float = 0.25):
+    """A copy of ``frame`` with the box ``x, y, w, h`` (grown by ``margin`` of its size each side, clipped to the
+    frame) replaced by ``cover`` squeezed to fit: a full occlusion whose truth is still ``box``."""
+    x, y, w, h = box
+    x0, y0 = int(max(0, x - margin * w)), int(max(0, y - margin * h))
+    x1, y1 = int(min(frame.shape[1], x + w * (1 + margin))), int(min(frame.shape[0], y + h * (1 + margin)))
+    out = frame.copy()
+    out[y0:y1, x0:x1] = cv2.resize(cover, (max(x1 - x0, 1), max(y1 - y0, 1)), interpolation=cv2.INTER_AREA)
+    return out
+
+
 @functools.lru_cache(maxsize=2)
 def _material(split: str):
     """(object photos, backgrounds) of one split, decoded once per process."""
