@@ -17,6 +17,9 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
         from .siamese import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed,
                      **({"init": init} if init else {}))
+    if model in ("siamfc-lite0", "sasiam-lite0"):  # sasiam-lite0 after siamfc-lite0 (its appearance branch)
+        from .siamese_lite0 import train
+        return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)
     if model == "boxtrack":  # stage 1 from ImageNet; later stages (--init boxtrack): lower lr, shape change, tilt,
         from .boxtrack import train  # and (stage 4, the shipped weights) segment pairs of real images
         stage2 = {"init": init, "lr": 3e-4, "shape_change": 0.4, "scale_change": 0.4, "tilt": 50.0,
@@ -42,7 +45,8 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
                           "(`edgecv train mnv2-dcn`)")
     from edgecv.models import list_models
     raise EdgeCVError(f"no training recipe for {model!r}; trainable models: mnv2, mnv2-dcn, siamfc, "
-                      "sasiam (after siamfc), spm, spm-lite, boxtrack, dff-seg, dff-seg-nodcn, dff-seg-lite0 "
+                      "sasiam (after siamfc), spm, spm-lite, boxtrack, siamfc-lite0 (after boxtrack), "
+                      "sasiam-lite0 (after siamfc-lite0), dff-seg, dff-seg-nodcn, dff-seg-lite0 "
                       "(after dff-seg), dff-seg-ctx (after dff-seg-lite0), dff-seg-fast (after dff-seg-ctx), "
                       "dff-seg-thin (after dff-seg-fast), excolor, persondet-lite0 "
                       f"(registered: {', '.join(list_models())})")

@@ -25,7 +25,9 @@ def siamese_tracker(name: str, art_dir="artifacts", fmt: str = "onnx", precision
         raise TrackError(f"unknown Siamese tracker {name!r}; choose from {', '.join(tracker_names(siamese=True))}")
     t, s = find_artifacts(art_dir, v.model, fmt, precision, ops)
     net = SiameseNet(t, s, v.model, backend, threads)
-    return v.tracker_class()(net, params if params is not None else v.params())
+    tracker = v.tracker_class()(net, params if params is not None else v.params())
+    tracker.name = name  # the variant's name (siambm-lite0 runs the Siam-BM class over sasiam-lite0's graphs)
+    return tracker
 
 
 def make_tracker(name: str, art_dir="artifacts", backend: str = "ort", precision: str = "fp32",

@@ -64,7 +64,9 @@ class SiamBMTracker(SiamFCTracker):
             return z
         k = self.net.z_size / side                  # frame → template-crop pixels
         half = 0.5 * min(self.w, self.h) * k        # half the short side in the crop
-        span = (self.net.z_size + 1) / 2            # the correlated centre covers half the crop
+        # template-crop pixels the correlated kernel covers: half the crop in the stride-8 family (8 of 16 cells),
+        # the centre 5 of 9 cells at stride 16 in the lite0 family (the manifest's ``kernel_span``)
+        span = float(self.net.geometry.get("kernel_span", (self.net.z_size + 1) / 2))
         out = {}
         for name, t in z.items():
             n = t.shape[-1]

@@ -35,7 +35,8 @@ class SiamFCTracker(SiameseTracker):
     name = "siamfc"
 
     def __init__(self, net: SiameseNet, params: SiamFCParams | None = None):
-        name = "sasiam" if net.geometry.get("tracker") == "sasiam" else "siamfc"
+        # the variant named after the graphs it runs (siamfc, sasiam, siamfc-lite0, sasiam-lite0)
+        name = str(net.geometry.get("tracker", "siamfc"))
         super().__init__(net, params if params is not None else default_params(name))
         self.name = name
 
