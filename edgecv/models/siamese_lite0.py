@@ -1,5 +1,6 @@
-"""SiamFC and SA-Siam rebuilt on the ImageNet EfficientNet-Lite0 trunk (``siamfc-lite0``, ``sasiam-lite0``;
-Siam-BM runs ``sasiam-lite0``'s graphs as ``siambm-lite0``).
+"""SiamFC and SA-Siam rebuilt on the ImageNet EfficientNet-Lite0 trunk (``siamfc-lite0``, ``sasiam-lite0``; the
+runtime's ``siambm-lite0`` runs Siam-BM's search over ``siamfc-lite0``'s graphs, because ``sasiam-lite0`` ships
+with λ = 0 and so scores as ``siamfc-lite0`` does).
 
 Why. The trackers in :mod:`.siamese` learn a MobileNetV2-0.5 trunk from a few hundred real frames and fall
 below KLT on the dev set. These keep each seed design and change only the trunk:

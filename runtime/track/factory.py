@@ -26,7 +26,7 @@ def siamese_tracker(name: str, art_dir="artifacts", fmt: str = "onnx", precision
     t, s = find_artifacts(art_dir, v.model, fmt, precision, ops)
     net = SiameseNet(t, s, v.model, backend, threads)
     tracker = v.tracker_class()(net, params if params is not None else v.params())
-    tracker.name = name  # the variant's name (siambm-lite0 runs the Siam-BM class over sasiam-lite0's graphs)
+    tracker.name = name  # the variant's name (siambm-lite0 runs the Siam-BM class over siamfc-lite0's graphs)
     return tracker
 
 
