@@ -27,17 +27,13 @@ from edgecv.runtime.track.boxtrack import template_mask  # the weights the runti
 
 from ..models.boxtrack import STRIDE, X_SIZE, Z_SIZE, BoxTrackTracker
 from ..models.registry import save_weights
-from ..models.siamese import to_input
 from .pairs import PairSampler
+from .siamese import batch_tensors
 
 SCORE = (X_SIZE - 1) // STRIDE + 1
 CELL = STRIDE * np.arange(SCORE, dtype=np.float32)  # search pixel of each cell (symmetric padding)
 DISTRACTOR_WEIGHT = 3.0
 RADIUS = 16.0
-
-
-def batch_tensors(pairs):
-    return (torch.cat([to_input(p.template) for p in pairs]), torch.cat([to_input(p.search) for p in pairs]))
 
 
 def template_masks(pairs, jitter: float = 0.0, rng=None) -> torch.Tensor:

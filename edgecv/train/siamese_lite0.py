@@ -21,13 +21,12 @@ import time
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..models import create_model
 from ..models.registry import save_weights
-from ..models.siamese import to_input
 from ..models.siamese_lite0 import STRIDE, X_SIZE, Z_CROP, Z_SIZE, geometry
 from .pairs import PairSampler
+from .siamese import batch_tensors, logistic_loss  # SiamFC's, unchanged at stride 16
 
 SCORE = geometry()["score_size"]
 CELL = STRIDE * (np.arange(SCORE, dtype=np.float32) + (Z_CROP - 1) // 2)  # search pixel of each score cell
@@ -63,14 +62,6 @@ def label_maps(pairs):
         w_neg = np.where(hard & ~pos, DISTRACTOR_WEIGHT, 1.0) * ~pos
         weights[k, 0] += w_neg * ((0.5 if p.box is not None else 1.0) / max(w_neg.sum(), 1e-6))
     return torch.from_numpy(labels), torch.from_numpy(weights)
-
-
-def logistic_loss(score, labels, weights):
-    return (F.binary_cross_entropy_with_logits(score, labels, reduction="none") * weights).sum() / len(score)
-
-
-def batch_tensors(pairs):
-    return (torch.cat([to_input(p.template) for p in pairs]), torch.cat([to_input(p.search) for p in pairs]))
 
 
 def sampler(split: str, seed: int, absent: float = 0.1) -> PairSampler:
