@@ -10,8 +10,8 @@ import pytest
 from edgecv.runtime.track import TrackError, make_tracker
 from edgecv.runtime.track.registry import VARIANTS, default_params, get_variant, tracker_names
 
-ALL = ("boxtrack", "boxtrack-fast", "siamfc-lite0", "sasiam-lite0", "siambm-lite0", "siamfc", "sasiam", "siambm", "spm",
-       "spm-lite", "spm-nano", "mosse", "klt", "mil")
+ALL = ("boxtrack", "boxtrack-fast", "boxtrack-fc", "siamfc-lite0", "sasiam-lite0", "siambm-lite0", "siamfc", "sasiam",
+       "siambm", "spm", "spm-lite", "spm-nano", "mosse", "klt", "mil")
 
 
 def test_registry_names_every_variant_with_its_artifacts():
@@ -20,11 +20,12 @@ def test_registry_names_every_variant_with_its_artifacts():
     assert tracker_names(foreign=True) == ("nanotrack",) and tracker_names(foreign=None) == ALL + ("nanotrack",)
     assert get_variant("nanotrack").model == "nanotrack" and get_variant("nanotrack").siamese
     models = {n: get_variant(n).model for n in ALL}
-    assert models == {"boxtrack": "boxtrack", "boxtrack-fast": "boxtrack-fast", "siamfc-lite0": "siamfc-lite0",
+    assert models == {"boxtrack": "boxtrack", "boxtrack-fast": "boxtrack-fast", "boxtrack-fc": "boxtrack-fc",
+                      "siamfc-lite0": "siamfc-lite0",
                       "sasiam-lite0": "sasiam-lite0", "siambm-lite0": "siamfc-lite0", "siamfc": "siamfc",
                       "sasiam": "sasiam", "siambm": "sasiam", "spm": "spm",
                       "spm-lite": "spm-lite", "spm-nano": "spm-nano", "mosse": None, "klt": None, "mil": None}
-    with pytest.raises(TrackError, match="unknown tracker 'bogus'; choose from boxtrack, boxtrack-fast, siamfc"):
+    with pytest.raises(TrackError, match="unknown tracker 'bogus'; choose from boxtrack, boxtrack-fast, boxtrack-fc, "):
         get_variant("bogus")
 
 
@@ -51,7 +52,7 @@ def test_trackers_default_to_their_variant_and_overrides_apply():
     assert make_tracker("klt", params=default_params("klt", min_points=9)).params.min_points == 9
     assert default_params("spm").size_lr == 0.15 and default_params("spm-lite").size_lr == 0.08
     assert (default_params("spm-nano").scale_every, default_params("spm-nano").scale_lr) == (2, 0.5)
-    assert [get_variant(n).search_passes() for n in ALL][2:] == [3, 3, 5, 3, 3, 5, 3, 3, 2, 0, 0, 0]
+    assert [get_variant(n).search_passes() for n in ALL][3:] == [3, 3, 5, 3, 3, 5, 3, 3, 2, 0, 0, 0]
     bt = get_variant("boxtrack")  # one pass, plus a quarter pass (the template graph) per update when adapting
     assert bt.search_passes(bt.params(template_lr=0.0)) == 1.0
     assert bt.search_passes(bt.params(template_lr=0.2, update_every=5)) == 1.05
@@ -69,4 +70,4 @@ def test_cli_reads_the_registry():
     trackers = next(p for p in ev.params if p.name == "trackers")
     assert trackers.default() == ",".join(tracker_names())
     res = CliRunner().invoke(main, ["track", "x.mp4", "--init", "1,2,30,30", "--tracker", "bogus"])
-    assert res.exit_code == 2 and "'bogus' is not one of 'boxtrack', 'boxtrack-fast', 'siamfc-lite0'" in res.output
+    assert res.exit_code == 2 and "'bogus' is not one of 'boxtrack', 'boxtrack-fast', 'boxtrack-fc'" in res.output

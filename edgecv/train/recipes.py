@@ -28,6 +28,9 @@ def run(model: str, steps: int = 1600, minutes: float | None = None, out_dir=Non
     if model == "boxtrack-fast":
         raise EdgeCVError("boxtrack-fast has no recipe of its own: it runs boxtrack's weights on a smaller search "
                           "crop (`edgecv train boxtrack`)")
+    if model == "boxtrack-fc":
+        raise EdgeCVError("boxtrack-fc has no recipe of its own: it runs boxtrack's and siamfc-lite0's shipped weights "
+                          "(`edgecv train boxtrack`, `edgecv train siamfc-lite0`)")
     if model == "excolor":
         from .colorize import train
         return train(model, steps=steps, minutes=minutes, out_dir=out_dir, seed=seed)

@@ -1,7 +1,8 @@
 """BoxTrack over exported artifacts: one search pass per frame, the box read from the anchor-free head.
 
-Variants: ``boxtrack`` (257² search) and ``boxtrack-fast`` (225², the same weights) —
-``params/boxtrack.py``, ``params/boxtrack_fast.py``.
+Variants: ``boxtrack`` (257² search), ``boxtrack-fast`` (225², the same weights) and ``boxtrack-fc`` (boxtrack-fast's
+graphs plus SiamFC-Lite0's score from the same pass) — ``params/boxtrack.py``, ``params/boxtrack_fast.py``,
+``params/boxtrack_fc.py``.
 
 Per frame: the score map (sigmoid of ``cls``) is multiplied by a penalty on the change of size and aspect
 each cell's box would make (SiamRPN's), blended with a cosine window (motion prior), and the best cell wins.
@@ -26,6 +27,12 @@ the next pedestrian. Each cell's appearance (:func:`appearance`: the search feat
 gives there, in ``reacquire_bands`` horizontal bands) is compared with the target's (over the given box at init,
 and over the accepted box at each template update); only cells whose cosine reaches ``reacquire_cos`` may
 re-acquire. It costs one integral image of the features per frame while lost, and one per template update.
+
+SiamFC's whole-template score (``fc_weight`` > 0, graphs with an ``fc`` output: ``boxtrack-fc``). The head's score
+is class-agnostic and saturates on anything target-like; SiamFC's correlation of the whole template (its own neck
+over the same trunk pass) is sharper and instance-specific. Its map, read as a share of its peak on the init frame
+(:meth:`BoxTrackTracker._fc_map`), is blended into the score that picks the cell and, with ``fc_confidence``, into
+the confidence the lost state reads.
 
 Size from motion (``flow_scale``): points on a grid inside the box are tracked from the previous frame by
 pyramidal LK (:func:`.flowscale.axis_scale`); their spread gives the width's and the height's factor, which
@@ -70,6 +77,9 @@ class BoxTrackParams:
     reacquire_cos: float               # while lost, a candidate must look like the target: cosine of its
                                        # appearance (:func:`appearance`) to the target's at least this (0: off)
     reacquire_bands: int               # horizontal bands of that appearance (1: the box's mean feature)
+    fc_weight: float                   # share of the SiamFC whole-template score (graphs with an ``fc`` output,
+                                       # ``boxtrack-fc``) in the score that picks the cell (0: off)
+    fc_confidence: bool                # the confidence (lost state, template update) blends it in too
 
 
 def appearance(feat: np.ndarray, half_h, half_w, bands: int = 1) -> np.ndarray:
@@ -180,6 +190,8 @@ class BoxTrackTracker(SiameseTracker):
         self._frame = None
         self.looks = []     # the target's appearance: at init, and at the last template update (reacquire_cos)
         self._look = None   # the last accepted candidate, whose appearance a template update keeps
+        self.fc_ref = None  # SiamFC's logit on the target at init (boxtrack-fc): its map is read as a share of it
+        self._fc_peak = None
 
     @staticmethod
     def search_passes(params: BoxTrackParams) -> float:
@@ -197,6 +209,7 @@ class BoxTrackTracker(SiameseTracker):
 
     def _prepare_template(self, z: dict, side: float) -> dict:
         z = self._masked(z, side)
+        self.fc_ref = self._fc_peak = None  # measured again on the new target's init frame
         self.z_init = {k: v.copy() for k, v in z.items()}
         self._since_update = 0
         self.cf = None  # a new target: the filter is solved again on its init frame
@@ -210,8 +223,13 @@ class BoxTrackTracker(SiameseTracker):
         out = net.search(crop, self.z)
         score = _sigmoid(out["cls"][0, 0].astype(np.float64))
         pick = score
+        fc = self._fc_map(out)
+        if fc is not None:  # SiamFC's whole-template score from the same pass (boxtrack-fc)
+            pick = (1 - p.fc_weight) * score + p.fc_weight * fc
+            if p.fc_confidence:
+                score = pick
         if p.cf_weight > 0 and self.cf is not None and "feat" in out:
-            pick = (1 - p.cf_weight) * score + p.cf_weight * np.clip(self.cf.response(out["feat"][0]), 0.0, 1.0)
+            pick = (1 - p.cf_weight) * pick + p.cf_weight * np.clip(self.cf.response(out["feat"][0]), 0.0, 1.0)
         lft, top, rgt, bot = out["ltrb"][0].astype(np.float64)
         scale = sx / net.x_size
         w, h = (lft + rgt) * scale * self.gain[0], (top + bot) * scale * self.gain[1]
@@ -237,6 +255,21 @@ class BoxTrackTracker(SiameseTracker):
                 "penalty": float(penalty[i, j]), "feat": feat, "cell": (py / net.stride, px / net.stride),
                 "target_cells": float(np.sqrt(self.w * self.h) / scale / net.stride)}
 
+    def _fc_map(self, out: dict):
+        """SiamFC's score on BoxTrack's cells, as a share of this target's reference peak (the logit at the init
+        frame's target, :meth:`_calibrate`), clipped to [0, 1]; 0 where its smaller map does not reach. None
+        without an ``fc`` output or at ``fc_weight`` 0. Not a sigmoid: BoxTrack's and SiamFC's logits both
+        saturate it on the target *and* on a look-alike, where SiamFC's raw peaks still differ by 2×."""
+        if self.p.fc_weight <= 0 or "fc" not in out:
+            return None
+        fc = out["fc"][0, 0].astype(np.float64)
+        ref = self.fc_ref if self.fc_ref is not None else max(float(fc.max()), 1e-3)
+        o, m = int(self.net.geometry.get("fc_offset", 0)), fc.shape[-1]
+        full = np.zeros((self.net.score_size, self.net.score_size))
+        full[o:o + m, o:o + m] = np.clip(fc / ref, 0.0, 1.0)
+        self._fc_peak = float(fc.max())
+        return full
+
     def _calibrate(self, cand):
         """The init frame's search (centred on the given box): the size calibration and the online filter's
         first solve. The head's box regresses toward the aspects it saw in training (an arbitrary rectangle
@@ -248,6 +281,7 @@ class BoxTrackTracker(SiameseTracker):
                          float(np.clip(self.h / max(cand["h"], 1e-3), 0.5, 2.0)))
         self.cf = None
         self.looks, self._look = [], None
+        self.fc_ref = max(self._fc_peak, 1e-3) if self._fc_peak is not None else None  # SiamFC's peak on the target
         if p.reacquire_cos > 0 and cand.get("feat") is not None:  # the given box, centred in the init crop
             m, k = (self.net.score_size - 1) // 2, cand["scale"] * self.net.stride * 2
             self.looks = [appearance(cand["feat"][0], self.h / k, self.w / k, p.reacquire_bands)[m, m]]

@@ -17,8 +17,8 @@ from .base import TrackError
 
 __all__ = ["VARIANTS", "Variant", "default_params", "get_variant", "tracker_names"]
 
-_MODULES = ("boxtrack", "boxtrack_fast", "siamfc_lite0", "sasiam_lite0", "siambm_lite0", "siamfc", "sasiam", "siambm",
-            "spm", "spm_lite", "spm_nano", "mosse", "klt", "mil", "nanotrack")
+_MODULES = ("boxtrack", "boxtrack_fast", "boxtrack_fc", "siamfc_lite0", "sasiam_lite0", "siambm_lite0", "siamfc",
+            "sasiam", "siambm", "spm", "spm_lite", "spm_nano", "mosse", "klt", "mil", "nanotrack")
 
 
 @dataclass(frozen=True)

@@ -49,4 +49,6 @@ def parameters():
         lost=lost.parameters(),      # the lost state shared by every Siamese variant
         reacquire_cos=0.7,           # while lost, only cells whose appearance matches the target's re-acquire
         reacquire_bands=3,           # ... measured in three horizontal bands of the box (tuned, above)
+        fc_weight=0.0,               # SiamFC score share: its graphs have none (boxtrack-fc's do)
+        fc_confidence=False,         # ... nor in the confidence
     )
