@@ -34,6 +34,11 @@ over the same trunk pass) is sharper and instance-specific. Its map, read as a s
 (:meth:`BoxTrackTracker._fc_map`), is blended into the score that picks the cell and, with ``fc_confidence``, into
 the confidence the lost state reads.
 
+The lost box (``lost_size_frames``). An occluder coming in over the target shrinks the head's box to the visible part
+before the confidence falls, so the box the lost state keeps was the shrunk one, off the hidden target's centre. On
+going lost, each axis that shrank over the last ``lost_size_frames`` tracked frames takes back its earlier size,
+anchored on the side that held still (:func:`restore_size`); the re-detection then searches around that box.
+
 Size from motion (``flow_scale``): points on a grid inside the box are tracked from the previous frame by
 pyramidal LK (:func:`.flowscale.axis_scale`); their spread gives the width's and the height's factor, which
 predicts the size before the head's box corrects it (at ``size_lr × (1 − flow_trust)``). The head alone keeps
@@ -41,11 +46,13 @@ the template's shape where a target turns or grows; the points see the change.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
 from . import flowscale
+from .base import TrackResult
 from .crop import affine_crop
 from .registry import default_params
 from .siamese_base import LostParams, SiameseNet, SiameseTracker, size_change_penalty
@@ -80,6 +87,9 @@ class BoxTrackParams:
     fc_weight: float                   # share of the SiamFC whole-template score (graphs with an ``fc`` output,
                                        # ``boxtrack-fc``) in the score that picks the cell (0: off)
     fc_confidence: bool                # the confidence (lost state, template update) blends it in too
+    lost_size_frames: int              # on going lost, the box takes back its size of this many tracked frames
+                                       # earlier where it has shrunk since (:func:`restore_size`): an occluder
+                                       # coming in shrinks it first (0: off)
 
 
 def appearance(feat: np.ndarray, half_h, half_w, bands: int = 1) -> np.ndarray:
@@ -105,6 +115,22 @@ def appearance(feat: np.ndarray, half_h, half_w, bands: int = 1) -> np.ndarray:
         v = np.moveaxis(ii[:, hi_i, hi_j] - ii[:, lo_i, hi_j] - ii[:, hi_i, lo_j] + ii[:, lo_i, lo_j], 0, -1)
         out.append(v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9))  # cell counts divide out
     return np.concatenate(out, -1) / np.sqrt(bands)
+
+
+def restore_size(before, now):
+    """The box ``now`` (cx, cy, w, h) given back, per axis, the larger size it had ``before``, anchored on the side that
+    moved less between the two: an occluder coming in from one side eats the box from that side while the other side
+    stays on the target (a target moving with the box moves both sides alike, so either anchor keeps it). An axis
+    that grew keeps its size: only the shrinking is undone."""
+    out = []
+    for c0, s0, c1, s1 in ((before[0], before[2], now[0], now[2]), (before[1], before[3], now[1], now[3])):
+        if s0 <= s1:
+            out.append((c1, s1))
+            continue
+        lo_moved, hi_moved = abs((c1 - s1 / 2) - (c0 - s0 / 2)), abs((c1 + s1 / 2) - (c0 + s0 / 2))
+        out.append((c1 - s1 / 2 + s0 / 2 if lo_moved <= hi_moved else c1 + s1 / 2 - s0 / 2, s0))
+    (cx, w), (cy, h) = out
+    return cx, cy, w, h
 
 
 def _sigmoid(x):
@@ -192,6 +218,7 @@ class BoxTrackTracker(SiameseTracker):
         self._look = None   # the last accepted candidate, whose appearance a template update keeps
         self.fc_ref = None  # SiamFC's logit on the target at init (boxtrack-fc): its map is read as a share of it
         self._fc_peak = None
+        self._boxes = deque()  # (cx, cy, w, h) of the last tracked frames, for lost_size_frames
 
     @staticmethod
     def search_passes(params: BoxTrackParams) -> float:
@@ -312,16 +339,29 @@ class BoxTrackTracker(SiameseTracker):
         if self.cf is not None and c.get("feat") is not None and p.cf_lr > 0:
             self._last = c  # the filter learns from it once the frame's confidence is known (``_update``)
 
+    def _state(self):
+        return self.cx, self.cy, self.w, self.h
+
     def _init(self, frame, box):
         super()._init(frame, box)
+        self._boxes = deque([self._state()], maxlen=max(int(self.p.lost_size_frames), 0) + 1)
         self._prev = flowscale.reference(frame, (self.cx, self.cy, self.w, self.h)) if self.p.flow_scale else None
 
     def _update(self, frame):
         self._last = None
         self._frame = frame
+        was_lost = self.lost
         res = super()._update(frame)
         self._frame = None
         p = self.p
+        if p.lost_size_frames > 0:
+            if not res.lost:
+                self._boxes.append(self._state())
+            elif not was_lost and self._boxes:  # just lost: undo the shrinking an incoming occluder caused
+                self.cx, self.cy, self.w, self.h = restore_size(self._boxes[0], self._state())
+                self._boxes.clear()
+                self.last_box = self._box()
+                res = TrackResult(self.last_box, res.score, lost=True, rotated=res.rotated)
         if p.flow_scale:  # the next frame measures its size change from this one (not across a lost stretch)
             self._prev = None if res.lost else flowscale.reference(frame, (self.cx, self.cy, self.w, self.h))
         if self._last is not None and res.score >= p.update_above:

@@ -1,4 +1,4 @@
-"""boxtrack-fc: boxtrack-fast's box head and SiamFC-Lite0's whole-template score from one 225² search pass."""
+"""boxtrack-fc: BoxTrack's box head and SiamFC-Lite0's whole-template score from one 193² search pass."""
 from __future__ import annotations
 
 NAME = "boxtrack-fc"                 # the --tracker name
@@ -7,18 +7,29 @@ TRACKER = "BoxTrackTracker"          # the tracker class
 MODEL = "boxtrack-fc"                # the exported model whose template and search graphs it runs
 
 # Every value but fc_weight / fc_confidence is boxtrack-fast's (params/boxtrack_fast.py, where each is argued; a
-# test keeps them equal): the box branch computes exactly boxtrack-fast's maps.
+# test keeps them equal): the box branch is boxtrack-fast's network, on a 193² crop instead of 225²
+# (edgecv/models/boxtrack_fc.py says why).
 #
-# fc_weight / fc_confidence, chosen on training material only (bench/tune_track.py --tracker boxtrack-fc --precision
-# int8 --grid fc_weight=0.2,0.35,0.5,0.7 fc_confidence=true,false --synth 8 --synth-tilt 50 --synth-opening 70
-# --synth-occlusion --occlude-tracklets; 51 sequences; bench/results/boxtrack-fc-tuning.json). Off (weight 0):
-# pooled AUC 0.762. In the pick only: 0.766 at every weight from 0.2 to 0.7, the gain all on the occluded
-# pedestrian tracklets (0.678 -> 0.700), no part losing. In the confidence too: 0.760 / 0.756 / 0.768 / 0.765 at
-# 0.2 / 0.35 / 0.5 / 0.7, gaining on the synthetic occlusions (0.569 -> 0.609 at 0.5) and losing on every unoccluded
-# part (tracklets 0.804 -> 0.800, turning 0.854 -> 0.847). Taken: 0.5 in the pick only, within 0.002 of the best,
-# flat across the weights where the confidence blend swings by 0.012 between neighbours, and losing nowhere.
-# (A first try blended sigmoid(fc) instead of the share of the init peak: both maps saturate at 1 on the target
-# and on a look-alike, 0.763-0.766 in the pick only.)
+# fc_weight / fc_confidence, chosen on training material only, first on a 225² crop (bench/tune_track.py --tracker
+# boxtrack-fc --precision int8 --grid fc_weight=0.2,0.35,0.5,0.7 fc_confidence=true,false --synth 8 --synth-tilt 50
+# --synth-opening 70 --synth-occlusion --occlude-tracklets; 51 sequences; bench/results/boxtrack-fc-tuning.json). Off
+# (weight 0): pooled AUC 0.762. In the pick only: 0.766 at every weight from 0.2 to 0.7, the gain all on the occluded
+# pedestrian tracklets (0.678 -> 0.700), no part losing. In the confidence too: 0.760 / 0.756 / 0.768 / 0.765 at 0.2 /
+# 0.35 / 0.5 / 0.7, gaining on the synthetic occlusions (0.569 -> 0.609 at 0.5) and losing on every unoccluded part
+# (tracklets 0.804 -> 0.800, turning 0.854 -> 0.847). Taken: 0.5 in the pick only, within 0.002 of the best, flat
+# across the weights where the confidence blend swings by 0.012 between neighbours, and losing nowhere. (A first try
+# blended sigmoid(fc) instead of the share of the init peak: both maps saturate at 1 on the target and on a
+# look-alike, 0.763-0.766 in the pick only.) On the shipped 193² crop (--grid fc_weight=0.3,0.5,0.7
+# fc_confidence=true,false): 0.5 in the pick only is again the best, 0.768, but off ties it there (0.768): at 193² the
+# blend is a tie on this material, kept at the value chosen first.
+
+# lost_size_frames (bench/tune_track.py --tracker boxtrack-fc --precision int8 --grid lost_size_frames=0,3,6 and
+# =10,15,25 with the size alone restored, then =6,10,15 with the rule below (runtime/track/boxtrack.py: restore_size);
+# the material above; bench/results/boxtrack-lost-size.json): size alone: 0.768 (off) / 0.770 / 0.771 / 0.776 / 0.776
+# / 0.769 at 0 / 3 / 6 / 10 / 15 / 25; restoring only the axes that shrank, anchored on the side that held still (the
+# shipped rule): 0.777 at 6, 10 and 15, the gain on the synthetic occlusions (a block slides over the object: 0.577 ->
+# 0.632 at 10), the real occluded tracklets within 0.005, the parts without occlusion unchanged (they never go lost).
+# 10: the middle of the flat best.
 
 
 def parameters():
@@ -46,4 +57,5 @@ def parameters():
         reacquire_bands=3,           # ... measured in three horizontal bands of the box (boxtrack-fast's, tuned)
         fc_weight=0.5,               # SiamFC score's share in the score that picks the cell (tuned, above)
         fc_confidence=False,         # the confidence stays the box head's (tuned, above)
+        lost_size_frames=10,         # on going lost, the box takes back its size of 10 tracked frames before (tuned)
     )
