@@ -7,10 +7,11 @@ occlusions but holds the init aspect. Both run the same frozen trunk (``boxtrack
 stages 1-5), so one search pass can give both: the trunk's 112 channels feed BoxTrack's neck and head *and*
 SiamFC-Lite0's own neck, its 5×5 template kernel and its score scale/bias. Nothing is trained here: the
 weights are ``boxtrack.pt`` and ``siamfc-lite0.pt`` as shipped, so each branch computes exactly what its own
-model does (a test checks it); the runtime blends the two maps (``fc_weight``, ``runtime/track/boxtrack.py``).
+model does (a test checks it); the runtime blends the two maps (``fc_weight``, ``runtime/track/boxtrack.py``). How
+much that pays is measured, not assumed: little on the tuning set and the dev set (BENCHMARKS.md#boxtrack-fc-tuning).
 
-Cost over BoxTrack: one 1×1 conv (112 → 96) on the search features and a 5×5×96 correlation: under 2% of the
-search graph's MACs, where running both trackers would be 4× BoxTrack's time (SiamFC searches three scales).
+Cost over BoxTrack: one 1×1 conv (112 → 96) on the search features and a 5×5×96 correlation, about 2 of the search
+graph's 220 MMACs, where running both trackers would be 4× BoxTrack's time (SiamFC searches three scales).
 
 Geometry: BoxTrack's (stride 16, template 129², search ``16 m + 1``), on a 193² search crop: 13×13 cells, ±96 crop
 pixels of reach (SiamFC-Lite0's reach), 0.74× boxtrack-fast's pixels. On the training-split tuning set the smaller

@@ -1,7 +1,7 @@
 """BoxTrack over exported artifacts: one search pass per frame, the box read from the anchor-free head.
 
-Variants: ``boxtrack`` (257² search), ``boxtrack-fast`` (225², the same weights) and ``boxtrack-fc`` (boxtrack-fast's
-graphs plus SiamFC-Lite0's score from the same pass) — ``params/boxtrack.py``, ``params/boxtrack_fast.py``,
+Variants: ``boxtrack`` (257² search), ``boxtrack-fast`` (225², the same weights) and ``boxtrack-fc`` (the same network
+on a 193² crop plus SiamFC-Lite0's score from the same pass) — ``params/boxtrack.py``, ``params/boxtrack_fast.py``,
 ``params/boxtrack_fc.py``.
 
 Per frame: the score map (sigmoid of ``cls``) is multiplied by a penalty on the change of size and aspect
