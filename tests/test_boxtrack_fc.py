@@ -99,6 +99,19 @@ def test_weight_zero_ignores_siamfc_and_the_blend_changes_the_search(arts):
     assert abs(fc_score - scores[1]) > 1e-3                  # ... or blended with SiamFC's share of its init peak
     assert np.mean([iou(a.box, b.box) for a, b in zip(on, off_run)]) > 0.7  # the same target either way
 
+def test_litert_fp32_tracks_like_onnxruntime(arts, exported):
+    """Both runtimes (issue item 7): the LiteRT fp32 graphs follow the ONNX Runtime boxes on real held-out frames."""
+    exported("boxtrack-fc", "tflite", "fp32")
+    seq = load_sequence(DEV / "visp_mire")
+    frames = seq.load_frames()[:40]
+    boxes = {}
+    for backend in ("ort", "litert"):
+        trk = make_tracker("boxtrack-fc", arts, backend, "fp32", threads=1)
+        trk.init(frames[0], seq.groundtruth[0])
+        boxes[backend] = [trk.update(f).box for f in frames[1:]]
+    assert np.mean([iou(a, b) for a, b in zip(boxes["ort"], boxes["litert"])]) > 0.9
+
+
 def test_tracks_a_real_held_out_sequence(arts):
     seq = load_sequence(DEV / "visp_mire")
     frames = seq.load_frames()[:60]
