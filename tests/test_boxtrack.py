@@ -14,7 +14,7 @@ from edgecv.runtime.track.boxtrack import BoxTrackTracker
 from edgecv.runtime.track.registry import default_params
 from edgecv.runtime.track.siamese_base import SiameseNet
 
-from .views import panned
+from .views import woman_leaving_view
 
 DEV = Path(__file__).resolve().parents[1] / "datasets" / "otb-dev"
 
@@ -49,14 +49,8 @@ def test_lost_within_10_frames_of_the_target_leaving(exported, model):
     other pedestrians still in view (``reacquire_cos``; before the gate it did, within a few frames)."""
     t, s = exported(model, "onnx", "fp32")
     trk = BoxTrackTracker(SiameseNet(t, s, model, threads=1))
-    root = DEV / "vtest_woman"
-    src = json.loads((root / "source.json").read_text())
-    gt = np.loadtxt(root / "groundtruth_rect.txt", delimiter=",")
-    frames = data.video_part("vtest.avi", "heldout", step=1)
-    start = src["start"] - (795 - len(frames))  # vtest.avi decodes 795 frames; the held-out part is its tail
-    views, truth = panned(frames, tuple(gt[0]), start, 40, 14)
+    views, truth, gone = woman_leaving_view()
     res = _run(trk, views, truth[0])
-    gone = next(k for k, b in enumerate(truth[1:]) if b[0] + b[2] < 0)  # first frame without the target
     inside = [r for r, b in zip(res, truth[1:]) if b[0] > 10]
     assert inside and sum(r.lost for r in inside) <= len(inside) // 4, [round(r.score, 2) for r in inside]
     first_lost = next((k for k in range(gone, len(res)) if res[k].lost), None)

@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 
-from edgecv import data
 from edgecv.models import create_model
 from edgecv.models.backbones.efficientnet_lite import efficientnet_lite0
 from edgecv.models.registry import weights_path
@@ -19,7 +18,7 @@ from edgecv.models.siamese_lite0 import STRIDE, X_SIZE, Z_SIZE, geometry
 from edgecv.runtime.track import iou, load_sequence, make_tracker
 from edgecv.runtime.track.crop import affine_crop, crop_side
 
-from .views import panned
+from .views import woman_leaving_view
 
 DEV = Path(__file__).resolve().parents[1] / "datasets" / "otb-dev"
 NAMES = ("siamfc-lite0", "sasiam-lite0", "siambm-lite0")
@@ -100,16 +99,10 @@ def test_tracks_a_real_held_out_sequence(arts, name):
 def test_lost_within_10_frames_of_the_target_leaving(arts, name):
     """Must-show: a pan over real held-out frames carries the pedestrian out of view; the tracker follows her while
     she is in view and says lost within 10 frames of her last pixel leaving."""
-    root = DEV / "vtest_woman"
-    src = json.loads((root / "source.json").read_text())
-    gt = np.loadtxt(root / "groundtruth_rect.txt", delimiter=",")
-    frames = data.video_part("vtest.avi", "heldout", step=1)
-    start = src["start"] - (795 - len(frames))  # vtest.avi decodes 795 frames; the held-out part is its tail
-    views, truth = panned(frames, tuple(gt[0]), start, 40, 14)
+    views, truth, gone = woman_leaving_view()
     trk = make_tracker(name, arts, "ort", "fp32", threads=1)
     trk.init(views[0], truth[0])
     res = [trk.update(v) for v in views[1:]]
-    gone = next(k for k, b in enumerate(truth[1:]) if b[0] + b[2] < 0)
     inside = [(r, b) for r, b in zip(res, truth[1:]) if b[0] > 10]
     assert inside and sum(r.lost for r, _ in inside) <= len(inside) // 4, [round(r.score, 2) for r, _ in inside]
     assert np.mean([iou(r.box, b) for r, b in inside]) > 0.4

@@ -19,3 +19,22 @@ def panned(frames, box, start, n, step_px, size=(360, 288)):
         views.append(np.ascontiguousarray(f[y0:y0 + H, ox:ox + W]))
         truth.append((x - ox, y - y0, w, h))
     return views, truth
+
+
+def woman_leaving_view(n: int = 40, step_px: int = 14):
+    """The must-show material for the lost state: the held-out ``vtest_woman`` frames through a window panning right
+    until she leaves it. Returns the views, her true boxes in view coordinates and the index (into ``truth[1:]``,
+    the frames after init) of the first view without her."""
+    import json
+    from pathlib import Path
+
+    from edgecv import data
+
+    root = Path(__file__).resolve().parents[1] / "datasets" / "otb-dev" / "vtest_woman"
+    src = json.loads((root / "source.json").read_text())
+    gt = np.loadtxt(root / "groundtruth_rect.txt", delimiter=",")
+    frames = data.video_part("vtest.avi", "heldout", step=1)
+    start = src["start"] - (795 - len(frames))  # vtest.avi decodes 795 frames; the held-out part is its tail
+    views, truth = panned(frames, tuple(gt[0]), start, n, step_px)
+    gone = next(k for k, b in enumerate(truth[1:]) if b[0] + b[2] < 0)  # first frame without the target
+    return views, truth, gone
