@@ -360,3 +360,56 @@ def test_flow_scale_runs_in_the_loop(net):
     off = _run(BoxTrackTracker(net, default_params("boxtrack", flow_scale=False)), frames, seq.groundtruth[0])
     assert np.mean([iou(r.box, g) for r, g in zip(on, seq.groundtruth[1:20])]) > 0.6
     assert any(not np.allclose(a.box, b.box) for a, b in zip(on, off))
+
+
+def test_box_vote_averages_the_confident_neighbours_boxes(net):
+    """Each cell regresses the box on its own; voting takes the winner's 3×3 neighbours whose ranked score is within
+    ``box_vote`` of the winner's and averages their edges, weighted by that score. A neighbour below the share and
+    cells beyond the 3×3 do not count."""
+    n, m = net.score_size, net.score_size // 2
+    trk = BoxTrackTracker(net, default_params("boxtrack", box_vote=0.3))
+    ranked = np.zeros((n, n))
+    ranked[m, m], ranked[m, m + 1], ranked[m + 1, m], ranked[m, m + 3] = 1.0, 0.8, 0.5, 0.95
+    x1, x2, y1, y2 = np.full((n, n), 90.0), np.full((n, n), 130.0), np.full((n, n), 80.0), np.full((n, n), 140.0)
+    x2[m, m + 1] = 140.0              # counts: 0.8 ≥ 0.7 of the winner
+    x1[m + 1, m] = y1[m + 1, m] = 0.0  # does not: 0.5 < 0.7
+    x1[m, m + 3] = 0.0                 # does not: outside the 3×3
+    cx, cy = trk.cell[None, :], trk.cell[:, None]
+    lft, rgt, top, bot = cx - x1, x2 - cx, cy - y1, y2 - cy
+    px, py, w, h = trk._vote(ranked, lft, top, rgt, bot, m, m, 2.0)
+    right = (1.0 * 130 + 0.8 * 140) / 1.8
+    assert (px, py) == pytest.approx(((90 + right) / 2, 110.0))
+    assert (w, h) == pytest.approx(((right - 90) * 2.0, 120.0))  # crop pixels × the crop's scale
+    loose = BoxTrackTracker(net, default_params("boxtrack", box_vote=0.6))  # 0.5 ≥ 0.4: the third cell counts
+    left, right = 1.8 * 90 / 2.3, (130 + 0.8 * 140 + 0.5 * 130) / 2.3
+    assert loose._vote(ranked, lft, top, rgt, bot, m, m, 1.0)[2] == pytest.approx(right - left)
+
+
+def test_mask_follows_lets_the_box_open_up_with_the_target(net):
+    """The head copies much of the template's aspect (``template_mask``). A real board turning from edge-on to
+    facing the camera (held-out ``visp_mire_hand``: 293×73 px at the start, about 2× as tall by frame 60): with the
+    template's mask moving to the current box at each update (``mask_follows`` 1) the box's height follows the
+    board further than with each template keeping its own mask (0), and the updated template is the blend of the
+    raw templates under the current box's mask."""
+    from edgecv.runtime.track.boxtrack import template_mask
+    from edgecv.runtime.track.crop import affine_crop
+
+    seq = load_sequence(DEV / "visp_mire_hand")
+    frames, truth = seq.load_frames()[:61], seq.groundtruth[:61]
+    heights = {}
+    for m in (0.0, 1.0):
+        trk = BoxTrackTracker(net, default_params("boxtrack", mask_follows=m, update_above=0.0))
+        res = _run(trk, frames, truth[0])
+        heights[m] = res[-1].box[3]
+    assert heights[1.0] > heights[0.0] + 0.1 * truth[60][3], (heights, truth[60])
+    # the template after one update at m = 1: the raw blend under the current box's mask
+    p = default_params("boxtrack", mask_follows=1.0, update_every=1, update_above=0.0)
+    trk = BoxTrackTracker(net, p)
+    trk.init(frames[0], truth[0])
+    trk.update(frames[1])
+    sz, _ = trk._sides()
+    crop, _ = affine_crop(frames[1], trk.cx, trk.cy, sz, net.z_size, pad=trk.pad)
+    raw = (1 - p.template_lr) * trk.z_raw["z"] + p.template_lr * net.template(crop)["z"]
+    k = net.z_size / sz
+    want = raw * template_mask(trk.w * k, trk.h * k, raw.shape[-1], net.stride, p.mask_floor)
+    assert np.allclose(trk.z["z"], want, atol=1e-5)

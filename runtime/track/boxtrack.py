@@ -39,6 +39,14 @@ before the confidence falls, so the box the lost state keeps was the shrunk one,
 going lost, each axis that shrank over the last ``lost_size_frames`` tracked frames takes back its earlier size,
 anchored on the side that held still (:func:`restore_size`); the re-detection then searches around that box.
 
+The box's shape (``mask_follows``, ``box_vote``). The head reads much of the box's aspect from the template's mask
+(:func:`template_mask`), so a target that turns or opens up (a board tilting to face the camera) keeps too much of its
+first shape: with each template under its own mask and the first one kept at ``1 − template_lr``, the box settles
+short of the truth. ``mask_follows`` m blends the templates' raw features and masks the blend for a box that moves
+m of the way (in log) from the first box to the current one, so the shape prior follows the target. ``box_vote``
+averages the boxes of the winner's confident neighbours: each cell regresses the box on its own, and the mean is
+steadier than the winner alone.
+
 Size from motion (``flow_scale``): points on a grid inside the box are tracked from the previous frame by
 pyramidal LK (:func:`.flowscale.axis_scale`); their spread gives the width's and the height's factor, which
 predicts the size before the head's box corrects it (at ``size_lr × (1 − flow_trust)``). The head alone keeps
@@ -90,6 +98,10 @@ class BoxTrackParams:
     lost_size_frames: int              # on going lost, the box takes back its size of this many tracked frames
                                        # earlier where it has shrunk since (:func:`restore_size`): an occluder
                                        # coming in shrinks it first (0: off)
+    mask_follows: float                # m > 0: a template update masks the blend of the raw (unmasked) templates for a
+                                       # box whose sides are init^(1−m) · current^m (0: each template its own mask)
+    box_vote: float                    # the box: the score-weighted mean of the boxes of the winning cell's 3×3
+                                       # neighbours whose ranked score is ≥ (1 − this) × the winner's (0: winner's)
 
 
 def appearance(feat: np.ndarray, half_h, half_w, bands: int = 1) -> np.ndarray:
@@ -225,16 +237,19 @@ class BoxTrackTracker(SiameseTracker):
         """One search pass per frame (plus a template pass every ``update_every`` frames, ~1/4 of one)."""
         return 1.0 + (0.25 / max(int(params.update_every), 1) if params.template_lr > 0 else 0.0)
 
-    def _masked(self, z: dict, side: float) -> dict:
-        """The template features weighted by :func:`template_mask` for the current box (``side``: the
-        template crop's side in frame pixels)."""
+    def _masked(self, z: dict, side: float, box=None) -> dict:
+        """The template features weighted by :func:`template_mask` for ``box`` (w, h in template-crop pixels;
+        default the current box; ``side``: the template crop's side in frame pixels)."""
         if not self.net.geometry.get("template_mask"):  # a graph trained without the weights
             return z
         k = self.net.z_size / side
-        m = template_mask(self.w * k, self.h * k, z["z"].shape[-1], self.net.stride, self.p.mask_floor)
+        w, h = box if box is not None else (self.w * k, self.h * k)
+        m = template_mask(w, h, z["z"].shape[-1], self.net.stride, self.p.mask_floor)
         return dict(z, z=(z["z"] * m).astype(np.float32))
 
     def _prepare_template(self, z: dict, side: float) -> dict:
+        self.z_raw = {k: v.copy() for k, v in z.items()}  # unmasked, for mask_follows
+        self._mask_box = (self.w * self.net.z_size / side, self.h * self.net.z_size / side)
         z = self._masked(z, side)
         self.fc_ref = self._fc_peak = None  # measured again on the new target's init frame
         self.z_init = {k: v.copy() for k, v in z.items()}
@@ -274,13 +289,31 @@ class BoxTrackTracker(SiameseTracker):
         i, j = np.unravel_index(int(ranked.argmax()), ranked.shape)
         px = self.cell[j] + (rgt[i, j] - lft[i, j]) / 2
         py = self.cell[i] + (bot[i, j] - top[i, j]) / 2
+        bw, bh = float(w[i, j]), float(h[i, j])
+        if p.box_vote > 0 and ranked[i, j] > 0:
+            px, py, bw, bh = self._vote(ranked, lft, top, rgt, bot, i, j, scale)
         c = (net.x_size - 1) / 2
         strength = float(score[i, j]) if ranked[i, j] >= 0 else 0.0  # no cell like the target: nothing found
         return {"strength": strength, "centre": centre, "dx": (px - c) * scale, "dy": (py - c) * scale,
                 "ij": (i, j), "scale": scale,
-                "w": float(w[i, j]), "h": float(h[i, j]), "score": float(score[i, j]),
+                "w": bw, "h": bh, "score": float(score[i, j]),
                 "penalty": float(penalty[i, j]), "feat": feat, "cell": (py / net.stride, px / net.stride),
                 "target_cells": float(np.sqrt(self.w * self.h) / scale / net.stride)}
+
+    def _vote(self, ranked, lft, top, rgt, bot, i, j, scale):
+        """Box voting: the winner's 3×3 neighbours within ``box_vote`` of its ranked score, averaged with the
+        ranked scores as weights (edges in crop pixels); each cell regresses the box on its own, so the mean
+        is steadier than the winner alone."""
+        n = ranked.shape[0]
+        i0, i1, j0, j1 = max(i - 1, 0), min(i + 2, n), max(j - 1, 0), min(j + 2, n)
+        r = ranked[i0:i1, j0:j1]
+        wt = np.where(r >= (1 - self.p.box_vote) * ranked[i, j], np.maximum(r, 0.0), 0.0)
+        cx, cy = self.cell[j0:j1][None, :], self.cell[i0:i1][:, None]
+        x1 = (wt * (cx - lft[i0:i1, j0:j1])).sum() / wt.sum()
+        x2 = (wt * (cx + rgt[i0:i1, j0:j1])).sum() / wt.sum()
+        y1 = (wt * (cy - top[i0:i1, j0:j1])).sum() / wt.sum()
+        y2 = (wt * (cy + bot[i0:i1, j0:j1])).sum() / wt.sum()
+        return (x1 + x2) / 2, (y1 + y2) / 2, (x2 - x1) * scale * self.gain[0], (y2 - y1) * scale * self.gain[1]
 
     def _fc_map(self, out: dict):
         """SiamFC's score on BoxTrack's cells, as a share of this target's reference peak (the logit at the init
@@ -373,9 +406,16 @@ class BoxTrackTracker(SiameseTracker):
                 self._since_update = 0
                 sz, _ = self._sides()
                 crop, _ = affine_crop(frame, self.cx, self.cy, sz, self.net.z_size, pad=self.pad)
-                latest = self._masked(self.net.template(crop), sz)
-                self.z = {k: ((1 - p.template_lr) * self.z_init[k] + p.template_lr * latest[k]).astype(np.float32)
-                          for k in self.z_init}
+                if p.mask_follows > 0:  # blend the appearance unmasked; the shape moves toward the current box
+                    raw = self.net.template(crop)
+                    k, m, (w0, h0) = self.net.z_size / sz, p.mask_follows, self._mask_box
+                    box = (w0 ** (1 - m) * (self.w * k) ** m, h0 ** (1 - m) * (self.h * k) ** m)
+                    self.z = self._masked({n: ((1 - p.template_lr) * self.z_raw[n] + p.template_lr * raw[n])
+                                           .astype(np.float32) for n in self.z_raw}, sz, box)
+                else:
+                    latest = self._masked(self.net.template(crop), sz)
+                    self.z = {k: ((1 - p.template_lr) * self.z_init[k] + p.template_lr * latest[k]).astype(np.float32)
+                              for k in self.z_init}
                 if self._look is not None and self.looks:  # the gate also knows the target as it looks now
                     c, k = self._look, self._look["scale"] * self.net.stride * 2
                     look = appearance(c["feat"][0], c["h"] / k, c["w"] / k, p.reacquire_bands)[c["ij"]]

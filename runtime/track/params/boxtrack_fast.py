@@ -33,6 +33,12 @@ MODEL = "boxtrack-fast"              # the exported model whose template and sea
 # neighbouring values (re-acquiring a pedestrian among pedestrians is a near-tie), the parts without occlusion are
 # unchanged. 6: the best.
 
+# box_vote (bench/tune_track.py --tracker boxtrack-fast --precision int8 --grid box_vote=0,0.3,0.6, the material
+# above; bench/results/boxtrack-vote.json): 0.778 (off) / 0.785 / 0.788, the gain on the turning and opening parts
+# (0.855 -> 0.869, 0.826 -> 0.839) and the synthetic occlusions (0.638 -> 0.667). 0.6: the best.
+# mask_follows (--grid box_vote=0.6 mask_follows=0,0.5,0.7,1): 0.788 / 0.782 / 0.787 / 0.782; 0 (each template its
+# own mask): the best.
+
 
 def parameters():
     from ..boxtrack import BoxTrackParams
@@ -59,5 +65,7 @@ def parameters():
         reacquire_bands=3,           # ... measured in three horizontal bands of the box (tuned, above)
         fc_weight=0.0,               # SiamFC score share: its graphs have none (boxtrack-fc's do)
         fc_confidence=False,         # ... nor in the confidence
+        mask_follows=0.0,            # template update: each template keeps its own box's mask (tuned, above)
+        box_vote=0.6,                # the box: mean of the 3×3 cells within 0.6 of the winner's score (tuned)
         lost_size_frames=6,          # on going lost, the box takes back its size of 6 tracked frames before (tuned)
     )

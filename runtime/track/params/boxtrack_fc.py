@@ -6,9 +6,9 @@ FAMILY = "boxtrack"                  # the module in runtime/track/ that holds t
 TRACKER = "BoxTrackTracker"          # the tracker class
 MODEL = "boxtrack-fc"                # the exported model whose template and search graphs it runs
 
-# Every value but fc_weight / fc_confidence is boxtrack-fast's (params/boxtrack_fast.py, where each is argued; a
-# test keeps them equal): the box branch is boxtrack-fast's network, on a 193² crop instead of 225²
-# (edgecv/models/boxtrack_fc.py says why).
+# Every value but fc_weight / fc_confidence / lost_size_frames / box_vote / mask_follows is boxtrack-fast's
+# (params/boxtrack_fast.py, where each is argued; a test keeps the rest equal): the box branch is boxtrack-fast's
+# network, on a 193² crop instead of 225² (edgecv/models/boxtrack_fc.py says why).
 #
 # fc_weight / fc_confidence, chosen on training material only, first on a 225² crop (bench/tune_track.py --tracker
 # boxtrack-fc --precision int8 --grid fc_weight=0.2,0.35,0.5,0.7 fc_confidence=true,false --synth 8 --synth-tilt 50
@@ -30,6 +30,14 @@ MODEL = "boxtrack-fc"                # the exported model whose template and sea
 # shipped rule): 0.777 at 6, 10 and 15, the gain on the synthetic occlusions (a block slides over the object: 0.577 ->
 # 0.632 at 10), the real occluded tracklets within 0.005, the parts without occlusion unchanged (they never go lost).
 # 10: the middle of the flat best.
+
+# box_vote (bench/tune_track.py --tracker boxtrack-fc --precision int8 --grid box_vote=0,0.3,0.6,1.0, the material
+# above; bench/results/boxtrack-vote.json): 0.777 (off) / 0.783 / 0.782 / 0.782, the gain on the turning and opening
+# parts (0.855 -> 0.869, 0.825 -> 0.834: the box's size) and the real tracklets (0.806 -> 0.809), none losing more
+# than 0.003. 0.3: the best.
+# mask_follows (--grid box_vote=0.3 mask_follows=0,0.5,0.7,0.85,1): 0.783 / 0.784 / 0.785 / 0.781 / 0.782, a tie
+# within 0.004; 1 loses on the synthetic opening part (0.834 -> 0.811: the box overshoots the target's new aspect, the
+# mask following the overshoot) and gains on the synthetic occlusions. 0.7: the best, the opening part unchanged.
 
 
 def parameters():
@@ -58,4 +66,6 @@ def parameters():
         fc_weight=0.5,               # SiamFC score's share in the score that picks the cell (tuned, above)
         fc_confidence=False,         # the confidence stays the box head's (tuned, above)
         lost_size_frames=10,         # on going lost, the box takes back its size of 10 tracked frames before (tuned)
+        mask_follows=0.7,            # template update: the mask's box 0.7 of the way init -> current, in log (tuned)
+        box_vote=0.3,                # the box: mean of the 3×3 cells within 0.3 of the winner's score (tuned)
     )
