@@ -66,6 +66,52 @@ def tflite_fp16(src: Path, dst: Path) -> None:
         q.quantize().export_model(str(dst), overwrite=True)
 
 
+def _hardtanh_quantizer():
+    """litert-torch's PT2E quantizer, plus conv → ReLU6 as one quantised pattern.
+
+    Why: its conv+activation pattern knows ``relu`` only. ReLU6 (``hardtanh(x, 0, 6)``, every EfficientNet-Lite and
+    MobileNet block) is an op that *shares* its input's quantisation, so the conv's output was observed before the
+    clamp: on the Lite0 trunk's first depthwise conv that range is tens of units wide below zero, which leaves a few
+    int8 steps for the [0, 6] that passes (a trunk graph's int8 cosine to PyTorch fell from 0.998 after the stem to
+    0.77 after the first block). Observed after the clamp, as TFLite's CONV_2D with a fused RELU6 computes it, the
+    whole int8 range covers [0, 6]."""
+    from litert_torch.quantize import pt2e_quantizer_utils as qu
+    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
+
+    convs = (torch.ops.aten.conv1d.default, torch.ops.aten.conv2d.default, torch.ops.aten.convolution.default)
+    clamps = (torch.ops.aten.hardtanh.default, torch.ops.aten.hardtanh_.default)
+
+    def annotate_conv_hardtanh(gm, config, filter_fn=None):
+        for clamp in gm.graph.nodes:
+            if clamp.op != "call_function" or clamp.target not in clamps:
+                continue
+            conv = clamp.args[0]
+            if not isinstance(conv, torch.fx.Node) or conv.op != "call_function" or conv.target not in convs \
+                    or len(conv.users) != 1:
+                continue
+            qspecs = {conv.args[0]: qu.get_input_act_qspec(config), conv.args[1]: qu.get_weight_qspec(config)}
+            part = [clamp, conv, conv.args[1]]
+            bias = conv.args[2] if len(conv.args) > 2 else None
+            if isinstance(bias, torch.fx.Node):
+                qspecs[bias] = qu.get_bias_qspec(config)
+                part.append(bias)
+            if qu._is_annotated(part) or (filter_fn and not all(filter_fn(n) for n in part)):
+                continue
+            conv.meta["quantization_annotation"] = QuantizationAnnotation(input_qspec_map=qspecs, _annotated=True)
+            clamp.meta["quantization_annotation"] = QuantizationAnnotation(
+                output_qspec=qu.get_output_act_qspec(config), _annotated=True)
+            qu._mark_nodes_as_annotated(part)
+
+    class Quantizer(PT2EQuantizer):
+        def _annotate_all_static_patterns(self, model, quantization_config, filter_fn=None):
+            if quantization_config is not None and quantization_config.input_activation is not None:
+                annotate_conv_hardtanh(model, quantization_config, filter_fn)
+            return super()._annotate_all_static_patterns(model, quantization_config, filter_fn)
+
+    return Quantizer()
+
+
 def torch_to_tflite_int8(model, args: tuple, calib: list[tuple], out_path: Path, float_modules: tuple = ()) -> None:
     """Static int8 via PT2E: per-channel int8 weights, int8 activations, calibrated on real frames.
 
@@ -74,11 +120,11 @@ def torch_to_tflite_int8(model, args: tuple, calib: list[tuple], out_path: Path,
     own choice, e.g. a soft correspondence whose sharp softmax 8 bits would flatten); float I/O.
     """
     litert_torch = _import()
-    from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer, get_symmetric_quantization_config
+    from litert_torch.quantize.pt2e_quantizer import get_symmetric_quantization_config
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    quantizer = PT2EQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+    quantizer = _hardtanh_quantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
     for cls in (FlowWarp, DeformConv2d, *float_modules):
         # torch.export records module types as qualified names (older releases: the classes)
         quantizer.set_module_type(cls, None).set_module_type(f"{cls.__module__}.{cls.__qualname__}", None)

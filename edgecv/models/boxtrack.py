@@ -33,6 +33,7 @@ search features, on which the runtime learns its online correlation filter.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .backbones.efficientnet_lite import EfficientNetLite, efficientnet_lite0
@@ -105,8 +106,13 @@ class BoxHead(nn.Module):
         nn.init.constant_(self.box[-1].bias, 1.0)  # exp(1) · 16 ≈ 43 px to each side: a mid-size start
 
     def forward(self, corr, feat):
-        t = self.tower(self.mix(torch.cat([corr, feat], 1)))
-        return self.cls(t), torch.exp(self.box(t).clamp(-6.0, 6.0)) * STRIDE
+        # mix's 1×1 conv over [corr | feat], as the sum of its two input slices' convs (the same value): a concat of
+        # the float correlation with the int8 features would be made int8 by the LiteRT converter, at the features'
+        # scale, which clips the correlation
+        w, k = self.mix[0].weight, corr.shape[1]
+        t = self.tower(self.mix[2](self.mix[1](F.conv2d(corr, w[:, :k]) + F.conv2d(feat, w[:, k:]))))
+        # float(STRIDE): an int scalar would be an int64 constant, which LiteRT int8 calibration fails on
+        return self.cls(t), torch.exp(self.box(t).clamp(-6.0, 6.0)) * float(STRIDE)
 
 
 class BoxTrack(nn.Module):
