@@ -74,7 +74,8 @@ def _hardtanh_quantizer():
     clamp: on the Lite0 trunk's first depthwise conv that range is tens of units wide below zero, which leaves a few
     int8 steps for the [0, 6] that passes (a trunk graph's int8 cosine to PyTorch fell from 0.998 after the stem to
     0.77 after the first block). Observed after the clamp, as TFLite's CONV_2D with a fused RELU6 computes it, the
-    whole int8 range covers [0, 6]."""
+    whole int8 range covers [0, 6]. It hooks litert-torch's annotation internals (litert-torch 0.10): should they
+    change, the export fails with an ExportError or its parity check reports the loss."""
     from litert_torch.quantize import pt2e_quantizer_utils as qu
     from litert_torch.quantize.pt2e_quantizer import PT2EQuantizer
     from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
@@ -124,12 +125,12 @@ def torch_to_tflite_int8(model, args: tuple, calib: list[tuple], out_path: Path,
     from litert_torch.quantize.quant_config import QuantConfig
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
-    quantizer = _hardtanh_quantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    for cls in (FlowWarp, DeformConv2d, *float_modules):
-        # torch.export records module types as qualified names (older releases: the classes)
-        quantizer.set_module_type(cls, None).set_module_type(f"{cls.__module__}.{cls.__qualname__}", None)
     with ops_mode("portable", blend="madd"), _quiet():
         try:
+            quantizer = _hardtanh_quantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
+            for cls in (FlowWarp, DeformConv2d, *float_modules):
+                # torch.export records module types as qualified names (older releases: the classes)
+                quantizer.set_module_type(cls, None).set_module_type(f"{cls.__module__}.{cls.__qualname__}", None)
             gm = torch.export.export(model, args, strict=False).module()
             gm = prepare_pt2e(gm, quantizer)
             with torch.no_grad():
