@@ -98,16 +98,23 @@ def test_weight_zero_ignores_siamfc_and_the_blend_changes_the_search(arts):
     assert abs(fc_score - scores[1]) > 1e-3                  # ... or blended with SiamFC's share of its init peak
     assert np.mean([iou(a.box, b.box) for a, b in zip(on, off_run)]) > 0.7  # the same target either way
 
+
+def _boxes_per_backend(arts, sequence: str, precision: str, frames: int = 40):
+    """boxtrack-fc's boxes on the first ``frames`` frames of a dev sequence, in onnxruntime and in LiteRT."""
+    seq = load_sequence(DEV / sequence)
+    images = seq.load_frames()[:frames]
+    boxes = {}
+    for backend in ("ort", "litert"):
+        trk = make_tracker("boxtrack-fc", arts, backend, precision, threads=1)
+        trk.init(images[0], seq.groundtruth[0])
+        boxes[backend] = [trk.update(f).box for f in images[1:]]
+    return boxes, seq
+
+
 def test_litert_fp32_tracks_like_onnxruntime(arts, exported):
     """Both runtimes (issue item 7): the LiteRT fp32 graphs follow the ONNX Runtime boxes on real held-out frames."""
     exported("boxtrack-fc", "tflite", "fp32")
-    seq = load_sequence(DEV / "visp_mire")
-    frames = seq.load_frames()[:40]
-    boxes = {}
-    for backend in ("ort", "litert"):
-        trk = make_tracker("boxtrack-fc", arts, backend, "fp32", threads=1)
-        trk.init(frames[0], seq.groundtruth[0])
-        boxes[backend] = [trk.update(f).box for f in frames[1:]]
+    boxes, _ = _boxes_per_backend(arts, "visp_mire", "fp32")
     assert np.mean([iou(a, b) for a, b in zip(boxes["ort"], boxes["litert"])]) > 0.9
 
 
@@ -117,13 +124,7 @@ def test_litert_int8_passes_parity_and_tracks_like_onnxruntime_int8(arts, export
     the LiteRT int8 tracker follows ONNX Runtime int8's boxes and the truth."""
     exported("boxtrack-fc", "tflite", "int8")
     exported("boxtrack-fc", "onnx", "int8")
-    seq = load_sequence(DEV / "carphone_face")
-    frames = seq.load_frames()[:40]
-    boxes = {}
-    for backend in ("ort", "litert"):
-        trk = make_tracker("boxtrack-fc", arts, backend, "int8", threads=1)
-        trk.init(frames[0], seq.groundtruth[0])
-        boxes[backend] = [trk.update(f).box for f in frames[1:]]
+    boxes, seq = _boxes_per_backend(arts, "carphone_face", "int8")
     assert np.mean([iou(a, b) for a, b in zip(boxes["ort"], boxes["litert"])]) > 0.8
     assert np.mean([iou(b, g) for b, g in zip(boxes["litert"], seq.groundtruth[1:40])]) > 0.6
 
