@@ -62,7 +62,8 @@ def fetch_data_cmd():
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--init", "init", type=click.Choice(["classifier", "siamfc", "boxtrack"]), default=None,
               help="SPM trackers: start the backbone from the shipped mnv2-dcn classifier or the shipped "
-                   "SiamFC (the shipped spm/spm-lite use siamfc). boxtrack: --init boxtrack is its second "
+                   "SiamFC (the shipped spm/spm-lite networks use siamfc; spm-nano runs spm-lite's). "
+                   "boxtrack: --init boxtrack is its second "
                    "stage (continue from the shipped weights, stronger shape change).")
 @_errors
 def train_cmd(model, minutes, steps, out_dir, seed, init):
@@ -287,6 +288,17 @@ class TrackerChoice(click.Choice):
     def choices(self, value):  # click's __init__ sets it; the registry is the only source
         pass
 
+    def convert(self, value, param, ctx):
+        """A retired variant's name fails with the registry's message, which names its replacement."""
+        from edgecv.runtime.track.registry import RETIRED, get_variant
+
+        if value in RETIRED:
+            try:
+                get_variant(value)
+            except Exception as e:  # the registry's TrackError
+                self.fail(str(e), param, ctx)
+        return super().convert(value, param, ctx)
+
 
 @main.command("track")
 @click.argument("video", type=click.Path())
@@ -467,9 +479,13 @@ def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, model_dir, 
     from edgecv.eval.track import evaluate
     from edgecv.runtime.track import TrackError, make_tracker, tracker_names
     from edgecv.runtime.track.factory import artifact_model
+    from edgecv.runtime.track.registry import get_variant
 
     names, backends, precisions = _csv(trackers), _csv(backends), _csv(precisions)
     known = tracker_names(foreign=None)
+    for n in names:  # a retired variant: the registry's error names its replacement
+        if n not in known:
+            get_variant(n)
     bad = [n for n in names if n not in known]
     if bad:
         raise TrackError(f"unknown tracker(s) {', '.join(bad)}; choose from {', '.join(known)}")

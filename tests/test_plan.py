@@ -154,11 +154,11 @@ def test_track_cost_counts_the_search_passes_each_tracker_runs():
     def search_passes(name, params=None):
         return get_variant(name).search_passes(params)
 
-    assert search_passes("siambm") == 5
+    assert search_passes("siambm-lite0") == 5
     assert search_passes("siamfc") == default_params("siamfc").num_scales == 3
     assert search_passes("spm-nano") == 2           # 3 crops on every other frame, 1 between
-    assert search_passes("spm", default_params("spm", num_scales=1)) == 1
-    assert search_passes("spm", default_params("spm", num_scales=3, scale_every=3)) == pytest.approx(5 / 3)
+    assert search_passes("spm-nano", default_params("spm-nano", num_scales=1)) == 1
+    assert search_passes("spm-nano", default_params("spm-nano", num_scales=3, scale_every=3)) == pytest.approx(5 / 3)
     assert search_passes("mosse") == 0              # a baseline runs no graph
     siamese = tracker_names(siamese=True)
     models = sorted({get_variant(n).model for n in siamese})

@@ -105,9 +105,13 @@ def _follow_dev_pedestrian(trk, n=20):
     return [trk.update(frames[start + k]) for k in range(1, n)], gt[1:n]
 
 
-def test_spm_coarse_to_fine_runs_and_regresses_boxes(exported):
+def test_spm_coarse_to_fine_runs_the_retired_spm_graphs_with_spm_nanos_values(exported):
+    """The spm tracker was retired, its network was not: SPMTracker over spm's graphs (which name no live variant)
+    takes spm-nano's values and still follows a real pedestrian."""
     t, s = exported("spm", "onnx", "fp32")
-    res, gt = _follow_dev_pedestrian(SPMTracker(SiameseNet(t, s, "spm", threads=1)))
+    trk = SPMTracker(SiameseNet(t, s, "spm", threads=1))
+    assert trk.p == default_params("spm-nano")
+    res, gt = _follow_dev_pedestrian(trk)
     assert all(isinstance(r, TrackResult) for r in res)
     assert np.mean([iou(r.box, g) for r, g in zip(res, gt)]) > 0.4
 
@@ -133,12 +137,12 @@ def test_siamfc_tracks_a_grayscale_planar_target(siamfc_net):
 
 def test_spm_reports_lost_when_target_leaves_the_frame(exported):
     """The lost state is the shared loop's: the coarse-to-fine tracker must raise it too."""
-    t, s = exported("spm", "onnx", "fp32")
+    t, s = exported("spm-nano", "onnx", "fp32")
     frames = data.video_part("vtest.avi", "heldout", step=1)
     src, gt = _dev_target()
     start = src["start"] - int(round(795 * 0.7))
     views, truth = panned(frames, tuple(gt[0]), start, 40, 14)
-    trk = SPMTracker(SiameseNet(t, s, "spm", threads=1))
+    trk = SPMTracker(SiameseNet(t, s, "spm-nano", threads=1))
     trk.init(views[0], truth[0])
     res = [trk.update(v) for v in views[1:]]
     outside = [r for r, b in zip(res, truth[1:]) if b[0] + b[2] < -20]
@@ -242,12 +246,14 @@ def test_cli_track_writes_boxes_and_video_and_rejects_bad_input(tmp_path, art_di
 
 
 def test_siambm_reports_a_rotated_box(exported):
-    """Siam-BM over SA-Siam's graphs: 5 scale/angle candidates per frame, a rotated box in every result."""
+    """Siam-BM over SA-Siam's stride-8 graphs (the retired siambm's): 5 scale/angle candidates per frame, a rotated
+    box in every result; given no values it takes siambm-lite0's with the stride-8 map's upsampling."""
     from edgecv.runtime.track.siambm import SiamBMTracker
 
     t, s = exported("sasiam", "onnx", "fp32")
     net = SiameseNet(t, s, "sasiam", threads=1)
     trk = SiamBMTracker(net)
+    assert trk.p == default_params("siambm-lite0", response_up=default_params("siamfc").response_up)
     assert len(trk._candidates()) == 5
     res, gt = _follow_dev_pedestrian(trk, 10)
     for r in res:
@@ -304,7 +310,7 @@ def test_siambm_masks_the_template_beside_an_elongated_target():
     the rows, and a squarish one (ratio ≤ mask_ratio) is left alone."""
     from edgecv.runtime.track.siambm import SiamBMTracker
 
-    trk = SiamBMTracker(_FakeNet(), default_params("siambm"))
+    trk = SiamBMTracker(_FakeNet(), default_params("siambm-lite0"))
     trk._reference = lambda frame: 1.0
     frame = np.zeros((480, 640, 3), np.uint8)
     trk._init(frame, (300, 100, 30, 90))           # tall: 1:3
@@ -327,7 +333,7 @@ def test_spm_aspect_lr_zero_keeps_the_aspect_and_follows_the_scale():
             "f": 1.0}
     for aspect_lr, keeps in ((0.0, True), (None, False)):
         trk = SPMTracker.__new__(SPMTracker)
-        trk.p = default_params("spm-lite", aspect_lr=aspect_lr)
+        trk.p = default_params("spm-nano", aspect_lr=aspect_lr)
         trk.frame_shape, trk.w, trk.h = (480, 640, 3), 40.0, 120.0
         trk._accept(cand)
         assert trk.w * trk.h > 40 * 120
@@ -351,19 +357,19 @@ def _zoomed(frame, box, n, zoom):
 
 
 def test_spm_scale_pyramid_follows_a_camera_that_zooms(exported):
-    """A camera closing in ×1.8 on (or backing away ×0.6 from) a real held-out pedestrian: spm-lite's
-    regressed box alone lags far behind (final area 0.36× / 3.0× the truth at the time of writing);
-    the SiamFC-style scale pyramid (``num_scales=3``, the default) must follow it much more closely."""
+    """A camera closing in ×1.8 on (or backing away ×0.6 from) a real held-out pedestrian: spm-nano's
+    regressed box alone lags far behind; the SiamFC-style scale pyramid (``num_scales=3``, here on every frame)
+    must follow it much more closely."""
     frames = data.video_part("vtest.avi", "heldout", step=1)
     src, gt = _dev_target()
     frame = frames[src["start"] - int(round(795 * 0.7))]
-    t, s = exported("spm-lite", "onnx", "fp32")
-    net = SiameseNet(t, s, "spm-lite", threads=1)
+    t, s = exported("spm-nano", "onnx", "fp32")
+    net = SiameseNet(t, s, "spm-nano", threads=1)
     for zoom in (1.8, 0.6):
         views, truth = _zoomed(frame, tuple(gt[0]), 40, zoom)
         got = {}
         for n in (3, 1):
-            trk = SPMTracker(net, default_params("spm-lite", num_scales=n))
+            trk = SPMTracker(net, default_params("spm-nano", num_scales=n, scale_every=1))
             trk.init(views[0], truth[0])
             res = [trk.update(v) for v in views[1:]]
             area = res[-1].box[2] * res[-1].box[3] / (truth[-1][2] * truth[-1][3])

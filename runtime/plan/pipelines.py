@@ -8,8 +8,9 @@
   graph in fp32 (LiteRT cannot convert it to int8; see the propagation issue).
 - **track** (Siamese trackers): per frame ``passes × (search + crop)``, the trackers, their artifacts and
   passes from the tracker registry (``runtime/track/registry.py``: ``Variant.search_passes`` of each variant's
-  parameters): SiamFC, SA-Siam, spm and spm-lite search 3 scales, Siam-BM 5 scale/angle candidates, spm-nano
-  2 on average (its pyramid every other frame). The template runs once per target (reported, not in fps).
+  parameters): SiamFC and SA-Siam search 3 scales, Siam-BM 5 scale/angle candidates, BoxTrack 1 (plus its
+  template pass per update), spm-nano 2 on average (its pyramid every other frame). The template runs once per
+  target (reported, not in fps).
 - **colorize**: per frame the frame graph at the working size plus the loop's Lab conversion and merge; the
   reference encoder runs once per video.
 - **mot** (multi-object tracking): per frame the person detector's graph plus the loop's own work: the frame

@@ -15,10 +15,23 @@ from typing import Any
 
 from .base import TrackError
 
-__all__ = ["VARIANTS", "Variant", "default_params", "get_variant", "tracker_names"]
+__all__ = ["RETIRED", "VARIANTS", "Variant", "default_params", "graph_params", "get_variant", "tracker_names"]
 
 _MODULES = ("boxtrack", "boxtrack_fast", "boxtrack_fc", "siamfc_lite0", "sasiam_lite0", "siambm_lite0", "siamfc",
-            "sasiam", "siambm", "spm", "spm_lite", "spm_nano", "mosse", "klt", "mil", "nanotrack")
+            "spm_nano", "mosse", "klt", "mil", "nanotrack")
+
+# Variants retired (2026-12-07, issue 23): each fell below KLT on the dev set, and a variant of the same design
+# that is ahead on accuracy replaces it (the figures: BENCHMARKS.md#tracking-dev of 2026-12-07 05:14 UTC, int8
+# AUC). Their networks stay exportable models (the runtime's class tests and the device profiles use the graphs);
+# only the ``--tracker`` names are gone, and asking for one names its replacement.
+RETIRED: dict[str, tuple[str, str]] = {
+    "sasiam": ("sasiam-lite0", "SA-Siam on the ImageNet Lite0 trunk: dev AUC 0.668 int8 against sasiam's 0.541"),
+    "siambm": ("siambm-lite0", "Siam-BM over siamfc-lite0's graphs: dev AUC 0.685 int8 against siambm's 0.544"),
+    "spm": ("spm-nano", "the SPM loop on spm-lite's network, 2 search passes a frame: dev AUC 0.563 int8 against "
+                        "spm's 0.506, at a quarter of its time (or boxtrack-fc, 0.703, for accuracy)"),
+    "spm-lite": ("spm-nano", "the same network on a 223² crop, the pyramid every other frame: dev AUC 0.563 int8 "
+                             "against spm-lite's 0.513, at half its time (or boxtrack-fc, 0.703, for accuracy)"),
+}
 
 
 @dataclass(frozen=True)
@@ -74,6 +87,9 @@ def tracker_names(siamese: bool | None = None, foreign: bool | None = False) -> 
 
 
 def get_variant(name: str) -> Variant:
+    if name in RETIRED:
+        new, why = RETIRED[name]
+        raise TrackError(f"tracker {name!r} was retired (below KLT on the dev set): use {new!r}, {why}")
     if name not in VARIANTS:
         raise TrackError(f"unknown tracker {name!r}; choose from {', '.join(VARIANTS)}")
     return VARIANTS[name]
@@ -82,3 +98,10 @@ def get_variant(name: str) -> Variant:
 def default_params(name: str, **overrides):
     """A fresh copy of tracker ``name``'s parameters, with ``overrides`` replaced."""
     return get_variant(name).params(**overrides)
+
+
+def graph_params(graphs: str, fallback: str, **overrides):
+    """The parameters a tracker class uses when given none: those of the variant named after the graphs it runs
+    (``graphs``: the manifest's tracker name), or ``fallback``'s for graphs whose variant was retired (the
+    stride-8 ``sasiam`` graphs under SiamFC's search take ``siamfc``'s values, which were theirs)."""
+    return default_params(graphs if graphs in VARIANTS else fallback, **overrides)

@@ -1,5 +1,6 @@
-"""Siam-BM (He et al. 2018) over SA-Siam (or SiamFC) artifacts: SiamFC's search with angle candidates and a
-spatial template mask. Variant: ``siambm`` (``params/siambm.py``; it runs ``sasiam``'s graphs)."""
+"""Siam-BM (He et al. 2018) over SiamFC (or SA-Siam) artifacts: SiamFC's search with angle candidates and a
+spatial template mask. Variant: ``siambm-lite0`` (``params/siambm_lite0.py``; it runs ``siamfc-lite0``'s graphs;
+the stride-8 ``siambm`` over ``sasiam``'s graphs was retired on 2026-12-07, ``registry.RETIRED``)."""
 from __future__ import annotations
 
 import math
@@ -20,7 +21,7 @@ __all__ = ["SiamBMParams", "SiamBMTracker"]
 class SiamBMParams(SiamFCParams):
     """Siam-BM (He et al. 2018): scale *and* angle in one pass of 5 candidates — (s, 0), (1/s, 0),
     (1, ±angle_step) and (1, 0) around the current angle — with penalties on leaving scale 1, angle 0.
-    ``num_scales`` is not read (the 5 candidates replace the pyramid). Values: ``params/siambm.py``."""
+    ``num_scales`` is not read (the 5 candidates replace the pyramid). Values: ``params/siambm_lite0.py``."""
     angle_step: float                  # radians between the angle candidates
     angle_penalty: float               # multiplies the peak of a turned candidate
     angle_lr: float                    # damped angle update
@@ -32,10 +33,14 @@ class SiamBMTracker(SiamFCTracker):
     """Siam-BM search over SA-Siam (or SiamFC) artifacts: 5 scale/angle candidates in one pass,
     reports a rotated box (``TrackResult.rotated``) and its axis-aligned bounding box."""
 
-    name = "siambm"
+    name = "siambm"   # the family; the factory names the variant
 
     def __init__(self, net: SiameseNet, params: SiamBMParams | None = None):
-        super().__init__(net, params if params is not None else default_params("siambm"))
+        if params is None:  # siambm-lite0's values; on stride-8 graphs, their 25×25 map upsampled 8× (as siamfc's)
+            params = default_params("siambm-lite0")
+            if net.stride != 16:
+                params.response_up = default_params("siamfc").response_up
+        super().__init__(net, params)
         self.name = "siambm"
 
     @staticmethod

@@ -1,7 +1,7 @@
 """SiamFC (Bertinetto et al. 2016) over exported artifacts; also runs SA-Siam's (same score-map interface).
 
-Variants: ``siamfc`` and ``sasiam`` (``params/siamfc.py``, ``params/sasiam.py``). Siam-BM's search over the
-same graphs is a subclass in ``siambm.py``."""
+Variants: ``siamfc``, ``siamfc-lite0`` and ``sasiam-lite0`` (``params/``). Siam-BM's search over the same graphs is
+a subclass in ``siambm.py``."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from .crop import affine_crop
-from .registry import default_params
+from .registry import graph_params
 from .siamese_base import LostParams, SiameseNet, SiameseTracker, scale_pyramid
 
 __all__ = ["SiamFCParams", "SiamFCTracker"]
@@ -18,7 +18,8 @@ __all__ = ["SiamFCParams", "SiamFCTracker"]
 
 @dataclass
 class SiamFCParams:
-    """SiamFC search (Bertinetto et al. 2016). Values: ``params/siamfc.py``, ``params/sasiam.py``."""
+    """SiamFC search (Bertinetto et al. 2016). Values: ``params/siamfc.py``, ``params/siamfc_lite0.py``,
+    ``params/sasiam_lite0.py``."""
     num_scales: int                    # crops of the scale pyramid searched per frame
     scale_step: float                  # scale factor between neighbouring crops
     scale_penalty: float               # multiplies the peak of every non-unit scale
@@ -35,9 +36,10 @@ class SiamFCTracker(SiameseTracker):
     name = "siamfc"
 
     def __init__(self, net: SiameseNet, params: SiamFCParams | None = None):
-        # the variant named after the graphs it runs (siamfc, sasiam, siamfc-lite0, sasiam-lite0)
+        # the variant named after the graphs it runs (siamfc, siamfc-lite0, sasiam-lite0; the retired sasiam's
+        # graphs take siamfc's values, which were its own)
         name = str(net.geometry.get("tracker", "siamfc"))
-        super().__init__(net, params if params is not None else default_params(name))
+        super().__init__(net, params if params is not None else graph_params(name, "siamfc"))
         self.name = name
 
     @staticmethod

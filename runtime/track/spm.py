@@ -1,7 +1,8 @@
 """SPM-style coarse-to-fine trackers (Wang et al. 2019) over exported artifacts: coarse candidates with boxes,
 a fine embedding picks the target, a SiamFC-style scale pyramid gives the size.
 
-Variants: ``spm``, ``spm-lite``, ``spm-nano`` (``params/spm.py``, ``params/spm_lite.py``, ``params/spm_nano.py``)."""
+Variant: ``spm-nano`` (``params/spm_nano.py``). ``spm`` and ``spm-lite`` were retired on 2026-12-07 (below KLT
+on the dev set; ``registry.RETIRED``); their graphs still run here, with spm-nano's values."""
 from __future__ import annotations
 
 import math
@@ -11,7 +12,7 @@ import cv2
 import numpy as np
 
 from .crop import affine_crop
-from .registry import default_params
+from .registry import graph_params
 from .siamese_base import LostParams, SiameseNet, SiameseTracker, scale_pyramid
 
 __all__ = ["SPMParams", "SPMTracker"]
@@ -39,7 +40,7 @@ class SPMParams:
     ``scale_step`` apart, the best coarse × fine strength wins, the scale update damped by ``scale_lr``),
     with the regressed box blended in slowly (``size_lr``) for the aspect ratio and fine size.
 
-    Each variant's values (``params/spm.py``, ``params/spm_lite.py``, ``params/spm_nano.py``) were chosen by
+    The values (``params/spm_nano.py``; the retired spm's and spm-lite's are in git history) were chosen by
     ``bench/tune_track.py`` on training material, never on the dev set; why each stands beside it there."""
     top_k: int                         # coarse candidates (3×3 local maxima) re-scored by the fine stage
     fine_temperature: float            # T of the fine likelihood while tracking
@@ -65,8 +66,8 @@ class SPMTracker(SiameseTracker):
     name = "spm"
 
     def __init__(self, net: SiameseNet, params: SPMParams | None = None):
-        name = net.geometry.get("tracker", "spm")
-        super().__init__(net, params if params is not None else default_params(name))
+        name = net.geometry.get("tracker", "spm-nano")
+        super().__init__(net, params if params is not None else graph_params(name, "spm-nano"))
         self.name = name
         self.size_gain = (1.0, 1.0)
         self._frame = 0  # frames since init: the pyramid runs on every ``scale_every``-th
