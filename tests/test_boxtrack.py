@@ -413,3 +413,28 @@ def test_mask_follows_lets_the_box_open_up_with_the_target(net):
     k = net.z_size / sz
     want = raw * template_mask(trk.w * k, trk.h * k, raw.shape[-1], net.stride, p.mask_floor)
     assert np.allclose(trk.z["z"], want, atol=1e-5)
+
+
+def test_template_running_blends_into_the_current_template(net):
+    """``template_running``: each update blends the new crop's template into the *current* one and the mask moves on
+    from the current mask's box, so after two updates the first template weighs (1 − lr)²; anchored (the default),
+    every update blends into the first template, which keeps weight (1 − lr). Real held-out frames."""
+    from edgecv.runtime.track.crop import affine_crop
+
+    seq = load_sequence(DEV / "visp_mire_hand")
+    frames, truth = seq.load_frames()[:3], seq.groundtruth[:3]
+    got = {}
+    for running in (False, True):
+        p = default_params("boxtrack", mask_follows=1.0, update_every=1, update_above=0.0, template_running=running)
+        trk = BoxTrackTracker(net, p)
+        trk.init(frames[0], truth[0])
+        first, raws = trk.z_raw["z"].copy(), []
+        for f in frames[1:]:
+            trk.update(f)
+            crop, _ = affine_crop(f, trk.cx, trk.cy, trk._sides()[0], net.z_size, pad=trk.pad)
+            raws.append(net.template(crop)["z"])
+        lr = p.template_lr
+        want = ((1 - lr) ** 2 * first + (1 - lr) * lr * raws[0] + lr * raws[1]) if running else first
+        assert np.allclose(trk.z_raw["z"], want, atol=1e-4), running
+        got[running] = trk.z["z"]
+    assert not np.allclose(got[False], got[True], atol=1e-3)

@@ -102,6 +102,9 @@ class BoxTrackParams:
                                        # box whose sides are init^(1−m) · current^m (0: each template its own mask)
     box_vote: float                    # the box: the score-weighted mean of the boxes of the winning cell's 3×3
                                        # neighbours whose ranked score is ≥ (1 − this) × the winner's (0: winner's)
+    template_running: bool             # a template update blends into the current template (and moves the mask
+                                       # from the current mask's box), not into the first one: the shape prior
+                                       # can reach a turned target's, at the cost of the first view's anchor
 
 
 def appearance(feat: np.ndarray, half_h, half_w, bands: int = 1) -> np.ndarray:
@@ -410,12 +413,16 @@ class BoxTrackTracker(SiameseTracker):
                     raw = self.net.template(crop)
                     k, m, (w0, h0) = self.net.z_size / sz, p.mask_follows, self._mask_box
                     box = (w0 ** (1 - m) * (self.w * k) ** m, h0 ** (1 - m) * (self.h * k) ** m)
-                    self.z = self._masked({n: ((1 - p.template_lr) * self.z_raw[n] + p.template_lr * raw[n])
-                                           .astype(np.float32) for n in self.z_raw}, sz, box)
+                    blend = {n: ((1 - p.template_lr) * self.z_raw[n] + p.template_lr * raw[n]).astype(np.float32)
+                             for n in self.z_raw}
+                    self.z = self._masked(blend, sz, box)
+                    if p.template_running:  # the next update starts from this template and this mask
+                        self.z_raw, self._mask_box = blend, box
                 else:
                     latest = self._masked(self.net.template(crop), sz)
-                    self.z = {k: ((1 - p.template_lr) * self.z_init[k] + p.template_lr * latest[k]).astype(np.float32)
-                              for k in self.z_init}
+                    base = self.z if p.template_running else self.z_init
+                    self.z = {k: ((1 - p.template_lr) * base[k] + p.template_lr * latest[k]).astype(np.float32)
+                              for k in base}
                 if self._look is not None and self.looks:  # the gate also knows the target as it looks now
                     c, k = self._look, self._look["scale"] * self.net.stride * 2
                     look = appearance(c["feat"][0], c["h"] / k, c["w"] / k, p.reacquire_bands)[c["ij"]]

@@ -51,6 +51,11 @@ MODEL = "boxtrack"                   # the exported model whose template and sea
 # mask_follows (--grid box_vote=0.3 mask_follows=0,0.5,0.7,1): 0.782 / 0.781 / 0.777 / 0.774; 0 (each template its
 # own mask): the best.
 
+# template_running (--grid template_running=false,true template_lr=0.15,0.3, 2026-12-07): anchored 0.773 / 0.773,
+# running 0.766 / 0.779 at lr 0.15 / 0.3; the gain at 0.3 is the real occluded tracklets (0.674 -> 0.711, a part that
+# swings by 0.08 on one re-acquisition) and the opening part (0.825 -> 0.840), the turning part loses (0.855 -> 0.844):
+# a tie, anchored stays (its re-acquisition test sits on thresholds, see box_vote).
+
 
 def parameters():
     from ..boxtrack import BoxTrackParams
@@ -79,5 +84,6 @@ def parameters():
         fc_confidence=False,         # ... nor in the confidence
         mask_follows=0.0,            # template update: each template keeps its own box's mask (tuned, above)
         box_vote=0.0,                # the box: the winning cell's (voting gains on the tuning set; off, see above)
+        template_running=False,      # updates blend into the first template (anchored); see above
         lost_size_frames=10,         # on going lost, the box takes back its size of 10 tracked frames before (tuned)
     )

@@ -39,6 +39,9 @@ MODEL = "boxtrack-fast"              # the exported model whose template and sea
 # mask_follows (--grid box_vote=0.6 mask_follows=0,0.5,0.7,1): 0.788 / 0.782 / 0.787 / 0.782; 0 (each template its
 # own mask): the best.
 
+# template_running (--grid template_running=false,true template_lr=0.15,0.3, 2026-12-07): anchored 0.787 / 0.770 at
+# lr 0.3 / 0.15, running 0.781 / 0.779: anchored at 0.3 stays.
+
 
 def parameters():
     from ..boxtrack import BoxTrackParams
@@ -67,5 +70,6 @@ def parameters():
         fc_confidence=False,         # ... nor in the confidence
         mask_follows=0.0,            # template update: each template keeps its own box's mask (tuned, above)
         box_vote=0.6,                # the box: mean of the 3×3 cells within 0.6 of the winner's score (tuned)
+        template_running=False,      # updates blend into the first template (anchored); see above
         lost_size_frames=6,          # on going lost, the box takes back its size of 6 tracked frames before (tuned)
     )

@@ -39,6 +39,12 @@ MODEL = "boxtrack-fc"                # the exported model whose template and sea
 # within 0.004; 1 loses on the synthetic opening part (0.834 -> 0.811: the box overshoots the target's new aspect, the
 # mask following the overshoot) and gains on the synthetic occlusions. 0.7: the best, the opening part unchanged.
 
+# template_running (--grid template_running=false,true template_lr=0.15,0.3, 2026-12-07; then update_above=0.6,0.8
+# update_every=5,10 and mask_follows=0.7,1 with it on): anchored 0.785 (lr 0.3) / 0.780 (0.15), running 0.787 / 0.789;
+# running gains on the opening part at lr 0.3 (0.834 -> 0.847) and loses on the turning part (0.864 -> 0.854), the
+# other settings move it by <= 0.002. A tie within the parts' swing: anchored stays. (A dev-set probe after the fact,
+# lr 0.15: 0.697 against 0.703, visp_mire_hand 0.683 against 0.694: the template is not what holds the box short.)
+
 
 def parameters():
     from ..boxtrack import BoxTrackParams
@@ -68,4 +74,5 @@ def parameters():
         lost_size_frames=10,         # on going lost, the box takes back its size of 10 tracked frames before (tuned)
         mask_follows=0.7,            # template update: the mask's box 0.7 of the way init -> current, in log (tuned)
         box_vote=0.3,                # the box: mean of the 3×3 cells within 0.3 of the winner's score (tuned)
+        template_running=False,      # updates blend into the first template (anchored); see above
     )
