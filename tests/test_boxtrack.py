@@ -166,6 +166,23 @@ def test_training_smoke_few_steps(tmp_path):
     assert 0.0 <= info["heldout"]["centre_accuracy"] <= 1.0
 
 
+def test_training_only_the_box_branch_keeps_everything_else(tmp_path):
+    """``train_only="head.box"`` from the shipped weights: after two steps the box branch has moved, and every other
+    weight and BatchNorm statistic (the score branch, the shared tower, the trunk) is exactly the shipped one."""
+    import torch
+
+    from edgecv.models import create_model
+    from edgecv.train.boxtrack import train
+
+    before = create_model("boxtrack").state_dict()
+    model, info = train("boxtrack", steps=2, batch=2, lr=1e-2, init="boxtrack", out_dir=tmp_path, progress=False,
+                        val_pairs=4, train_only="head.box")
+    after = model.state_dict()
+    assert info["train_only"] == "head.box"
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and all(k.startswith("head.box.") for k in moved), sorted(moved)[:5]
+
+
 def test_feature_cf_finds_the_target_where_it_moved():
     """The online filter, solved on one feature map with the target at the centre cell, peaks where the
     target's features moved to in the next map (and about 1 there), not elsewhere."""

@@ -217,7 +217,8 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
           val_pairs: int = 300, trainable_stages: int = 2, trunk_lr_scale: float = 0.1, init: str | None = None,
           shape_change: float = 0.0, scale_change: float = 0.25, tilt: float = 0.0, template_tilt: bool = False,
           extent_labels: bool = False, composite_fraction: float = 0.35, video_fraction: float = 0.35,
-          mask_jitter: float = 0.0, same_box: bool = True, segment_fraction: float = 0.0):
+          mask_jitter: float = 0.0, same_box: bool = True, segment_fraction: float = 0.0,
+          train_only: str | None = None):
     """Train BoxTrack from the ImageNet trunk (``init=None``) or continue from the shipped ``boxtrack`` weights
     (``init="boxtrack"``); returns (model, info). The trunk's last ``trainable_stages`` stages learn at
     ``trunk_lr_scale`` × ``lr``; the neck and head at ``lr``. ``shape_change``, ``scale_change``, ``tilt``: see
@@ -232,7 +233,9 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
     ``segment_fraction`` 0.3: real regions bounded by their own edges. Stage 2 ran before the scale/tilt
     options existed and stage 3 before the segment pairs, see the weights card). ``template_tilt`` with
     ``segment_fraction`` > 0 turns the segment pairs' template view too (a target that opens up): tried as a
-    fifth stage, not shipped (the developers' notes say why)."""
+    fifth stage, not shipped (the developers' notes say why). ``train_only``: a parameter-name prefix (``head.box``):
+    only those parameters learn and every other module keeps its weights and BatchNorm statistics, so the score
+    (and so where the tracker looks, and its lost state) stays exactly as it was while the box learns."""
     from tqdm import tqdm
 
     torch.manual_seed(seed)
@@ -242,6 +245,9 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
         from ..models.registry import weights_path
 
         model.load_state_dict(torch.load(weights_path(init), map_location="cpu", weights_only=True))
+    if train_only:
+        for n, p in model.named_parameters():
+            p.requires_grad = n.startswith(train_only)
     sampler = PairSampler("train", seed=seed, z_size=Z_SIZE, x_size=X_SIZE, absent_fraction=0.1, aspect_range=1.0,
                           shape_change=shape_change, scale_change=scale_change, tilt=tilt,
                           template_tilt=template_tilt, extent_labels=extent_labels,
@@ -250,8 +256,8 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
     val = heldout_pairs(val_pairs)
     jitter_rng = np.random.default_rng(seed + 7919)
     trunk = [p for p in model.trunk.parameters() if p.requires_grad]
-    rest = [p for n, p in model.named_parameters() if not n.startswith("trunk.")]
-    groups = [{"params": rest, "scale": 1.0}, {"params": trunk, "scale": trunk_lr_scale}]
+    rest = [p for n, p in model.named_parameters() if not n.startswith("trunk.") and p.requires_grad]
+    groups = [g for g in ({"params": rest, "scale": 1.0}, {"params": trunk, "scale": trunk_lr_scale}) if g["params"]]
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=1e-4)
     t0 = time.time()
     bar = tqdm(total=steps, desc=f"train {name}", disable=not progress, unit="step")
@@ -260,6 +266,9 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
         for g in opt.param_groups:
             g["lr"] = g["scale"] * lr * min(1.0, (step + 1) / 100) * 0.5 * (1 + np.cos(np.pi * step / steps))
         model.train()
+        if train_only:  # the frozen modules keep their BatchNorm statistics too
+            model.eval()
+            model.get_submodule(train_only).train()
         pairs = [sampler.sample() for _ in range(batch)]
         loss, parts = loss_fn(forward(model, pairs, mask_jitter, jitter_rng), pairs,
                               None if same_box else ("video", "composite", "segment"))
@@ -280,7 +289,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
             "init": init or "imagenet", "shape_change": shape_change, "scale_change": scale_change, "tilt": tilt,
             "template_tilt": template_tilt, "extent_labels": extent_labels,
             "composite_fraction": composite_fraction, "video_fraction": video_fraction, "mask_jitter": mask_jitter,
-            "same_box": same_box, "segment_fraction": segment_fraction,
+            "same_box": same_box, "segment_fraction": segment_fraction, "train_only": train_only,
             "recipe": f"edgecv train {name} --steps {steps} --seed {seed}" + (f" --init {init}" if init else "")}
     info["heldout"] = validate(model, val)
     info["heldout_shape"] = aspect_follow(model, shape_pairs(min(200, val_pairs)))
