@@ -290,12 +290,13 @@ class TrackerChoice(click.Choice):
 
     def convert(self, value, param, ctx):
         """A retired variant's name fails with the registry's message, which names its replacement."""
+        from edgecv.runtime.track.base import TrackError
         from edgecv.runtime.track.registry import RETIRED, get_variant
 
         if value in RETIRED:
             try:
                 get_variant(value)
-            except Exception as e:  # the registry's TrackError
+            except TrackError as e:
                 self.fail(str(e), param, ctx)
         return super().convert(value, param, ctx)
 
@@ -479,12 +480,12 @@ def eval_track_cmd(dataset, trackers, backends, precisions, art_dir, model_dir, 
     from edgecv.eval.track import evaluate
     from edgecv.runtime.track import TrackError, make_tracker, tracker_names
     from edgecv.runtime.track.factory import artifact_model
-    from edgecv.runtime.track.registry import get_variant
+    from edgecv.runtime.track.registry import RETIRED, get_variant
 
     names, backends, precisions = _csv(trackers), _csv(backends), _csv(precisions)
     known = tracker_names(foreign=None)
     for n in names:  # a retired variant: the registry's error names its replacement
-        if n not in known:
+        if n in RETIRED:
             get_variant(n)
     bad = [n for n in names if n not in known]
     if bad:
