@@ -30,7 +30,7 @@ ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtim
          "tracker-latency", "search-graph", "scoremaps", "tracker-tuning", "boxtrack-tuning", "boxtrack-reacquire",
          "boxtrack-fc-tuning", "boxtrack-lost-size", "boxtrack-vote",
          "propagation",
-         "propagation-lite0", "propagation-ctx", "propagation-fast", "propagation-thin", "propagation-thin-litert", "propagation-cost",
+         "propagation-lite0", "propagation-ctx", "propagation-fast", "propagation-thin", "propagation-litert-rerun", "propagation-cost",
          "propagation-partial", "propagation-dcn",
          "propagation-aggregation",
          "flow", "flow-swap",
