@@ -183,6 +183,35 @@ def test_training_only_the_box_branch_keeps_everything_else(tmp_path):
     assert moved and all(k.startswith("head.box.") for k in moved), sorted(moved)[:5]
 
 
+def test_framed_cards_have_a_plain_margin_around_the_photo():
+    """``framed_patch``: a card of the asked size, a hard outline (alpha 1 inside, ½ on the border), a plain margin
+    (only noise and a smooth shade along it) around a part of the source photo (its texture in the middle)."""
+    from edgecv.train.pairs import framed_patch
+
+    rng = np.random.default_rng(2)
+    src = rng.integers(0, 256, (300, 400, 3)).astype(np.uint8)  # a texture: neighbours differ by ~100 levels
+    for _ in range(10):
+        patch, alpha = framed_patch(src, 120, 80, rng)
+        assert patch.shape == (80, 120, 3) and alpha.shape == (80, 120)
+        assert (alpha[1:-1, 1:-1] == 1).all() and alpha[0, 5] == alpha[-1, 5] == alpha[5, 0] == 0.5
+        margin = np.abs(np.diff(patch[2, 4:-4], axis=0)).mean()   # along a row inside the outline: margin (or rim)
+        middle = np.abs(np.diff(patch[40, 30:90], axis=0)).mean()  # along the middle row: the photo
+        assert margin < 12 and middle > 60, (margin, middle)
+
+
+def test_distilled_fine_tune_runs_and_needs_a_start(tmp_path):
+    """``distill`` pulls the score toward the starting weights' own: two steps from the shipped weights with framed
+    cards give finite losses and a card that says so; without ``init`` there is nothing to distil from."""
+    from edgecv.train.boxtrack import train
+
+    model, info = train("boxtrack", steps=2, batch=2, init="boxtrack", out_dir=tmp_path, progress=False, val_pairs=4,
+                        framed_fraction=1.0, distill=1.0, trainable_stages=0)
+    assert info["distill"] == 1.0 and info["framed_fraction"] == 1.0
+    assert np.isfinite(info["heldout"]["box_miou"])
+    with pytest.raises(ValueError, match="distill needs init"):
+        train("boxtrack", steps=1, batch=2, out_dir=tmp_path, progress=False, val_pairs=4, distill=1.0)
+
+
 def test_feature_cf_finds_the_target_where_it_moved():
     """The online filter, solved on one feature map with the target at the centre cell, peaks where the
     target's features moved to in the next map (and about 1 there), not elsewhere."""

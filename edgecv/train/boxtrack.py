@@ -218,7 +218,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
           shape_change: float = 0.0, scale_change: float = 0.25, tilt: float = 0.0, template_tilt: bool = False,
           extent_labels: bool = False, composite_fraction: float = 0.35, video_fraction: float = 0.35,
           mask_jitter: float = 0.0, same_box: bool = True, segment_fraction: float = 0.0,
-          train_only: str | None = None):
+          train_only: str | None = None, framed_fraction: float = 0.0, distill: float = 0.0):
     """Train BoxTrack from the ImageNet trunk (``init=None``) or continue from the shipped ``boxtrack`` weights
     (``init="boxtrack"``); returns (model, info). The trunk's last ``trainable_stages`` stages learn at
     ``trunk_lr_scale`` × ``lr``; the neck and head at ``lr``. ``shape_change``, ``scale_change``, ``tilt``: see
@@ -235,9 +235,16 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
     ``segment_fraction`` > 0 turns the segment pairs' template view too (a target that opens up): tried as a
     fifth stage, not shipped (the developers' notes say why). ``train_only``: a parameter-name prefix (``head.box``):
     only those parameters learn and every other module keeps its weights and BatchNorm statistics, so the score
-    (and so where the tracker looks, and its lost state) stays exactly as it was while the box learns."""
+    (and so where the tracker looks, and its lost state) stays exactly as it was while the box learns.
+    ``framed_fraction``: share of the composites' objects drawn as framed cards (``pairs.framed_patch``).
+    ``distill`` > 0 (with ``init``): the score map is also pulled toward the starting weights' own (binary cross-
+    entropy to its sigmoid, × this), so new material moves the box without the score forgetting what it knew. Both
+    were tried as a fifth stage (trunk frozen, 600 steps): not shipped, the held-out people's boxes lost (the
+    developers' notes)."""
     from tqdm import tqdm
 
+    if distill > 0 and init is None:
+        raise ValueError("distill needs init: the score is pulled toward the starting weights' own")
     torch.manual_seed(seed)
     model = BoxTrackTracker(pretrained_trunk=init is None, trainable_stages=trainable_stages)
     model.model_name = name
@@ -252,7 +259,14 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
                           shape_change=shape_change, scale_change=scale_change, tilt=tilt,
                           template_tilt=template_tilt, extent_labels=extent_labels,
                           composite_fraction=composite_fraction, video_fraction=video_fraction,
-                          segment_fraction=segment_fraction)
+                          segment_fraction=segment_fraction, framed_fraction=framed_fraction)
+    teacher = None
+    if distill > 0:
+        import copy
+
+        teacher = copy.deepcopy(model).eval()
+        for p in teacher.parameters():
+            p.requires_grad = False
     val = heldout_pairs(val_pairs)
     jitter_rng = np.random.default_rng(seed + 7919)
     trunk = [p for p in model.trunk.parameters() if p.requires_grad]
@@ -270,8 +284,16 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
             model.eval()
             model.get_submodule(train_only).train()
         pairs = [sampler.sample() for _ in range(batch)]
-        loss, parts = loss_fn(forward(model, pairs, mask_jitter, jitter_rng), pairs,
-                              None if same_box else ("video", "composite", "segment"))
+        state = jitter_rng.bit_generator.state
+        out = forward(model, pairs, mask_jitter, jitter_rng)
+        loss, parts = loss_fn(out, pairs, None if same_box else ("video", "composite", "segment"))
+        if teacher is not None:  # the teacher sees the same masks
+            jitter_rng.bit_generator.state = state
+            with torch.no_grad():
+                ref = torch.sigmoid(forward(teacher, pairs, mask_jitter, jitter_rng)[0])
+            kd = F.binary_cross_entropy_with_logits(out[0], ref)
+            loss = loss + distill * kd
+            parts = dict(parts, kd=kd.item())
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -290,6 +312,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
             "template_tilt": template_tilt, "extent_labels": extent_labels,
             "composite_fraction": composite_fraction, "video_fraction": video_fraction, "mask_jitter": mask_jitter,
             "same_box": same_box, "segment_fraction": segment_fraction, "train_only": train_only,
+            "framed_fraction": framed_fraction, "distill": distill,
             "recipe": f"edgecv train {name} --steps {steps} --seed {seed}" + (f" --init {init}" if init else "")}
     info["heldout"] = validate(model, val)
     info["heldout_shape"] = aspect_follow(model, shape_pairs(min(200, val_pairs)))

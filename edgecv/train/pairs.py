@@ -87,6 +87,35 @@ def matte_patch(src, w, h, rng):
     return patch, alpha
 
 
+def framed_patch(src, w, h, rng):
+    """A w×h *card*: a photo patch inside a plain margin (a board, a poster, a screen, a book cover), its outline
+    a hard rectangle: (patch float32 H×W×3, alpha H×W). The high-contrast part is inside; only the outline
+    tells where the object ends, so a head learns to read the outline, not the texture's extent. Margins 5-25%
+    of each side (each its own), a plain tone dark or light or of any colour with sensor noise and a little
+    shading, sometimes a thin rim of another tone at the edge."""
+    H, W = src.shape[:2]
+    pw, ph = int(min(W - 1, max(12, w))), int(min(H - 1, max(12, h)))
+    ml, mr = (int(round(pw * rng.uniform(0.05, 0.25))) for _ in range(2))
+    mt, mb = (int(round(ph * rng.uniform(0.05, 0.25))) for _ in range(2))
+    iw, ih = max(4, pw - ml - mr), max(4, ph - mt - mb)
+    x0, y0 = int(rng.integers(0, W - iw)), int(rng.integers(0, H - ih))
+    u = rng.random()
+    tone = (rng.uniform(0, 50, 3) if u < 0.4 else rng.uniform(200, 255, 3) if u < 0.7
+            else rng.uniform(0, 255, 3)).astype(np.float32)
+    yy, xx = np.mgrid[0:ph, 0:pw].astype(np.float32)
+    shade = 1.0 + rng.uniform(-0.15, 0.15) * (xx / pw - 0.5) + rng.uniform(-0.15, 0.15) * (yy / ph - 0.5)
+    patch = tone[None, None, :] * shade[..., None] + rng.normal(0, rng.uniform(1, 6), (ph, pw, 1)).astype(np.float32)
+    rim = int(rng.integers(1, 4)) if rng.random() < 0.3 else 0
+    if rim:
+        edge = np.zeros((ph, pw), bool)
+        edge[:rim], edge[-rim:], edge[:, :rim], edge[:, -rim:] = True, True, True, True
+        patch[edge] = rng.uniform(0, 255, 3).astype(np.float32)
+    patch[mt:mt + ih, ml:ml + iw] = src[y0:y0 + ih, x0:x0 + iw].astype(np.float32)
+    alpha = np.ones((ph, pw), np.float32)
+    alpha[0, :] = alpha[-1, :] = alpha[:, 0] = alpha[:, -1] = 0.5  # a crisp edge, half a pixel soft
+    return np.clip(patch, 0, 255), alpha
+
+
 def tilt_homography(cx: float, cy: float, about_x: float, about_y: float, focal: float) -> np.ndarray:
     """3×3 map of crop pixels when the plane seen at (cx, cy) turns by ``about_x`` / ``about_y`` degrees
     about the horizontal / vertical axis through that point, seen by a pinhole of ``focal`` pixels. The point
@@ -159,7 +188,8 @@ class PairSampler:
                  video_fraction: float = 0.35, max_side: int = 640, z_size: int = Z_SIZE, x_size: int = X_SIZE,
                  absent_fraction: float = 0.0, aspect_range: float = 0.7, shape_change: float = 0.0,
                  scale_change: float = 0.25, tilt: float = 0.0, tilt_fraction: float = 0.5,
-                 template_tilt: bool = False, extent_labels: bool = False, segment_fraction: float = 0.0):
+                 template_tilt: bool = False, extent_labels: bool = False, segment_fraction: float = 0.0,
+                 framed_fraction: float = 0.0):
         """``z_size`` / ``x_size``: the template and search crop sides (SiamFC's 127 / 255 by default).
         ``absent_fraction``: share of pairs whose search crop does not hold the target (``Pair.box`` None):
         negatives that teach a tracker's score to fall when the target has left. ``aspect_range``: the random
@@ -176,7 +206,9 @@ class PairSampler:
         rotated target keeps its unrotated width and height (the earlier recipes' labels). ``segment_fraction``:
         share of ``segment`` pairs (:meth:`_segment`): the target is a region of a real image bounded by its own
         edges (a graph-based segment), seen again under the search view's warp; the label is the box of the
-        warped region, so the target's extent is in the image, as a real object's is."""
+        warped region, so the target's extent is in the image, as a real object's is. ``framed_fraction``: share
+        of the composites' objects (target and look-alikes) drawn as framed cards (:func:`framed_patch`) instead of
+        soft mattes: the object's extent is its outline, beyond its textured part."""
         from .tracklets import mine
 
         self.z_size, self.x_size = z_size, x_size
@@ -199,6 +231,7 @@ class PairSampler:
         self.images = self.photos + self.frames
         self.segment_fraction = segment_fraction
         self.segments = image_segments(self.images) if segment_fraction > 0 else []
+        self.framed_fraction = framed_fraction
 
     @staticmethod
     def _shrink(img, max_side):
@@ -434,6 +467,8 @@ class PairSampler:
         return (t, u) if rng.random() < 0.5 else (u, t)
 
     def _object(self, src, w, h):
+        if self.framed_fraction and self.rng.random() < self.framed_fraction:
+            return framed_patch(src, w, h, self.rng)
         return matte_patch(src, w, h, self.rng)
 
     @staticmethod
