@@ -205,11 +205,13 @@ def test_distilled_fine_tune_runs_and_needs_a_start(tmp_path):
     from edgecv.train.boxtrack import train
 
     model, info = train("boxtrack", steps=2, batch=2, init="boxtrack", out_dir=tmp_path, progress=False, val_pairs=4,
-                        framed_fraction=1.0, distill=1.0, trainable_stages=0)
-    assert info["distill"] == 1.0 and info["framed_fraction"] == 1.0
+                        framed_fraction=0.5, distill=1.0, distill_box=1.0, trainable_stages=0)
+    assert info["distill"] == 1.0 and info["distill_box"] == 1.0 and info["framed_fraction"] == 0.5
     assert np.isfinite(info["heldout"]["box_miou"])
     with pytest.raises(ValueError, match="distill needs init"):
         train("boxtrack", steps=1, batch=2, out_dir=tmp_path, progress=False, val_pairs=4, distill=1.0)
+    with pytest.raises(ValueError, match="distill_box needs distill"):
+        train("boxtrack", steps=1, batch=2, init="boxtrack", out_dir=tmp_path, progress=False, distill_box=1.0)
 
 
 def test_feature_cf_finds_the_target_where_it_moved():

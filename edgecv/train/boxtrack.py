@@ -218,7 +218,8 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
           shape_change: float = 0.0, scale_change: float = 0.25, tilt: float = 0.0, template_tilt: bool = False,
           extent_labels: bool = False, composite_fraction: float = 0.35, video_fraction: float = 0.35,
           mask_jitter: float = 0.0, same_box: bool = True, segment_fraction: float = 0.0,
-          train_only: str | None = None, framed_fraction: float = 0.0, distill: float = 0.0):
+          train_only: str | None = None, framed_fraction: float = 0.0, distill: float = 0.0,
+          distill_box: float = 0.0):
     """Train BoxTrack from the ImageNet trunk (``init=None``) or continue from the shipped ``boxtrack`` weights
     (``init="boxtrack"``); returns (model, info). The trunk's last ``trainable_stages`` stages learn at
     ``trunk_lr_scale`` × ``lr``; the neck and head at ``lr``. ``shape_change``, ``scale_change``, ``tilt``: see
@@ -238,11 +239,15 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
     (and so where the tracker looks, and its lost state) stays exactly as it was while the box learns.
     ``framed_fraction``: share of the composites' objects drawn as framed cards (``pairs.framed_patch``).
     ``distill`` > 0 (with ``init``): the score map is also pulled toward the starting weights' own (binary cross-
-    entropy to its sigmoid, × this), so new material moves the box without the score forgetting what it knew. Both
+    entropy to its sigmoid, × this), so new material moves the box without the score forgetting what it knew.
+    ``distill_box`` > 0 (with ``distill``): the box too, on the people and image-rectangle pairs (composites and
+    segments learn freely): a GIoU loss to the starting weights' box at the cells that train the box, × this. Both
     were tried as a fifth stage (trunk frozen, 600 steps): not shipped, the held-out people's boxes lost (the
     developers' notes)."""
     from tqdm import tqdm
 
+    if distill_box > 0 and distill <= 0:
+        raise ValueError("distill_box needs distill > 0 (the starting weights as a teacher)")
     if distill > 0 and init is None:
         raise ValueError("distill needs init: the score is pulled toward the starting weights' own")
     torch.manual_seed(seed)
@@ -290,10 +295,16 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
         if teacher is not None:  # the teacher sees the same masks
             jitter_rng.bit_generator.state = state
             with torch.no_grad():
-                ref = torch.sigmoid(forward(teacher, pairs, mask_jitter, jitter_rng)[0])
-            kd = F.binary_cross_entropy_with_logits(out[0], ref)
+                t_cls, t_ltrb = forward(teacher, pairs, mask_jitter, jitter_rng)
+            kd = F.binary_cross_entropy_with_logits(out[0], torch.sigmoid(t_cls))
             loss = loss + distill * kd
             parts = dict(parts, kd=kd.item())
+            if distill_box > 0:  # the box the starting weights give on people and image rectangles
+                keep = targets(pairs, ("video", "same"))[3]
+                if keep.any():
+                    kb = giou_loss(out[1].permute(0, 2, 3, 1)[keep], t_ltrb.permute(0, 2, 3, 1)[keep])
+                    loss = loss + distill_box * kb
+                    parts = dict(parts, kdbox=kb.item())
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -312,7 +323,7 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
             "template_tilt": template_tilt, "extent_labels": extent_labels,
             "composite_fraction": composite_fraction, "video_fraction": video_fraction, "mask_jitter": mask_jitter,
             "same_box": same_box, "segment_fraction": segment_fraction, "train_only": train_only,
-            "framed_fraction": framed_fraction, "distill": distill,
+            "framed_fraction": framed_fraction, "distill": distill, "distill_box": distill_box,
             "recipe": f"edgecv train {name} --steps {steps} --seed {seed}" + (f" --init {init}" if init else "")}
     info["heldout"] = validate(model, val)
     info["heldout_shape"] = aspect_follow(model, shape_pairs(min(200, val_pairs)))
