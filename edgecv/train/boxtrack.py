@@ -53,9 +53,13 @@ def template_masks(pairs, jitter: float = 0.0, rng=None) -> torch.Tensor:
 
 def forward(model, pairs, jitter: float = 0.0, rng=None):
     """(cls, ltrb) of a batch with the template features weighted as in the runtime."""
-    z, x = batch_tensors(pairs)
+    return _masked_search(model, *batch_tensors(pairs), template_masks(pairs, jitter, rng))
+
+
+def _masked_search(model, z, x, masks):
+    """(cls, ltrb) of template and search tensors, the template features weighted by ``masks``."""
     (zf,) = model.template(z)
-    return model.search(x, zf * template_masks(pairs, jitter, rng))[:2]
+    return model.search(x, zf * masks)[:2]
 
 
 def _ellipse(box, frac):
@@ -289,13 +293,13 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
             model.eval()
             model.get_submodule(train_only).train()
         pairs = [sampler.sample() for _ in range(batch)]
-        state = jitter_rng.bit_generator.state
-        out = forward(model, pairs, mask_jitter, jitter_rng)
+        z, x = batch_tensors(pairs)
+        masks = template_masks(pairs, mask_jitter, jitter_rng)
+        out = _masked_search(model, z, x, masks)
         loss, parts = loss_fn(out, pairs, None if same_box else ("video", "composite", "segment"))
-        if teacher is not None:  # the teacher sees the same masks
-            jitter_rng.bit_generator.state = state
+        if teacher is not None:  # the teacher sees the same crops and masks
             with torch.no_grad():
-                t_cls, t_ltrb = forward(teacher, pairs, mask_jitter, jitter_rng)
+                t_cls, t_ltrb = _masked_search(teacher, z, x, masks)
             kd = F.binary_cross_entropy_with_logits(out[0], torch.sigmoid(t_cls))
             loss = loss + distill * kd
             parts = dict(parts, kd=kd.item())
