@@ -27,7 +27,7 @@ CONFIGS = {"local (no Ray)": [], "Ray, 1 worker": ["--ray", "--workers", "1"],
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default=str(REPO / "datasets/otb-dev"))
-    ap.add_argument("--trackers", default="boxtrack,boxtrack-fast,spm-nano,mosse,klt")
+    ap.add_argument("--trackers", default="boxtrack,boxtrack-fast,spm-lite0,mosse,klt")
     ap.add_argument("--precisions", default="int8")
     ap.add_argument("--artifacts", default="artifacts")
     ap.add_argument("--repeats", type=int, default=2)

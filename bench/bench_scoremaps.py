@@ -75,8 +75,8 @@ def crops(step: int, dataset: str, net: SiameseNet):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--trackers", default="siamfc,spm-nano")  # sasiam, spm, spm-lite: retired (their graphs
-    # can still be named: the graphs of a retired variant run under their family's class)
+    ap.add_argument("--trackers", default="siamfc,spm-nano")  # graph names: sasiam, spm, spm-lite and spm-nano are
+    # retired trackers, but their graphs can still be named: a retired variant's graphs run under their family's class
     ap.add_argument("--sets", nargs="+", default=["artifacts:int8"], metavar="DIR:PRECISION",
                     help="artifact sets compared with DIR-of-the-first-set fp32 (a label after the precision "
                          "is allowed: artifacts:int8-old)")

@@ -7,7 +7,7 @@ rest (:func:`edgecv.eval.track.compare`). Trackers are named ``FILE_LABEL:NAME``
 ``--pairs`` takes ``A=B`` items; without it, every int8/fp16 tracker is paired with its fp32 one.
 
     python bench/paired_deltas.py out/eval10-ort/results.json out/eval10-ort-fc/results.json \
-        --pairs 0:siamfc/ort/fp32=1:siamfc 0:mil=0:spm-nano/ort/fp32
+        --pairs 0:siamfc/ort/fp32=1:siamfc 0:mil=0:klt
 """
 from __future__ import annotations
 

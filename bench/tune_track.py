@@ -80,6 +80,49 @@ def occluded_tracklets(seqs: list[TuningSequence], start: int = 30, hidden: int 
     return out
 
 
+def crossing_tracklets(seqs: list[TuningSequence], start: int = 25, span: int = 24) -> list[TuningSequence]:
+    """The tracklets again, each crossed by another tracklet's pedestrian: that person (their box cut from their own
+    frames, frame by frame, so they walk and turn as filmed, scaled to the target's height, an elliptical matte)
+    passes in front of the target from 1.5 widths on one side to 1.5 on the other over ``span`` frames. A look-alike
+    that hides part of the target and walks on (part ``crossing-real``): the score alone may follow either, the
+    target's own look has to choose. The truth is the tracklet's boxes. Tracklets shorter than the crossing plus 20
+    frames are left out."""
+    import cv2
+
+    out = []
+    for k, s in enumerate(seqs):
+        other = seqs[(k + 1 + len(seqs) // 2) % len(seqs)]
+        if len(s) < start + span + 20:
+            continue
+        frames, side = list(s.frames()), 1 if k % 2 else -1
+        src = list(other.frames())
+        for t in range(start, start + span):
+            x, y, w, h = s.groundtruth[t]
+            ox, oy, ow, oh = other.groundtruth[min(t - start, len(other) - 1)]
+            f = src[min(t - start, len(src) - 1)]
+            patch = f[int(max(oy, 0)):int(oy + oh), int(max(ox, 0)):int(ox + ow)]
+            if patch.size == 0:
+                continue
+            ph, pw = int(round(h)), max(int(round(ow * h / max(oh, 1))), 4)
+            patch = cv2.resize(patch, (pw, ph), interpolation=cv2.INTER_AREA).astype(np.float32)
+            cx = x + w / 2 + side * (1.5 - 3.0 * (t - start) / (span - 1)) * max(w, pw)
+            x0, y0 = int(round(cx - pw / 2)), int(round(y))
+            fr = frames[t].copy()
+            H, W = fr.shape[:2]
+            a0, b0, a1, b1 = max(x0, 0), max(y0, 0), min(x0 + pw, W), min(y0 + ph, H)
+            if a1 <= a0 or b1 <= b0:
+                continue
+            yy, xx = np.mgrid[:ph, :pw]
+            matte = (((xx + 0.5 - pw / 2) / (pw / 2)) ** 2 + ((yy + 0.5 - ph / 2) / (ph / 2)) ** 2 <= 1.0)
+            m = matte[b0 - y0:b1 - y0, a0 - x0:a1 - x0, None].astype(np.float32)
+            region = fr[b0:b1, a0:a1].astype(np.float32)
+            fr[b0:b1, a0:a1] = (m * patch[b0 - y0:b1 - y0, a0 - x0:a1 - x0] + (1 - m) * region).astype(fr.dtype)
+            frames[t] = fr
+        out.append(TuningSequence(f"crossing-{s.name}", frames, s.groundtruth, "crossing-real",
+                                  f"{s.source}, crossed by {other.name} in frames {start}-{start + span - 1}"))
+    return out
+
+
 def _parse_grid(items: list[str]) -> dict[str, list]:
     grid = {}
     for it in items:
@@ -154,6 +197,8 @@ def main():
                     help="with --synth N: also N sequences whose object is hidden for a while beside a lure")
     ap.add_argument("--occlude-tracklets", action="store_true",
                     help="also the tracklets with a block hiding the pedestrian for 18 frames (part occluded-real)")
+    ap.add_argument("--cross-tracklets", action="store_true",
+                    help="also the tracklets with another pedestrian walking across in front (part crossing-real)")
     ap.add_argument("--out", default=None, help="JSON file for the table (default: out/tune-track/TRACKER.json)")
     ap.add_argument("--area", default=None,
                     help="also write the table to bench/results/AREA.json (e.g. tracker-tuning), for BENCHMARKS.md")
@@ -165,7 +210,9 @@ def main():
         if k not in {f.name for f in dataclasses.fields(base)}:
             raise SystemExit(f"--grid: {type(base).__name__} has no field {k!r}")
     seqs = tuning_sequences(a.sequences, max_len=a.max_len)
-    seqs += occluded_tracklets(seqs) if a.occlude_tracklets else []
+    real = list(seqs)
+    seqs += occluded_tracklets(real) if a.occlude_tracklets else []
+    seqs += crossing_tracklets(real) if a.cross_tracklets else []
     seqs += synthetic_sequences(a.synth, tilt=a.synth_tilt, opening=a.synth_opening,
                                 occlusion=a.synth_occlusion) if a.synth else []
     print(f"{len(seqs)} tuning sequences, {sum(len(s) for s in seqs)} frames (vtest.avi training split"

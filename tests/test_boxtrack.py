@@ -130,7 +130,8 @@ def test_reacquisition_gate_keeps_a_hidden_target_lost_and_takes_it_back(net):
 
 def test_appearance_is_the_unit_mean_over_the_box_cells():
     """:func:`appearance` (integral image) against the plain per-cell mean over the clipped box, for one box size
-    everywhere and for a box of its own at each cell; with bands, each band's unit mean (over 1/√bands)."""
+    everywhere and for a box of its own at each cell; with bands, each band's unit mean (over 1/√bands); and for a
+    few cells alone (``at``, the fine stage's path), the same rows."""
     from edgecv.runtime.track.boxtrack import appearance
 
     rng = np.random.default_rng(1)
@@ -154,6 +155,9 @@ def test_appearance_is_the_unit_mean_over_the_box_cells():
                     b1 = min(8, int(np.ceil(bottom - 0.5)))
                     assert np.allclose(banded[i, j, 6 * b:6 * b + 6] * np.sqrt(3), unit_mean(b0, b1, j0, j1),
                                        atol=1e-6), (i, j, b)
+        rows, cols = rng.integers(0, 9, size=7), rng.integers(0, 9, size=7)  # a few cells alone: the same
+        assert np.allclose(appearance(feat, *args, bands=3, at=(rows, cols)), banded[rows, cols], atol=1e-6)
+        assert np.allclose(appearance(feat, *args, at=(rows, cols)), got[rows, cols], atol=1e-6)
 
 
 def test_training_smoke_few_steps(tmp_path):

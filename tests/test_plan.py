@@ -2,6 +2,7 @@
 loops taking a plan (on real held-out frames, with the shipped dff-seg weights)."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -156,9 +157,15 @@ def test_track_cost_counts_the_search_passes_each_tracker_runs():
 
     assert search_passes("siambm-lite0") == 5
     assert search_passes("siamfc") == default_params("siamfc").num_scales == 3
-    assert search_passes("spm-nano") == 2           # 3 crops on every other frame, 1 between
-    assert search_passes("spm-nano", default_params("spm-nano", num_scales=1)) == 1
-    assert search_passes("spm-nano", default_params("spm-nano", num_scales=3, scale_every=3)) == pytest.approx(5 / 3)
+    assert search_passes("spm-lite0") == search_passes("boxtrack-fc")  # the fine stage runs on the same pass
+    assert search_passes("boxtrack", default_params("boxtrack", template_lr=0.0)) == 1
+    from edgecv.runtime.track.params import spm_nano  # the SPM graphs' loop (no registered variant since 2026-12-07)
+    from edgecv.runtime.track.spm import SPMTracker
+
+    spm = spm_nano.parameters()
+    assert SPMTracker.search_passes(spm) == 2       # 3 crops on every other frame, 1 between
+    assert SPMTracker.search_passes(dataclasses.replace(spm, num_scales=1)) == 1
+    assert SPMTracker.search_passes(dataclasses.replace(spm, num_scales=3, scale_every=3)) == pytest.approx(5 / 3)
     assert search_passes("mosse") == 0              # a baseline runs no graph
     siamese = tracker_names(siamese=True)
     models = sorted({get_variant(n).model for n in siamese})

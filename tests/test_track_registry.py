@@ -11,7 +11,7 @@ from edgecv.runtime.track import TrackError, make_tracker
 from edgecv.runtime.track.registry import RETIRED, VARIANTS, default_params, get_variant, tracker_names
 
 ALL = ("boxtrack", "boxtrack-fast", "boxtrack-fc", "siamfc-lite0", "sasiam-lite0", "siambm-lite0", "siamfc",
-       "spm-nano", "mosse", "klt", "mil")
+       "spm-lite0", "mosse", "klt", "mil")
 
 
 def test_registry_names_every_variant_with_its_artifacts():
@@ -23,15 +23,16 @@ def test_registry_names_every_variant_with_its_artifacts():
     assert models == {"boxtrack": "boxtrack", "boxtrack-fast": "boxtrack-fast", "boxtrack-fc": "boxtrack-fc",
                       "siamfc-lite0": "siamfc-lite0",
                       "sasiam-lite0": "sasiam-lite0", "siambm-lite0": "siamfc-lite0", "siamfc": "siamfc",
-                      "spm-nano": "spm-nano", "mosse": None, "klt": None, "mil": None}
+                      "spm-lite0": "boxtrack-fc", "mosse": None, "klt": None, "mil": None}
     with pytest.raises(TrackError, match="unknown tracker 'bogus'; choose from boxtrack, boxtrack-fast, boxtrack-fc, "):
         get_variant("bogus")
 
 
 @pytest.mark.parametrize("name", sorted(RETIRED))
 def test_a_retired_tracker_names_its_replacement(name):
-    """sasiam, siambm, spm and spm-lite were retired (below KLT on the dev set): asking for one, through the
-    registry or the factory, is a clear error that names the variant to use instead, which exists."""
+    """sasiam, siambm, spm and spm-lite were retired (below KLT on the dev set), spm-nano too (tied with it): asking
+    for one, through the registry or the factory, is a clear error that names the variant to use instead, which
+    exists."""
     new = RETIRED[name][0]
     assert new in VARIANTS
     for call in (lambda: get_variant(name), lambda: make_tracker(name), lambda: default_params(name)):
@@ -48,7 +49,7 @@ def test_the_cli_names_a_retired_trackers_replacement(tmp_path):
     from edgecv.cli import main
 
     r = CliRunner().invoke(main, ["track", str(tmp_path / "none.avi"), "--init", "1,1,20,20", "--tracker", "spm"])
-    assert r.exit_code == 2 and "'spm' was retired" in r.output and "'spm-nano'" in r.output, r.output
+    assert r.exit_code == 2 and "'spm' was retired" in r.output and "'spm-lite0'" in r.output, r.output
     r = CliRunner().invoke(main, ["eval", "track", "--dataset", str(tmp_path), "--trackers", "klt,sasiam",
                                   "--out", str(tmp_path / "out")])
     assert r.exit_code != 0 and "'sasiam' was retired" in r.output and "'sasiam-lite0'" in r.output, r.output
@@ -75,8 +76,10 @@ def test_each_variant_defines_every_value_once(name):
 def test_trackers_default_to_their_variant_and_overrides_apply():
     assert make_tracker("mosse").params == default_params("mosse")
     assert make_tracker("klt", params=default_params("klt", min_points=9)).params.min_points == 9
-    assert (default_params("spm-nano").scale_every, default_params("spm-nano").scale_lr) == (2, 0.5)
-    assert [get_variant(n).search_passes() for n in ALL][3:] == [3, 3, 5, 3, 2, 0, 0, 0]
+    assert (default_params("spm-lite0").fine_k, default_params("boxtrack-fc").fine_k) == (5, 0)
+    assert [get_variant(n).search_passes() for n in ALL][3:7] == [3, 3, 5, 3]
+    assert get_variant("spm-lite0").search_passes() == get_variant("boxtrack-fc").search_passes()
+    assert [get_variant(n).search_passes() for n in ALL][8:] == [0, 0, 0]
     bt = get_variant("boxtrack")  # one pass, plus a quarter pass (the template graph) per update when adapting
     assert bt.search_passes(bt.params(template_lr=0.0)) == 1.0
     assert bt.search_passes(bt.params(template_lr=0.2, update_every=5)) == 1.05

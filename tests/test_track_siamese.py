@@ -1,6 +1,7 @@
 """Siamese trackers: shipped weights, exported graphs, the torch-free loop, lost state, CLI errors."""
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import cv2
@@ -21,6 +22,13 @@ from edgecv.runtime.track.siamfc import SiamFCTracker
 from edgecv.runtime.track.spm import SPMTracker
 
 from .views import panned
+
+
+def spm_values(**overrides):
+    """The values SPMTracker runs the SPM graphs with (spm-nano's, a retired variant: not in the registry)."""
+    from edgecv.runtime.track.params import spm_nano
+
+    return dataclasses.replace(spm_nano.parameters(), **overrides)
 
 
 @pytest.fixture(scope="module")
@@ -107,10 +115,11 @@ def _follow_dev_pedestrian(trk, n=20):
 
 def test_spm_coarse_to_fine_runs_the_retired_spm_graphs_with_spm_nanos_values(exported):
     """The spm tracker was retired, its network was not: SPMTracker over spm's graphs (which name no live variant)
-    takes spm-nano's values and still follows a real pedestrian."""
+    takes spm-nano's values (kept for the SPM graphs since spm-nano was retired too) and still follows a real
+    pedestrian."""
     t, s = exported("spm", "onnx", "fp32")
     trk = SPMTracker(SiameseNet(t, s, "spm", threads=1))
-    assert trk.p == default_params("spm-nano")
+    assert trk.p == spm_values()
     res, gt = _follow_dev_pedestrian(trk)
     assert all(isinstance(r, TrackResult) for r in res)
     assert np.mean([iou(r.box, g) for r, g in zip(res, gt)]) > 0.4
@@ -333,7 +342,7 @@ def test_spm_aspect_lr_zero_keeps_the_aspect_and_follows_the_scale():
             "f": 1.0}
     for aspect_lr, keeps in ((0.0, True), (None, False)):
         trk = SPMTracker.__new__(SPMTracker)
-        trk.p = default_params("spm-nano", aspect_lr=aspect_lr)
+        trk.p = spm_values(aspect_lr=aspect_lr)
         trk.frame_shape, trk.w, trk.h = (480, 640, 3), 40.0, 120.0
         trk._accept(cand)
         assert trk.w * trk.h > 40 * 120
@@ -369,7 +378,7 @@ def test_spm_scale_pyramid_follows_a_camera_that_zooms(exported):
         views, truth = _zoomed(frame, tuple(gt[0]), 40, zoom)
         got = {}
         for n in (3, 1):
-            trk = SPMTracker(net, default_params("spm-nano", num_scales=n, scale_every=1))
+            trk = SPMTracker(net, spm_values(num_scales=n, scale_every=1))
             trk.init(views[0], truth[0])
             res = [trk.update(v) for v in views[1:]]
             area = res[-1].box[2] * res[-1].box[3] / (truth[-1][2] * truth[-1][3])

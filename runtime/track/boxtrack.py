@@ -57,6 +57,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 
 from . import flowscale
@@ -105,29 +106,46 @@ class BoxTrackParams:
     template_running: bool             # a template update blends into the current template (and moves the mask
                                        # from the current mask's box), not into the first one: the shape prior
                                        # can reach a turned target's, at the cost of the first view's anchor
+    fine_k: int                        # SPM's fine stage (k > 0): the k best 3×3 local maxima of the ranked map are
+                                       # re-scored by how much each candidate box looks like the target
+                                       # (:func:`appearance` cosine to ``looks``, ``reacquire_bands`` bands)
+    fine_temperature: float            # T of the fine likelihood exp(T·(cos − 1)) that multiplies a candidate's score
+    fine_confidence: bool              # the confidence (lost state, template update) is multiplied by it too
 
 
-def appearance(feat: np.ndarray, half_h, half_w, bands: int = 1) -> np.ndarray:
+def appearance(feat: np.ndarray, half_h, half_w, bands: int = 1, at=None) -> np.ndarray:
     """(S, S, C · bands) appearance of the thing at each cell: the search graph's ``feat`` (C, S, S) averaged over
     a box centred on the cell, ``half_h`` × ``half_w`` cells from its centre to its sides (scalars, or (S, S) maps:
     each cell's own box), clipped at the map's edge. ``bands`` > 1 splits the box into that many horizontal bands,
     each averaged and made unit-length on its own (a person's head, body and legs), so the cosine of two
     descriptors is the mean of the bands' cosines: the layout counts, not only the average colour and texture.
-    A descriptor of *this* object that the head's class-agnostic score lacks (``reacquire_cos``)."""
+    A descriptor of *this* object that the head's class-agnostic score lacks (``reacquire_cos``).
+    ``at`` = (rows, cols): only those cells, (K, C · bands) (the fine stage's few candidates)."""
     c, n = feat.shape[0], feat.shape[-1]
-    ii = np.zeros((c, n + 1, n + 1))
-    ii[:, 1:, 1:] = feat.astype(np.float64).cumsum(1).cumsum(2)
-    k = np.arange(n, dtype=np.float64)
     hh = np.broadcast_to(np.asarray(half_h, np.float64), (n, n))
     hw = np.broadcast_to(np.asarray(half_w, np.float64), (n, n))
-    lo_j = np.clip(np.floor(k[None, :] - hw + 0.5), 0, n - 1).astype(int)
-    hi_j = np.clip(np.ceil(k[None, :] + hw - 0.5), lo_j, n - 1).astype(int) + 1
+    if at is None:
+        ri, ci = np.meshgrid(np.arange(n), np.arange(n), indexing="ij")
+        ii = np.zeros((n + 1, n + 1, c))  # integral image: every cell's boxes at 4 look-ups each
+        ii[1:, 1:] = np.moveaxis(feat, 0, -1).astype(np.float64).cumsum(0).cumsum(1)
+    else:
+        ri, ci = np.asarray(at[0]), np.asarray(at[1])
+    hh, hw = hh[ri, ci], hw[ri, ci]
+    ki, kj = ri.astype(np.float64), ci.astype(np.float64)
+    lo_j = np.clip(np.floor(kj - hw + 0.5), 0, n - 1).astype(int)
+    hi_j = np.clip(np.ceil(kj + hw - 0.5), lo_j, n - 1).astype(int) + 1
+    k = np.arange(n)
+    cols = ((k >= lo_j[..., None]) & (k < hi_j[..., None])).astype(np.float32)
     out = []
     for b in range(bands):
-        top, bottom = k[:, None] - hh + 2 * hh * b / bands, k[:, None] - hh + 2 * hh * (b + 1) / bands
+        top, bottom = ki - hh + 2 * hh * b / bands, ki - hh + 2 * hh * (b + 1) / bands
         lo_i = np.clip(np.floor(top + 0.5), 0, n - 1).astype(int)
         hi_i = np.clip(np.ceil(bottom - 0.5), lo_i, n - 1).astype(int) + 1
-        v = np.moveaxis(ii[:, hi_i, hi_j] - ii[:, lo_i, hi_j] - ii[:, hi_i, lo_j] + ii[:, lo_i, lo_j], 0, -1)
+        if at is None:
+            v = ii[hi_i, hi_j] - ii[lo_i, hi_j] - ii[hi_i, lo_j] + ii[lo_i, lo_j]
+        else:  # a few boxes: row and column indicators, two small products (cheaper than the integral image)
+            rows = ((k >= lo_i[:, None]) & (k < hi_i[:, None])).astype(np.float32)
+            v = np.einsum("ki,cik->kc", rows, (feat.reshape(-1, n) @ cols.T).reshape(c, n, -1))
         out.append(v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9))  # cell counts divide out
     return np.concatenate(out, -1) / np.sqrt(bands)
 
@@ -235,6 +253,11 @@ class BoxTrackTracker(SiameseTracker):
         self._fc_peak = None
         self._boxes = deque()  # (cx, cy, w, h) of the last tracked frames, for lost_size_frames
 
+    @property
+    def _keeps_looks(self) -> bool:
+        """The target's appearance is kept for the re-acquisition gate and for the fine stage."""
+        return self.p.reacquire_cos > 0 or self.p.fine_k > 0
+
     @staticmethod
     def search_passes(params: BoxTrackParams) -> float:
         """One search pass per frame (plus a template pass every ``update_every`` frames, ~1/4 of one)."""
@@ -289,19 +312,43 @@ class BoxTrackTracker(SiameseTracker):
             looks = appearance(feat[0], h / scale / net.stride / 2, w / scale / net.stride / 2, p.reacquire_bands)
             alike = np.max([looks @ v for v in self.looks], axis=0) >= p.reacquire_cos
             ranked = np.where(alike, ranked, -1.0)
+        coarse, fine = ranked, None
+        if p.fine_k > 0 and feat is not None and self.looks:  # SPM: coarse candidates, the fine stage picks one
+            ranked, fine = self._fine(ranked, np.where(ranked >= 0, pick * penalty, -1.0), feat[0],
+                                      w / scale / net.stride / 2, h / scale / net.stride / 2)
         i, j = np.unravel_index(int(ranked.argmax()), ranked.shape)
         px = self.cell[j] + (rgt[i, j] - lft[i, j]) / 2
         py = self.cell[i] + (bot[i, j] - top[i, j]) / 2
         bw, bh = float(w[i, j]), float(h[i, j])
         if p.box_vote > 0 and ranked[i, j] > 0:
-            px, py, bw, bh = self._vote(ranked, lft, top, rgt, bot, i, j, scale)
+            px, py, bw, bh = self._vote(coarse, lft, top, rgt, bot, i, j, scale)  # the box from the coarse map
         c = (net.x_size - 1) / 2
         strength = float(score[i, j]) if ranked[i, j] >= 0 else 0.0  # no cell like the target: nothing found
+        if fine is not None and p.fine_confidence:
+            strength *= float(fine[i, j])
         return {"strength": strength, "centre": centre, "dx": (px - c) * scale, "dy": (py - c) * scale,
                 "ij": (i, j), "scale": scale,
                 "w": bw, "h": bh, "score": float(score[i, j]),
                 "penalty": float(penalty[i, j]), "feat": feat, "cell": (py / net.stride, px / net.stride),
                 "target_cells": float(np.sqrt(self.w * self.h) / scale / net.stride)}
+
+    def _fine(self, ranked, coarse, feat, half_w, half_h):
+        """SPM's coarse-to-fine step on BoxTrack's maps: the ``fine_k`` best 3×3 local maxima of ``coarse`` (the
+        score × size penalty, no motion window: target-like places with their boxes) keep their ``ranked`` value
+        × exp(T·(cos − 1)), cos the best banded appearance cosine of the candidate's own box to the target's looks;
+        every other cell drops out (−1). Returns (the re-scored map, the fine likelihood per cell: 1 elsewhere)."""
+        p = self.p
+        dil = cv2.dilate(np.ascontiguousarray(coarse, np.float64), np.ones((3, 3), np.uint8))
+        peaks = np.argwhere(coarse >= dil)
+        peaks = peaks[np.argsort(-coarse[peaks[:, 0], peaks[:, 1]])[:p.fine_k]]
+        pi, pj = peaks[:, 0], peaks[:, 1]
+        looks = appearance(feat, half_h, half_w, p.reacquire_bands, at=(pi, pj))
+        cos = np.max([looks @ v for v in self.looks], axis=0)
+        fine = np.ones_like(ranked)
+        fine[pi, pj] = np.exp(p.fine_temperature * (cos - 1.0))
+        out = np.full_like(ranked, -1.0)
+        out[pi, pj] = ranked[pi, pj] * fine[pi, pj]
+        return out, fine
 
     def _vote(self, ranked, lft, top, rgt, bot, i, j, scale):
         """Box voting: the winner's 3×3 neighbours within ``box_vote`` of its ranked score, averaged with the
@@ -345,7 +392,7 @@ class BoxTrackTracker(SiameseTracker):
         self.cf = None
         self.looks, self._look = [], None
         self.fc_ref = max(self._fc_peak, 1e-3) if self._fc_peak is not None else None  # SiamFC's peak on the target
-        if p.reacquire_cos > 0 and cand.get("feat") is not None:  # the given box, centred in the init crop
+        if self._keeps_looks and cand.get("feat") is not None:  # the given box, centred in the init crop
             m, k = (self.net.score_size - 1) // 2, cand["scale"] * self.net.stride * 2
             self.looks = [appearance(cand["feat"][0], self.h / k, self.w / k, p.reacquire_bands)[m, m]]
         if p.cf_weight > 0 and cand.get("feat") is not None:
@@ -370,7 +417,7 @@ class BoxTrackTracker(SiameseTracker):
 
     def _accept(self, c):
         self._accept_box(c)
-        self._look = c if self.p.reacquire_cos > 0 and c.get("feat") is not None else None
+        self._look = c if self._keeps_looks and c.get("feat") is not None else None
         p = self.p
         if self.cf is not None and c.get("feat") is not None and p.cf_lr > 0:
             self._last = c  # the filter learns from it once the frame's confidence is known (``_update``)

@@ -18,19 +18,22 @@ from .base import TrackError
 __all__ = ["RETIRED", "VARIANTS", "Variant", "default_params", "graph_params", "get_variant", "tracker_names"]
 
 _MODULES = ("boxtrack", "boxtrack_fast", "boxtrack_fc", "siamfc_lite0", "sasiam_lite0", "siambm_lite0", "siamfc",
-            "spm_nano", "mosse", "klt", "mil", "nanotrack")
+            "spm_lite0", "mosse", "klt", "mil", "nanotrack")
 
-# Variants retired (2026-12-07, issue 23): each fell below KLT on the dev set, and a variant of the same design
-# that is ahead on accuracy replaces it (the figures: BENCHMARKS.md#tracking-dev of 2026-12-07 05:14 UTC, int8
-# AUC). Their networks stay exportable models (the runtime's class tests and the device profiles use the graphs);
-# only the ``--tracker`` names are gone, and asking for one names its replacement.
+# Variants retired (2026-12-07, issue 23): each fell below KLT on the dev set (spm-nano: tied with it), and a
+# variant of the same design that is ahead on accuracy replaces it (the figures: BENCHMARKS.md#tracking-dev of
+# 2026-12-07 05:14 UTC, int8 AUC; spm-nano's of 13:26 UTC, the run that first had spm-lite0). Their networks stay
+# exportable models (the runtime's class tests and the device profiles use the graphs); only the ``--tracker`` names
+# are gone, and asking for one names its replacement.
 RETIRED: dict[str, tuple[str, str]] = {
     "sasiam": ("sasiam-lite0", "SA-Siam on the ImageNet Lite0 trunk: dev AUC 0.668 int8 against sasiam's 0.541"),
     "siambm": ("siambm-lite0", "Siam-BM over siamfc-lite0's graphs: dev AUC 0.685 int8 against siambm's 0.544"),
-    "spm": ("spm-nano", "the SPM loop on spm-lite's network, 2 search passes a frame: dev AUC 0.563 int8 against "
-                        "spm's 0.506, at a quarter of its time (or boxtrack-fc, 0.703, for accuracy)"),
-    "spm-lite": ("spm-nano", "the same network on a 223² crop, the pyramid every other frame: dev AUC 0.563 int8 "
-                             "against spm-lite's 0.513, at half its time (or boxtrack-fc, 0.703, for accuracy)"),
+    "spm": ("spm-lite0", "SPM's coarse-to-fine loop on boxtrack-fc's graphs (the ImageNet Lite0 trunk): dev AUC "
+                         "SPM_LITE0_AUC int8 against spm's 0.506"),
+    "spm-lite": ("spm-lite0", "SPM's coarse-to-fine loop on boxtrack-fc's graphs (the ImageNet Lite0 trunk): dev AUC "
+                              "SPM_LITE0_AUC int8 against spm-lite's 0.513"),
+    "spm-nano": ("spm-lite0", "SPM's coarse-to-fine loop on boxtrack-fc's graphs (the ImageNet Lite0 trunk): dev AUC "
+                              "SPM_LITE0_AUC int8 against spm-nano's SPM_NANO_AUC (a tie with KLT), at SPM_TIME"),
 }
 
 

@@ -1,8 +1,10 @@
 """SPM-style coarse-to-fine trackers (Wang et al. 2019) over exported artifacts: coarse candidates with boxes,
 a fine embedding picks the target, a SiamFC-style scale pyramid gives the size.
 
-Variant: ``spm-nano`` (``params/spm_nano.py``). ``spm`` and ``spm-lite`` were retired on 2026-12-07 (below KLT
-on the dev set; ``registry.RETIRED``); their graphs still run here, with spm-nano's values."""
+No registered variant runs this class since 2026-12-07: ``spm`` and ``spm-lite`` fell below KLT on the dev set and
+``spm-nano`` tied it; ``spm-lite0`` (SPM's loop on boxtrack-fc's graphs, :mod:`.boxtrack`'s fine stage) replaces them
+(``registry.RETIRED``). Their graphs still run here, with spm-nano's values (``params/spm_nano.py``, kept as the
+SPM graphs' values, not a registered variant)."""
 from __future__ import annotations
 
 import math
@@ -12,7 +14,7 @@ import cv2
 import numpy as np
 
 from .crop import affine_crop
-from .registry import graph_params
+from .params import spm_nano
 from .siamese_base import LostParams, SiameseNet, SiameseTracker, scale_pyramid
 
 __all__ = ["SPMParams", "SPMTracker"]
@@ -67,7 +69,7 @@ class SPMTracker(SiameseTracker):
 
     def __init__(self, net: SiameseNet, params: SPMParams | None = None):
         name = net.geometry.get("tracker", "spm-nano")
-        super().__init__(net, params if params is not None else graph_params(name, "spm-nano"))
+        super().__init__(net, params if params is not None else spm_nano.parameters())
         self.name = name
         self.size_gain = (1.0, 1.0)
         self._frame = 0  # frames since init: the pyramid runs on every ``scale_every``-th

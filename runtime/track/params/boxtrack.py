@@ -85,5 +85,8 @@ def parameters():
         mask_follows=0.0,            # template update: each template keeps its own box's mask (tuned, above)
         box_vote=0.0,                # the box: the winning cell's (voting gains on the tuning set; off, see above)
         template_running=False,      # updates blend into the first template (anchored); see above
+        fine_k=0,                    # SPM's fine stage: off (a tie on the tuning set, params/spm_lite0.py)
+        fine_temperature=2.0,        # its T, not read while off
+        fine_confidence=False,       # its likelihood in the confidence: not read while off
         lost_size_frames=10,         # on going lost, the box takes back its size of 10 tracked frames before (tuned)
     )

@@ -71,5 +71,8 @@ def parameters():
         mask_follows=0.0,            # template update: each template keeps its own box's mask (tuned, above)
         box_vote=0.6,                # the box: mean of the 3×3 cells within 0.6 of the winner's score (tuned)
         template_running=False,      # updates blend into the first template (anchored); see above
+        fine_k=0,                    # SPM's fine stage: off (a tie on the tuning set, params/spm_lite0.py)
+        fine_temperature=2.0,        # its T, not read while off
+        fine_confidence=False,       # its likelihood in the confidence: not read while off
         lost_size_frames=6,          # on going lost, the box takes back its size of 6 tracked frames before (tuned)
     )

@@ -75,4 +75,7 @@ def parameters():
         mask_follows=0.7,            # template update: the mask's box 0.7 of the way init -> current, in log (tuned)
         box_vote=0.3,                # the box: mean of the 3×3 cells within 0.3 of the winner's score (tuned)
         template_running=False,      # updates blend into the first template (anchored); see above
+        fine_k=0,                    # SPM's fine stage: off (a tie on the tuning set, params/spm_lite0.py)
+        fine_temperature=2.0,        # its T, not read while off
+        fine_confidence=False,       # its likelihood in the confidence: not read while off
     )

@@ -1,7 +1,11 @@
-"""spm-nano: spm-lite's net at a 223² search input (its own export), the pyramid every other frame."""
+"""spm-nano: spm-lite's net at a 223² search input (its own export), the pyramid every other frame.
+
+Retired as a ``--tracker`` on 2026-12-07 (it tied KLT on the dev set; ``spm-lite0`` replaces it, ``registry.RETIRED``),
+so this module is no longer in the registry's list: it holds the values :class:`..spm.SPMTracker` runs the SPM
+graphs with (``spm-nano``, and the retired ``spm`` / ``spm-lite`` graphs)."""
 from __future__ import annotations
 
-NAME = "spm-nano"                    # the --tracker name
+NAME = "spm-nano"                    # the retired --tracker name
 FAMILY = "spm"                       # the module in runtime/track/ that holds the tracker class
 TRACKER = "SPMTracker"               # the tracker class
 MODEL = "spm-nano"                   # the exported model whose template and search graphs it runs
