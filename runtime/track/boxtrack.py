@@ -132,20 +132,26 @@ def appearance(feat: np.ndarray, half_h, half_w, bands: int = 1, at=None) -> np.
         ri, ci = np.asarray(at[0]), np.asarray(at[1])
     hh, hw = hh[ri, ci], hw[ri, ci]
     ki, kj = ri.astype(np.float64), ci.astype(np.float64)
-    lo_j = np.clip(np.floor(kj - hw + 0.5), 0, n - 1).astype(int)
-    hi_j = np.clip(np.ceil(kj + hw - 0.5), lo_j, n - 1).astype(int) + 1
+    lo_j = np.minimum(np.maximum(np.floor(kj - hw + 0.5), 0), n - 1).astype(int)
+    hi_j = np.minimum(np.maximum(np.ceil(kj + hw - 0.5), lo_j), n - 1).astype(int) + 1
     k = np.arange(n)
-    cols = ((k >= lo_j[..., None]) & (k < hi_j[..., None])).astype(np.float32)
+    if at is not None:  # a few boxes: indicator products, every band at once (cheaper than the integral image)
+        cols = ((k >= lo_j[:, None]) & (k < hi_j[:, None])).astype(np.float32)
+        colsum = (feat.reshape(-1, n) @ cols.T).reshape(c, n, -1)  # (C, rows, K): each box's columns summed
+        b = np.arange(bands)[:, None]
+        top, bottom = ki - hh + 2 * hh * b / bands, ki - hh + 2 * hh * (b + 1) / bands  # (bands, K)
+        lo_i = np.minimum(np.maximum(np.floor(top + 0.5), 0), n - 1)
+        hi_i = np.minimum(np.maximum(np.ceil(bottom - 0.5), lo_i), n - 1) + 1
+        rows = ((k >= lo_i[..., None]) & (k < hi_i[..., None])).astype(np.float32)  # (bands, K, rows)
+        v = np.einsum("bki,cik->kbc", rows, colsum)
+        v /= np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9)  # cell counts divide out
+        return v.reshape(len(ri), -1) / np.sqrt(bands)
     out = []
     for b in range(bands):
         top, bottom = ki - hh + 2 * hh * b / bands, ki - hh + 2 * hh * (b + 1) / bands
-        lo_i = np.clip(np.floor(top + 0.5), 0, n - 1).astype(int)
-        hi_i = np.clip(np.ceil(bottom - 0.5), lo_i, n - 1).astype(int) + 1
-        if at is None:
-            v = ii[hi_i, hi_j] - ii[lo_i, hi_j] - ii[hi_i, lo_j] + ii[lo_i, lo_j]
-        else:  # a few boxes: row and column indicators, two small products (cheaper than the integral image)
-            rows = ((k >= lo_i[:, None]) & (k < hi_i[:, None])).astype(np.float32)
-            v = np.einsum("ki,cik->kc", rows, (feat.reshape(-1, n) @ cols.T).reshape(c, n, -1))
+        lo_i = np.minimum(np.maximum(np.floor(top + 0.5), 0), n - 1).astype(int)
+        hi_i = np.minimum(np.maximum(np.ceil(bottom - 0.5), lo_i), n - 1).astype(int) + 1
+        v = ii[hi_i, hi_j] - ii[lo_i, hi_j] - ii[hi_i, lo_j] + ii[lo_i, lo_j]
         out.append(v / np.maximum(np.linalg.norm(v, axis=-1, keepdims=True), 1e-9))  # cell counts divide out
     return np.concatenate(out, -1) / np.sqrt(bands)
 
