@@ -106,9 +106,9 @@ class BoxTrackParams:
     template_running: bool             # a template update blends into the current template (and moves the mask
                                        # from the current mask's box), not into the first one: the shape prior
                                        # can reach a turned target's, at the cost of the first view's anchor
-    fine_k: int                        # SPM's fine stage (k > 0): the k best 3×3 local maxima of the ranked map are
-                                       # re-scored by how much each candidate box looks like the target
-                                       # (:func:`appearance` cosine to ``looks``, ``reacquire_bands`` bands)
+    fine_k: int                        # SPM's fine stage (k > 0): the k best 3×3 local maxima of score × size penalty
+                                       # (no window) are re-scored by how much each candidate's box looks like the
+                                       # target (:func:`appearance` cosine to ``looks``, ``reacquire_bands`` bands)
     fine_temperature: float            # T of the fine likelihood exp(T·(cos − 1)) that multiplies a candidate's score
     fine_confidence: bool              # the confidence (lost state, template update) is multiplied by it too
 

@@ -29,12 +29,12 @@ RETIRED: dict[str, tuple[str, str]] = {
     "sasiam": ("sasiam-lite0", "SA-Siam on the ImageNet Lite0 trunk: dev AUC 0.668 int8 against sasiam's 0.541"),
     "siambm": ("siambm-lite0", "Siam-BM over siamfc-lite0's graphs: dev AUC 0.685 int8 against siambm's 0.544"),
     "spm": ("spm-lite0", "SPM's coarse-to-fine loop on boxtrack-fc's graphs (the ImageNet Lite0 trunk): dev AUC "
-                         "0.727 int8 (0.705 fp32) against spm's 0.506"),
+                         "0.705 fp32, 0.727 int8, against spm's 0.506"),
     "spm-lite": ("spm-lite0", "SPM's coarse-to-fine loop on boxtrack-fc's graphs (the ImageNet Lite0 trunk): dev AUC "
-                              "0.727 int8 (0.705 fp32) against spm-lite's 0.513"),
+                              "0.705 fp32, 0.727 int8, against spm-lite's 0.513"),
     "spm-nano": ("spm-lite0", "SPM's coarse-to-fine loop on boxtrack-fc's graphs (the ImageNet Lite0 trunk): dev AUC "
-                              "0.727 int8 (0.705 fp32) against spm-nano's 0.563 (a tie with KLT's 0.562); it costs "
-                              "more time per frame (5.6 against 3.3 ms int8), KLT ties spm-nano at 2 ms"),
+                              "0.705 fp32, 0.727 int8, against spm-nano's 0.563 (a tie with KLT's 0.562); it costs "
+                              "more time per frame (about 5 against 3.3 ms int8); KLT ties spm-nano at 2 ms"),
 }
 
 
