@@ -159,10 +159,10 @@ def test_track_cost_counts_the_search_passes_each_tracker_runs():
     assert search_passes("siamfc") == default_params("siamfc").num_scales == 3
     assert search_passes("spm-lite0") == search_passes("boxtrack-fc")  # the fine stage runs on the same pass
     assert search_passes("boxtrack", default_params("boxtrack", template_lr=0.0)) == 1
-    from edgecv.runtime.track.params import spm_nano  # the SPM graphs' loop (no registered variant since 2026-12-07)
+    from edgecv.runtime.track.registry import graph_params  # the SPM graphs' values (spm-nano's, retired)
     from edgecv.runtime.track.spm import SPMTracker
 
-    spm = spm_nano.parameters()
+    spm = graph_params("spm-nano", "spm-nano")
     assert SPMTracker.search_passes(spm) == 2       # 3 crops on every other frame, 1 between
     assert SPMTracker.search_passes(dataclasses.replace(spm, num_scales=1)) == 1
     assert SPMTracker.search_passes(dataclasses.replace(spm, num_scales=3, scale_every=3)) == pytest.approx(5 / 3)

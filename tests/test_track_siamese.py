@@ -1,7 +1,6 @@
 """Siamese trackers: shipped weights, exported graphs, the torch-free loop, lost state, CLI errors."""
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import cv2
@@ -25,10 +24,10 @@ from .views import panned
 
 
 def spm_values(**overrides):
-    """The values SPMTracker runs the SPM graphs with (spm-nano's, a retired variant: not in the registry)."""
-    from edgecv.runtime.track.params import spm_nano
+    """The values SPMTracker runs the SPM graphs with (spm-nano's, a retired variant kept for its graphs)."""
+    from edgecv.runtime.track.registry import graph_params
 
-    return dataclasses.replace(spm_nano.parameters(), **overrides)
+    return graph_params("spm", "spm-nano", **overrides)
 
 
 @pytest.fixture(scope="module")

@@ -104,8 +104,18 @@ def default_params(name: str, **overrides):
     return get_variant(name).params(**overrides)
 
 
+# Parameter modules of retired variants whose graphs still run under their family's class, with no --tracker name:
+# no live variant runs the SPM graphs since spm-nano's retirement, so SPMTracker keeps spm-nano's values.
+_GRAPH_VALUES = {"spm-nano": "spm_nano"}
+
+
 def graph_params(graphs: str, fallback: str, **overrides):
     """The parameters a tracker class uses when given none: those of the variant named after the graphs it runs
     (``graphs``: the manifest's tracker name), or ``fallback``'s for graphs whose variant was retired (the
-    stride-8 ``sasiam`` graphs under SiamFC's search take ``siamfc``'s values, which were theirs)."""
-    return default_params(graphs if graphs in VARIANTS else fallback, **overrides)
+    stride-8 ``sasiam`` graphs under SiamFC's search take ``siamfc``'s values, which were theirs). ``fallback`` may
+    be a retired variant whose values are kept for its graphs (``_GRAPH_VALUES``: ``spm-nano``)."""
+    name = graphs if graphs in VARIANTS else fallback
+    if name not in VARIANTS and name in _GRAPH_VALUES:
+        p = importlib.import_module(f".params.{_GRAPH_VALUES[name]}", __package__).parameters()
+        return dataclasses.replace(p, **overrides) if overrides else p
+    return default_params(name, **overrides)

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from .crop import affine_crop
-from .params import spm_nano
+from .registry import graph_params
 from .siamese_base import LostParams, SiameseNet, SiameseTracker, scale_pyramid
 
 __all__ = ["SPMParams", "SPMTracker"]
@@ -69,7 +69,7 @@ class SPMTracker(SiameseTracker):
 
     def __init__(self, net: SiameseNet, params: SPMParams | None = None):
         name = net.geometry.get("tracker", "spm-nano")
-        super().__init__(net, params if params is not None else spm_nano.parameters())
+        super().__init__(net, params if params is not None else graph_params(name, "spm-nano"))
         self.name = name
         self.size_gain = (1.0, 1.0)
         self._frame = 0  # frames since init: the pyramid runs on every ``scale_every``-th
