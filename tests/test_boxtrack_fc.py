@@ -17,7 +17,7 @@ from edgecv.runtime.track import iou, load_sequence, make_tracker
 from edgecv.runtime.track.crop import affine_crop, crop_side
 from edgecv.runtime.track.registry import default_params
 
-from .views import woman_leaving_view
+from .views import assert_follows_then_lost
 
 DEV = Path(__file__).resolve().parents[1] / "datasets" / "otb-dev"
 
@@ -144,15 +144,8 @@ def test_tracks_a_real_held_out_sequence(arts):
 def test_lost_within_10_frames_of_the_target_leaving(arts):
     """Must-show 3: a pan over real held-out frames carries the pedestrian out of view; boxtrack-fc follows her
     while she is in view and says lost within 10 frames of her last pixel leaving."""
-    views, truth, gone = woman_leaving_view()
     trk = make_tracker("boxtrack-fc", arts, "ort", "fp32", threads=1)
-    trk.init(views[0], truth[0])
-    res = [trk.update(v) for v in views[1:]]
-    inside = [(r, b) for r, b in zip(res, truth[1:]) if b[0] > 10]
-    assert inside and sum(r.lost for r, _ in inside) <= len(inside) // 4, [round(r.score, 2) for r, _ in inside]
-    assert np.mean([iou(r.box, b) for r, b in inside]) > 0.4
-    first_lost = next((k for k in range(gone, len(res)) if res[k].lost), None)
-    assert first_lost is not None and first_lost - gone <= 10, [round(r.score, 2) for r in res[gone:]]
+    assert_follows_then_lost(trk)
 
 
 def test_params_differ_from_boxtrack_fast_only_where_tuned_for_it():

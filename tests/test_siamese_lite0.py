@@ -18,7 +18,7 @@ from edgecv.models.siamese_lite0 import STRIDE, X_SIZE, Z_SIZE, geometry
 from edgecv.runtime.track import iou, load_sequence, make_tracker
 from edgecv.runtime.track.crop import affine_crop, crop_side
 
-from .views import woman_leaving_view
+from .views import assert_follows_then_lost
 
 DEV = Path(__file__).resolve().parents[1] / "datasets" / "otb-dev"
 NAMES = ("siamfc-lite0", "sasiam-lite0", "siambm-lite0")
@@ -99,15 +99,8 @@ def test_tracks_a_real_held_out_sequence(arts, name):
 def test_lost_within_10_frames_of_the_target_leaving(arts, name):
     """Must-show: a pan over real held-out frames carries the pedestrian out of view; the tracker follows her while
     she is in view and says lost within 10 frames of her last pixel leaving."""
-    views, truth, gone = woman_leaving_view()
     trk = make_tracker(name, arts, "ort", "fp32", threads=1)
-    trk.init(views[0], truth[0])
-    res = [trk.update(v) for v in views[1:]]
-    inside = [(r, b) for r, b in zip(res, truth[1:]) if b[0] > 10]
-    assert inside and sum(r.lost for r, _ in inside) <= len(inside) // 4, [round(r.score, 2) for r, _ in inside]
-    assert np.mean([iou(r.box, b) for r, b in inside]) > 0.4
-    first_lost = next((k for k in range(gone, len(res)) if res[k].lost), None)
-    assert first_lost is not None and first_lost - gone <= 10, [round(r.score, 2) for r in res[gone:]]
+    assert_follows_then_lost(trk)
 
 
 def test_int8_tracks_like_fp32(arts, exported):

@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edgecv.runtime.track import iou, make_tracker
+from edgecv.runtime.track import make_tracker
 from edgecv.runtime.track.boxtrack import BoxTrackTracker, appearance
 from edgecv.runtime.track.registry import default_params, get_variant
 
-from .views import woman_leaving_view
+from .views import assert_follows_then_lost
 
 
 @pytest.fixture(scope="module")
@@ -60,13 +60,6 @@ def test_fine_stage_rescores_only_the_coarse_peaks_by_appearance():
 def test_lost_within_10_frames_of_the_target_leaving(arts):
     """Must-show 3 for spm-lite0: the pan over real held-out frames carries the pedestrian out of view; it follows
     her while she is in view and says lost within 10 frames of her last pixel leaving."""
-    views, truth, gone = woman_leaving_view()
     trk = make_tracker("spm-lite0", arts, "ort", "fp32", threads=1)
     assert trk.name == "spm-lite0" and trk.p.fine_k > 0
-    trk.init(views[0], truth[0])
-    res = [trk.update(v) for v in views[1:]]
-    inside = [(r, b) for r, b in zip(res, truth[1:]) if b[0] > 10]
-    assert inside and sum(r.lost for r, _ in inside) <= len(inside) // 4, [round(r.score, 2) for r, _ in inside]
-    assert np.mean([iou(r.box, b) for r, b in inside]) > 0.4
-    first_lost = next((k for k in range(gone, len(res)) if res[k].lost), None)
-    assert first_lost is not None and first_lost - gone <= 10, [round(r.score, 2) for r in res[gone:]]
+    assert_follows_then_lost(trk)

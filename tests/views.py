@@ -38,3 +38,20 @@ def woman_leaving_view(n: int = 40, step_px: int = 14):
     views, truth = panned(frames, tuple(gt[0]), start, n, step_px)
     gone = next(k for k, b in enumerate(truth[1:]) if b[0] + b[2] < 0)  # first frame without the target
     return views, truth, gone
+
+
+def assert_follows_then_lost(trk, max_frames: int = 10):
+    """The must-show for the lost state, on :func:`woman_leaving_view`: ``trk`` (a built tracker) follows her while
+    she is in view (lost on at most a quarter of those frames, mean IoU > 0.4) and says lost within ``max_frames``
+    frames of her last pixel leaving. Returns the results, the first frame without her and the first lost frame."""
+    from edgecv.runtime.track import iou
+
+    views, truth, gone = woman_leaving_view()
+    trk.init(views[0], truth[0])
+    res = [trk.update(v) for v in views[1:]]
+    inside = [(r, b) for r, b in zip(res, truth[1:]) if b[0] > 10]
+    assert inside and sum(r.lost for r, _ in inside) <= len(inside) // 4, [round(r.score, 2) for r, _ in inside]
+    assert np.mean([iou(r.box, b) for r, b in inside]) > 0.4
+    first_lost = next((k for k in range(gone, len(res)) if res[k].lost), None)
+    assert first_lost is not None and first_lost - gone <= max_frames, [round(r.score, 2) for r in res[gone:]]
+    return res, gone, first_lost
