@@ -28,7 +28,7 @@ REQUIRED = ("area", "title", "machine", "date", "command", "columns", "rows", "n
 ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtime", "opencv-nano", "interop",
          "tracking-synth",
          "tracker-latency", "search-graph", "scoremaps", "tracker-tuning", "boxtrack-tuning", "boxtrack-reacquire",
-         "boxtrack-fc-tuning", "boxtrack-lost-size", "boxtrack-vote",
+         "boxtrack-fc-tuning", "boxtrack-lost-size", "boxtrack-vote", "boxtrack-online",
          "propagation",
          "propagation-lite0", "propagation-ctx", "propagation-fast", "propagation-thin", "propagation-litert-rerun",
          "propagation-cost",

@@ -19,7 +19,8 @@ Online adaptation, within the edge budget, two ways (each off at 0):
   (MOSSE/DCF closed form, :class:`FeatureCF`), trained on the init frame with a Gaussian on the target's cell
   and updated (rate ``cf_lr``) on confident frames. Where the offline head scores every target-like thing,
   the filter has seen *this* target and its surroundings; its response is blended into the score that
-  picks the cell. It costs a few FFTs of 96 × S × S per frame, no extra graph pass.
+  picks the cell. It costs a few FFTs of 96 × S × S per frame, no extra graph pass. Tuned on training material, it
+  does not pay on any variant (BENCHMARKS.md#boxtrack-online): off in every shipped parameter set.
 
 Re-acquisition by appearance (``reacquire_cos`` > 0). While lost, the search drops its window and takes the best
 cell anywhere: the class-agnostic head scores any target-like thing near 1, so after a full occlusion it would take

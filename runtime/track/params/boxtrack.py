@@ -65,7 +65,7 @@ def parameters():
         window_influence=0.455,      # cosine window blended into the penalised score (NanoTrack's value)
         size_penalty=0.138,          # k of SiamRPN's size/aspect change penalty (NanoTrack's value)
         size_lr=0.5,                 # box-size update rate × the winning cell's score and penalty (tuned, above)
-        cf_weight=0.0,               # online correlation filter's share of the cell score: off until tuned
+        cf_weight=0.0,               # online correlation filter's share: off (tuned, BENCHMARKS.md#boxtrack-online)
         cf_lr=0.02,                  # its update rate on confident frames (MOSSE-like)
         cf_sigma=0.25,               # its Gaussian label's width × the target's size in cells
         cf_lambda=0.01,              # its ridge regulariser × the features' mean energy

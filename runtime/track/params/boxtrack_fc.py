@@ -45,6 +45,13 @@ MODEL = "boxtrack-fc"                # the exported model whose template and sea
 # other settings move it by <= 0.002. A tie within the parts' swing: anchored stays. (A dev-set probe after the fact,
 # lr 0.15: 0.697 against 0.703, visp_mire_hand 0.683 against 0.694: the template is not what holds the box short.)
 
+# cf_weight / cf_lr, the online correlation filter on the search features (bench/tune_track.py --tracker boxtrack-fc
+# --precision int8 --grid cf_weight=0,0.15,0.3,0.5 cf_lr=0.02,0.08, the material above with --cross-tracklets,
+# 2026-12-07; BENCHMARKS.md#boxtrack-online): 0.782 off against 0.782 / 0.781 (weight 0.15, lr 0.02 / 0.08), 0.779 /
+# 0.781 (0.3) and 0.776 / 0.779 (0.5); no part gains by more than 0.002 and the synthetic occlusions lose (0.646 ->
+# 0.608 at 0.5). The pick it would correct is rarely wrong on this material: off. On, it costs about 1.1 ms a frame as
+# written (a response and a refit, each a float64 FFT of 96 × 13 × 13; measured in a tight loop).
+
 
 def parameters():
     from ..boxtrack import BoxTrackParams
@@ -54,7 +61,7 @@ def parameters():
         window_influence=0.455,      # cosine window blended into the penalised score (NanoTrack's value)
         size_penalty=0.138,          # k of SiamRPN's size/aspect change penalty (NanoTrack's value)
         size_lr=0.5,                 # box-size update rate × the winning cell's score and penalty (boxtrack-fast's)
-        cf_weight=0.0,               # online correlation filter's share of the cell score: off until tuned
+        cf_weight=0.0,               # online correlation filter's share of the cell score: off (tuned, above)
         cf_lr=0.02,                  # its update rate on confident frames (MOSSE-like)
         cf_sigma=0.25,               # its Gaussian label's width × the target's size in cells
         cf_lambda=0.01,              # its ridge regulariser × the features' mean energy
