@@ -26,7 +26,7 @@ REQUIRED = ("area", "title", "machine", "date", "command", "columns", "rows", "n
 
 # the order of the sections; an area not listed here follows, sorted by name
 ORDER = ["ops", "int8", "tracking-dev", "tracking-dev-litert", "nanotrack-runtime", "opencv-nano", "interop",
-         "tracking-synth",
+         "tracking-dev-sre", "tracking-synth",
          "tracker-latency", "search-graph", "scoremaps", "tracker-tuning", "boxtrack-tuning", "boxtrack-reacquire",
          "boxtrack-fc-tuning", "boxtrack-lost-size", "boxtrack-vote", "boxtrack-online",
          "propagation",

