@@ -124,3 +124,14 @@ def test_boxtrack_trains_on_the_ssd_trunk(tmp_path):
     assert not any(p.requires_grad for b in model.trunk.blocks[:10] for p in b.parameters())
     assert all(p.requires_grad for b in model.trunk.blocks[10:] for p in b.parameters())
     assert 0.0 <= info["heldout"]["box_miou"] <= 1.0
+
+
+def test_fetch_without_npm_says_so_and_writes_nothing(monkeypatch, tmp_path):
+    """No npm on the machine: a DataError that names npm and the package, and no file left behind."""
+    from edgecv import data
+
+    monkeypatch.setenv("EDGECV_DATA", str(tmp_path))
+    monkeypatch.setattr(data.shutil, "which", lambda name: None)
+    with pytest.raises(data.DataError, match="npm.*@mediapipe/objectron|@mediapipe/objectron.*npm"):
+        data.ensure_objectron_ssd(verbose=False)
+    assert not list(tmp_path.rglob("*.tflite"))
