@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .backbones.efficientnet_lite import EfficientNetLite, efficientnet_lite0
+from .backbones.efficientnet_lite import efficientnet_lite0
 from .backbones.mobilenet_v2 import ssd_mobilenet_v2
 from .registry import register_model, weights_path
 from .siamese import _Exportable
@@ -124,7 +124,8 @@ class BoxHead(nn.Module):
 
 
 class BoxTrack(nn.Module):
-    """Template branch → 9×9 features; search branch → correlation → score + box per cell."""
+    """Template branch → 9×9 features; search branch → correlation → score + box per cell. ``trunk``: ``lite0``
+    (the shipped weights') or ``ssd_mnv2`` (MobileNetV2 with a detector's Open Images weights, :data:`TRUNKS`)."""
 
     kind = "boxtrack"
 
@@ -133,8 +134,8 @@ class BoxTrack(nn.Module):
         if trunk not in TRUNKS:
             raise ValueError(f"BoxTrack trunk {trunk!r}: one of {sorted(TRUNKS)}")
         self.trunk_name = trunk
-        self.trunk: EfficientNetLite = (efficientnet_lite0(pretrained=pretrained_trunk, stride=16) if trunk == "lite0"
-                                        else ssd_mobilenet_v2(pretrained=pretrained_trunk, tap="expand16"))
+        self.trunk: nn.Module = (efficientnet_lite0(pretrained=pretrained_trunk, stride=16) if trunk == "lite0"
+                                 else ssd_mobilenet_v2(pretrained=pretrained_trunk, tap="expand16"))
         self.neck = Neck(self.trunk.out_channels)
         self.corr = PixelCorr()
         z_cells = ((Z_SIZE - 1) // STRIDE + 1) ** 2

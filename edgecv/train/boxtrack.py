@@ -282,7 +282,8 @@ def train(name: str = "boxtrack", steps: int = 3000, batch: int = 16, lr: float 
     segments learn freely): a GIoU loss to the starting weights' box at the cells that train the box, × this. Both
     were tried as a fifth stage (trunk frozen, 600 steps): not shipped, the held-out people's boxes lost (the
     developers' notes). ``template_shift`` > 0: each template crop is taken around a box moved off the target by
-    up to this × its size (:func:`shift_templates`), as an imprecise init box gives it; the labels stay the truth."""
+    up to this × its size (:func:`shift_templates`), as an imprecise init box gives it; the labels stay the truth.
+    ``trunk``: ``lite0`` (the shipped weights) or ``ssd_mnv2`` (:data:`edgecv.models.boxtrack.TRUNKS`)."""
     from tqdm import tqdm
 
     if distill_box > 0 and distill <= 0:
