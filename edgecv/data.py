@@ -233,15 +233,10 @@ def ensure_objectron_ssd(verbose: bool = True) -> Path:
     model = blob[OBJECTRON_SSD_OFFSET:]
     if model[4:8] != b"TFL3" or (got := _sha256(model)) != OBJECTRON_SSD_SHA256:
         raise DataError(f"{OBJECTRON_ASSET}: no TFLite model with the expected sha256 at byte {OBJECTRON_SSD_OFFSET}")
-    fd, tmp_path = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(model)
-        os.chmod(tmp_path, 0o644)
-        os.replace(tmp_path, dest)
-    finally:
-        if os.path.exists(tmp_path):
-            os.unlink(tmp_path)
+    from edgecv.runtime.outputs import atomic_path
+
+    with atomic_path(dest) as tmp_file:
+        tmp_file.write_bytes(model)
     return dest
 
 
