@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import machine, write_result  # noqa: E402
 
-from edgecv.eval.track import compare  # noqa: E402
+from edgecv.eval.track import precision_deltas  # noqa: E402
 
 COLUMNS = ["tracker", "runs", "AUC (all runs)", "P@20 (all)", "AUC OPE", "AUC shifted", "shifted − OPE",
            "P@20 OPE", "P@20 shifted", "int8 − fp32 over all runs, pt [95%]", "drift runs"]
@@ -40,12 +40,10 @@ def shifted(res: dict) -> tuple[float, float, int]:
 def rows_of(results: list[dict]) -> list[list]:
     rows = []
     for doc in results:
-        trk = doc["trackers"]
-        for name, res in trk.items():
+        deltas = precision_deltas(doc)  # every int8 (fp16) row against its fp32 row, over all runs
+        for name, res in doc["trackers"].items():
             auc_s, p_s, runs = shifted(res)
-            head, _, prec = name.rpartition("/")
-            ref = trk.get(f"{head}/fp32") if prec == "int8" else None
-            d = compare(ref, res) if ref is not None else None
+            d = deltas.get(name)
             delta = (f"{100 * d['delta']:+.1f} [{100 * d['ci95'][0]:+.1f}, {100 * d['ci95'][1]:+.1f}]"
                      .replace("-", "−") if d else "")
             rows.append([name, runs, round(res["overall"]["auc"], 3), round(res["overall"]["precision20"], 3),
