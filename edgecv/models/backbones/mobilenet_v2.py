@@ -112,9 +112,7 @@ class MobileNetV2(nn.Module):
         """The convolutions in graph order (stem, then each block's expand / depthwise / project)."""
         out = [self.stem]
         for b in self.blocks:
-            out += [m for m in (b.expand, b.depthwise, b.project) if m is not None]
-            if b.expand_only:
-                out = out[:-2]
+            out += [b.expand] if b.expand_only else [m for m in (b.expand, b.depthwise, b.project) if m is not None]
         return out
 
 
